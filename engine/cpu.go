@@ -1,0 +1,60 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/scoregen/scoregen/internal/par"
+)
+
+// CPU is the host backend: buffers are Go slices and kernels are the ops'
+// own CPU kernels.
+type CPU struct {
+	bufs    [][]float32
+	scratch []float32
+}
+
+// NewCPU returns a CPU backend for one plan.
+func NewCPU() *CPU { return &CPU{} }
+
+func (c *CPU) Alloc(sizes []int, scratch int) error {
+	c.bufs = make([][]float32, len(sizes))
+	for i, n := range sizes {
+		c.bufs[i] = make([]float32, n)
+	}
+	c.scratch = make([]float32, scratch)
+	return nil
+}
+
+func (c *CPU) tensor(s Slot) Tensor[float32] {
+	return Tensor[float32]{Shape: s.Shape, Data: c.bufs[s.Buf][:s.Size()]}
+}
+
+func (c *CPU) Bind(op any, out Slot, in []Slot) (func() error, error) {
+	call := &Call[float32]{Out: c.tensor(out), In: make([]Tensor[float32], len(in)), Scratch: c.scratch}
+	for i, s := range in {
+		call.In[i] = c.tensor(s)
+	}
+	var run func()
+	switch op := op.(type) {
+	case GradSum:
+		run = bindSum(call)
+	case CPUOp:
+		run = op.BindCPU(call)
+	default:
+		return nil, fmt.Errorf("op %v (%T) has no CPU kernel: only nn ops can be compiled", op, op)
+	}
+	return func() error { run(); return nil }, nil
+}
+
+func bindSum(c *Call[float32]) func() {
+	out, a, b := c.Out.Data, c.In[0].Data, c.In[1].Data
+	body := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out[i] = a[i] + b[i]
+		}
+	}
+	return func() { par.For(len(out), 1<<15, body) }
+}
+
+func (c *CPU) Write(buf int, src []float32) { copy(c.bufs[buf], src) }
+func (c *CPU) Read(buf int, dst []float32)  { copy(dst, c.bufs[buf]) }

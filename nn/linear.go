@@ -1,0 +1,78 @@
+package nn
+
+import (
+	"fmt"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/scoregen/scoregen/engine"
+	"github.com/scoregen/scoregen/internal/par"
+)
+
+// linear is y = x w^T + b, with w stored [out, in] as in PyTorch.
+type linear struct{ base }
+
+// Linear maps x [B,in] to [B,out] with weight w [out,in] and bias b [out]
+// (b may be nil).
+func Linear(x, w, b *gorgonia.Node) (*gorgonia.Node, error) {
+	xs, ws := x.Shape(), w.Shape()
+	if xs.Dims() != 2 || ws.Dims() != 2 || xs[1] != ws[1] {
+		return nil, fmt.Errorf("Linear: input %v does not match weight %v (want [B,in] and [out,in])", xs, ws)
+	}
+	in := []*gorgonia.Node{x, w}
+	if b != nil {
+		if bs := b.Shape(); bs.Dims() != 1 || bs[0] != ws[0] {
+			return nil, fmt.Errorf("Linear: bias %v does not match the %d outputs of weight %v", bs, ws[0], ws)
+		}
+		in = append(in, b)
+	}
+	return apply(&linear{newBase("Linear", tensor.Shape{xs[0], ws[0]}, in...)}, in...)
+}
+
+func (o *linear) Do(v ...gorgonia.Value) (gorgonia.Value, error) { return do(o, v) }
+func (o *linear) BindCPU(c *engine.Call[float32]) func()         { return bindLinear(c) }
+func (o *linear) bind64(c *engine.Call[float64]) func()          { return bindLinear(c) }
+
+func bindLinear[T engine.Float](c *engine.Call[T]) func() {
+	y, x, w := c.Out.Data, c.In[0].Data, c.In[1].Data
+	rows, nin, nout := c.In[0].Shape[0], c.In[0].Shape[1], c.In[1].Shape[0]
+	if len(c.In) == 2 {
+		return func() { gemm(false, true, rows, nout, nin, 1, x, nin, w, nin, 0, y, nout) }
+	}
+	// Each row of y starts as the bias; the GEMM then adds x w^T (beta = 1).
+	b := c.In[2].Data
+	fill := func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			copy(y[r*nout:(r+1)*nout], b)
+		}
+	}
+	return func() {
+		par.For(rows, max(1, grain/nout), fill)
+		gemm(false, true, rows, nout, nin, 1, x, nin, w, nin, 1, y, nout)
+	}
+}
+
+func (o *linear) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	x, w := in[0], in[1]
+	dx, err := MatMul(grad, w, false, false) // [B,out] x [out,in]
+	if err != nil {
+		return nil, err
+	}
+	dw, err := MatMul(grad, x, true, false) // [out,B] x [B,in]
+	if err != nil {
+		return nil, err
+	}
+	if len(in) == 2 {
+		return gorgonia.Nodes{dx, dw}, nil
+	}
+	nout := w.Shape()[0]
+	db, err := SumTo(grad, tensor.Shape{1, nout})
+	if err != nil {
+		return nil, err
+	}
+	if db, err = Reshape(db, tensor.Shape{nout}); err != nil {
+		return nil, err
+	}
+	return gorgonia.Nodes{dx, dw, db}, nil
+}

@@ -1,0 +1,185 @@
+package unet
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/scoregen/scoregen/engine"
+	"github.com/scoregen/scoregen/nn"
+)
+
+func numParams(ps []*gorgonia.Node) int {
+	n := 0
+	for _, p := range ps {
+		n += p.Shape().TotalSize()
+	}
+	return n
+}
+
+// The counts are REFERENCE_UNET.md's: a different count is a different network.
+func TestParameterCounts(t *testing.T) {
+	for _, c := range []struct {
+		cfg  Config
+		want int
+	}{{MNIST, 6469889}, {CIFAR10, 58687747}} {
+		net, err := Build(gorgonia.NewGraph(), c.cfg, 1, false, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := numParams(net.Params); got != c.want {
+			t.Errorf("%s: %d parameters, want %d", c.cfg.Name, got, c.want)
+		}
+		seen := map[string]bool{}
+		for _, p := range net.Params {
+			if seen[p.Name()] {
+				t.Errorf("%s: parameter name %q used twice", c.cfg.Name, p.Name())
+			}
+			seen[p.Name()] = true
+		}
+		if !seen["down.0.res.1.conv1.weight"] {
+			t.Errorf("%s: no parameter down.0.res.1.conv1.weight", c.cfg.Name)
+		}
+	}
+}
+
+func TestFlopsPerImage(t *testing.T) {
+	for _, c := range []struct {
+		cfg  Config
+		want float64
+	}{{MNIST, 2.208e9}, {CIFAR10, 20.55e9}} {
+		if got := c.cfg.FlopsPerImage(); math.Abs(got-c.want) > 0.001*c.want {
+			t.Errorf("%s: %.4g FLOP per image, want %.4g", c.cfg.Name, got, c.want)
+		}
+	}
+}
+
+// randomise gives every parameter values of the scale a trained network has,
+// so that no gradient is near zero because of DDPM++'s near-zero init.
+func randomise(t *testing.T, net *Net, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	for _, p := range net.Params {
+		d := p.Value().Data().([]float32)
+		s := p.Shape()
+		bound := 1.0
+		if s.Dims() > 1 {
+			bound = 1 / math.Sqrt(float64(s.TotalSize()/s[0]))
+		}
+		for i := range d {
+			d[i] = float32((2*rng.Float64() - 1) * bound)
+		}
+	}
+}
+
+func setInput(t *testing.T, n *gorgonia.Node, d []float32) {
+	if err := gorgonia.Let(n, tensor.New(tensor.WithShape(n.Shape()...), tensor.WithBacking(d))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// trainingGraph is the score-matching loss of cfg's network on random data,
+// with the gradient of every parameter and of the input.
+func trainingGraph(t *testing.T, cfg Config, batch int) (*Net, gorgonia.Nodes) {
+	g := gorgonia.NewGraph()
+	net, err := Build(g, cfg, batch, true, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	randomise(t, net, 9)
+	rng := rand.New(rand.NewPCG(4, 4))
+	z := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(net.X.Shape()...), gorgonia.WithName("z"))
+	for _, n := range []*gorgonia.Node{net.X, z} {
+		d := make([]float32, n.Shape().TotalSize())
+		for i := range d {
+			d[i] = float32(rng.NormFloat64())
+		}
+		setInput(t, n, d)
+	}
+	tv := make([]float32, batch)
+	for i := range tv {
+		tv[i] = float32(rng.Float64())
+	}
+	setInput(t, net.T, tv)
+	loss, err := nn.MSE(net.Out, z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grads, err := gorgonia.Grad(loss, append([]*gorgonia.Node{net.X}, net.Params...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net, append(gorgonia.Nodes{net.Out, loss}, grads...)
+}
+
+// The compiled plan computes what gorgonia's TapeMachine computes on the
+// same graph: the network's output, the loss and every gradient.
+func TestPlanMatchesTapeMachine(t *testing.T) {
+	cfg := MNIST
+	cfg.Ch = 32 // the same layout at a quarter of the cost
+	net, outputs := trainingGraph(t, cfg, 3)
+	net.RNG.Step = 7
+	plan, err := engine.Compile(outputs, engine.NewCPU())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plan.Run(); err != nil {
+		t.Fatal(err)
+	}
+	m := gorgonia.NewTapeMachine(net.Out.Graph())
+	defer m.Close()
+	if err := m.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range outputs {
+		var want []float32
+		switch v := n.Value().(type) {
+		case *gorgonia.F32:
+			want = []float32{float32(*v)}
+		default:
+			want = v.Data().([]float32)
+		}
+		got := make([]float32, len(want))
+		if err := plan.Read(n, got); err != nil {
+			t.Fatal(err)
+		}
+		scale := 0.0
+		for _, w := range want {
+			scale = math.Max(scale, math.Abs(float64(w)))
+		}
+		if scale == 0 {
+			t.Fatalf("%s: all zero; the test would not see a difference", n.Name())
+		}
+		for i := range want {
+			if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*scale {
+				t.Fatalf("%s[%d]: plan %g, TapeMachine %g", n.Name(), i, got[i], want[i])
+			}
+		}
+	}
+	if n := testing.AllocsPerRun(2, func() { plan.Run() }); n != 0 {
+		t.Errorf("Plan.Run of the U-Net step allocates %v times", n)
+	}
+}
+
+func TestShapeErrorsNameTheLayer(t *testing.T) {
+	cfg := MNIST
+	cfg.Height, cfg.Width = 30, 30 // 30 -> 15 -> 8 (odd): the skip concat cannot match
+	_, err := Build(gorgonia.NewGraph(), cfg, 2, false, 1)
+	if err == nil {
+		t.Fatal("building a U-Net for 30x30 images succeeded")
+	}
+	if !strings.Contains(err.Error(), "30x30") {
+		t.Fatalf("error %q does not say why", err)
+	}
+	g := gorgonia.NewGraph()
+	b := nn.NewBuilder(g, 1, false)
+	x := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(2, 8, 6, 6), gorgonia.WithName("x"))
+	y := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(2, 8, 5, 5), gorgonia.WithName("y"))
+	b.Concat("up.0.res.0.concat", x, y)
+	if err := b.Err(); err == nil || !strings.Contains(err.Error(), "up.0.res.0.concat") || !strings.Contains(err.Error(), "(2, 8, 5, 5)") {
+		t.Fatalf("concat of 6x6 and 5x5 maps: err = %v, want the layer and both shapes", err)
+	}
+}
