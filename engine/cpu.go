@@ -9,24 +9,21 @@ import (
 // CPU is the host backend: buffers are Go slices and kernels are the ops'
 // own CPU kernels.
 type CPU struct {
-	bufs    [][]float32
+	arena   []float32
 	scratch []float32
 }
 
 // NewCPU returns a CPU backend for one plan.
 func NewCPU() *CPU { return &CPU{} }
 
-func (c *CPU) Alloc(sizes []int, scratch int) error {
-	c.bufs = make([][]float32, len(sizes))
-	for i, n := range sizes {
-		c.bufs[i] = make([]float32, n)
-	}
+func (c *CPU) Alloc(n, scratch int) error {
+	c.arena = make([]float32, n)
 	c.scratch = make([]float32, scratch)
 	return nil
 }
 
 func (c *CPU) tensor(s Slot) Tensor[float32] {
-	return Tensor[float32]{Shape: s.Shape, Data: c.bufs[s.Buf][:s.Size()]}
+	return Tensor[float32]{Shape: s.Shape, Data: c.arena[s.Offset : s.Offset+s.Size() : s.Offset+s.Size()]}
 }
 
 func (c *CPU) Bind(op any, out Slot, in []Slot) (func() error, error) {
@@ -56,5 +53,5 @@ func bindSum(c *Call[float32]) func() {
 	return func() { par.For(len(out), 1<<15, body) }
 }
 
-func (c *CPU) Write(buf int, src []float32) { copy(c.bufs[buf], src) }
-func (c *CPU) Read(buf int, dst []float32)  { copy(dst, c.bufs[buf]) }
+func (c *CPU) Write(off int, src []float32) { copy(c.arena[off:], src) }
+func (c *CPU) Read(off int, dst []float32)  { copy(dst, c.arena[off:]) }

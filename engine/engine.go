@@ -16,10 +16,11 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Slot is where a node's value lives in a plan: a buffer and its shape.
+// Slot is where a node's value lives in a plan: an offset (in float32
+// elements) into the plan's arena, and its shape.
 type Slot struct {
-	Buf   int
-	Shape tensor.Shape
+	Offset int
+	Shape  tensor.Shape
 }
 
 // Size is the number of elements of the slot's value (1 for a scalar).
@@ -34,16 +35,17 @@ func (GradSum) String() string { return "GradSum" }
 
 // Backend runs plans: it owns their buffers and has a kernel for each op.
 type Backend interface {
-	// Alloc makes one buffer per entry of sizes (in float32 elements) and a
-	// scratch area that kernels share, since they run one at a time.
-	Alloc(sizes []int, scratch int) error
+	// Alloc makes the plan's arena of n float32 elements, where every
+	// node's value lives at its slot's offset, and a scratch area that
+	// kernels share, since they run one at a time.
+	Alloc(n, scratch int) error
 	// Bind returns a function that runs op (an engine.CPUOp, a GradSum, or
 	// whatever else the backend knows) from the in slots into out. It is
 	// called once per node after Alloc; the function runs every step.
 	Bind(op any, out Slot, in []Slot) (func() error, error)
-	// Write copies src into a buffer; Read copies a buffer into dst.
-	Write(buf int, src []float32)
-	Read(buf int, dst []float32)
+	// Write copies src into the arena at off; Read copies from it into dst.
+	Write(off int, src []float32)
+	Read(off int, dst []float32)
 }
 
 // Plan is a compiled graph bound to a backend.
@@ -85,7 +87,7 @@ func (p *Plan) Write(n *gorgonia.Node, src []float32) error {
 	}
 	s, err := p.slot(n, len(src))
 	if err == nil {
-		p.backend.Write(s.Buf, src)
+		p.backend.Write(s.Offset, src)
 	}
 	return err
 }
@@ -94,7 +96,7 @@ func (p *Plan) Write(n *gorgonia.Node, src []float32) error {
 func (p *Plan) Read(n *gorgonia.Node, dst []float32) error {
 	s, err := p.slot(n, len(dst))
 	if err == nil {
-		p.backend.Read(s.Buf, dst)
+		p.backend.Read(s.Offset, dst)
 	}
 	return err
 }
@@ -113,36 +115,10 @@ func isGradSum(n *gorgonia.Node, ch []*gorgonia.Node) bool {
 		len(ch) == 2 && ch[0].Shape().Eq(n.Shape()) && ch[1].Shape().Eq(n.Shape())
 }
 
-// order lists the nodes that outputs depend on, each after its children,
-// and the children (operands, in order) of each.
-func order(outputs []*gorgonia.Node) ([]*gorgonia.Node, map[*gorgonia.Node][]*gorgonia.Node) {
-	var sorted []*gorgonia.Node
-	children := map[*gorgonia.Node][]*gorgonia.Node{}
-	var visit func(n *gorgonia.Node)
-	visit = func(n *gorgonia.Node) {
-		if _, seen := children[n]; seen {
-			return
-		}
-		ch := []*gorgonia.Node{}
-		for it := n.Graph().From(n.ID()); it.Next(); {
-			ch = append(ch, it.Node().(*gorgonia.Node))
-		}
-		children[n] = ch
-		for _, c := range ch {
-			visit(c)
-		}
-		sorted = append(sorted, n)
-	}
-	for _, n := range outputs {
-		visit(n)
-	}
-	return sorted, children
-}
-
 // Compile plans the graph that computes outputs and binds it to backend.
 // Inputs and constants keep their bound values (if any) as initial values.
 func Compile(outputs []*gorgonia.Node, backend Backend) (*Plan, error) {
-	nodes, children := order(outputs)
+	nodes, children := schedule(outputs)
 	index := make(map[*gorgonia.Node]int, len(nodes))
 	for i, n := range nodes {
 		index[n] = i
@@ -150,52 +126,11 @@ func Compile(outputs []*gorgonia.Node, backend Backend) (*Plan, error) {
 			return nil, fmt.Errorf("engine: node %q has dtype %v; plans run float32", n.Name(), n.Dtype())
 		}
 	}
-
-	// A node's buffer is free once its last reader has run; inputs,
-	// constants and outputs keep theirs for the plan's lifetime.
-	lastUse := make([]int, len(nodes))
-	pinned := make([]bool, len(nodes))
-	for i, n := range nodes {
-		lastUse[i] = i
-		for _, c := range children[n] {
-			lastUse[index[c]] = i
-		}
-		pinned[i] = n.IsVar() || n.Op().Arity() == 0
-	}
+	isOutput := map[*gorgonia.Node]bool{}
 	for _, n := range outputs {
-		pinned[index[n]] = true
+		isOutput[n] = true
 	}
-
-	var a allocator
-	slots := make([]Slot, len(nodes))
-	for i, n := range nodes {
-		size := max(n.Shape().TotalSize(), 1)
-		buf := -1
-		if k := inPlaceInput(n); k >= 0 {
-			c := index[children[n][k]]
-			if !pinned[c] && lastUse[c] == i && slots[c].Size() == size && countChild(children[n], children[n][k]) == 1 {
-				buf = slots[c].Buf
-				a.owner[buf] = i
-			}
-		}
-		switch {
-		case n.IsVar() || n.Op().Arity() == 0:
-			// Written once at compile time: never share a buffer.
-			buf = a.fresh(size, i)
-		case buf < 0:
-			buf = a.take(size, i)
-		}
-		slots[i] = Slot{Buf: buf, Shape: n.Shape().Clone()}
-		for _, c := range children[n] {
-			ci := index[c]
-			if !pinned[ci] && lastUse[ci] == i && a.owner[slots[ci].Buf] == ci {
-				a.release(slots[ci].Buf)
-			}
-		}
-		if !pinned[i] && lastUse[i] == i { // read by nothing: written, then dead
-			a.release(buf)
-		}
-	}
+	slots, arena := planMemory(nodes, children, index, isOutput)
 
 	scratch := 0
 	for _, n := range nodes {
@@ -203,18 +138,15 @@ func Compile(outputs []*gorgonia.Node, backend Backend) (*Plan, error) {
 			scratch = max(scratch, op.ScratchSize(shapes(children[n])))
 		}
 	}
-	if err := backend.Alloc(a.sizes, scratch); err != nil {
+	if err := backend.Alloc(arena, scratch); err != nil {
 		return nil, err
 	}
-	p := &Plan{backend: backend, slots: map[*gorgonia.Node]Slot{}, bytes: 4 * int64(scratch)}
-	for _, s := range a.sizes {
-		p.bytes += 4 * int64(s)
-	}
+	p := &Plan{backend: backend, slots: map[*gorgonia.Node]Slot{}, bytes: 4 * int64(arena+scratch)}
 	for i, n := range nodes {
-		if pinned[i] {
+		if isOutput[n] || isSource(n) {
 			p.slots[n] = slots[i]
 		}
-		if n.IsVar() || n.Op().Arity() == 0 {
+		if isSource(n) {
 			if err := writeValue(p, n, slots[i]); err != nil {
 				return nil, err
 			}
@@ -235,23 +167,6 @@ func Compile(outputs []*gorgonia.Node, backend Backend) (*Plan, error) {
 		p.steps = append(p.steps, step)
 	}
 	return p, nil
-}
-
-func inPlaceInput(n *gorgonia.Node) int {
-	if op, ok := n.Op().(InPlaceOp); ok && !n.IsVar() {
-		return op.InPlace()
-	}
-	return -1
-}
-
-func countChild(children []*gorgonia.Node, c *gorgonia.Node) int {
-	k := 0
-	for _, x := range children {
-		if x == c {
-			k++
-		}
-	}
-	return k
 }
 
 func shapes(nodes []*gorgonia.Node) []tensor.Shape {
@@ -276,61 +191,15 @@ func writeValue(p *Plan, n *gorgonia.Node, s Slot) error {
 	case nil:
 		return nil
 	case *gorgonia.F32:
-		p.backend.Write(s.Buf, []float32{float32(*v)})
+		p.backend.Write(s.Offset, []float32{float32(*v)})
 	case tensor.Tensor:
 		d, ok := v.Data().([]float32)
 		if !ok || len(d) != s.Size() {
 			return fmt.Errorf("engine: node %q: value %v of shape %v does not fit %v float32", n.Name(), v.Dtype(), v.Shape(), s.Shape)
 		}
-		p.backend.Write(s.Buf, d)
+		p.backend.Write(s.Offset, d)
 	default:
 		return fmt.Errorf("engine: node %q: unsupported value %T", n.Name(), v)
 	}
 	return nil
-}
-
-// allocator hands out buffers by best fit from those freed so far, growing
-// a free one (or making a new one) when none is large enough. Sizes are only
-// plans here: the backend allocates them once at the end.
-type allocator struct {
-	sizes []int
-	owner map[int]int // buffer -> node index whose value it now holds
-	free  []int
-}
-
-func (a *allocator) take(size, node int) int {
-	best := -1
-	for i, b := range a.free {
-		switch {
-		case best < 0:
-			best = i
-		case a.sizes[b] >= size && (a.sizes[a.free[best]] < size || a.sizes[b] < a.sizes[a.free[best]]):
-			best = i // the smallest that fits
-		case a.sizes[a.free[best]] < size && a.sizes[b] > a.sizes[a.free[best]]:
-			best = i // none fits yet: the largest, to grow least
-		}
-	}
-	var buf int
-	if best >= 0 {
-		buf = a.free[best]
-		a.free = append(a.free[:best], a.free[best+1:]...)
-		a.sizes[buf] = max(a.sizes[buf], size)
-		a.owner[buf] = node
-		return buf
-	}
-	return a.fresh(size, node)
-}
-
-func (a *allocator) fresh(size, node int) int {
-	if a.owner == nil {
-		a.owner = map[int]int{}
-	}
-	a.sizes = append(a.sizes, size)
-	a.owner[len(a.sizes)-1] = node
-	return len(a.sizes) - 1
-}
-
-func (a *allocator) release(buf int) {
-	delete(a.owner, buf)
-	a.free = append(a.free, buf)
 }
