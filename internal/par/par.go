@@ -29,17 +29,27 @@ func (w *workers) run() {
 	}
 }
 
+func (w *workers) init() {
+	w.start.Do(func() {
+		w.n = runtime.GOMAXPROCS(0)
+		w.jobs = make(chan task, w.n)
+		for range w.n - 1 {
+			go w.run()
+		}
+	})
+}
+
+// Workers is the number of goroutines For runs on at most.
+func Workers() int {
+	pool.init()
+	return pool.n
+}
+
 // For calls body on contiguous ranges that cover [0, n), each at least grain
 // long, on up to GOMAXPROCS goroutines, and returns when all have finished.
 // body must be safe to run concurrently on disjoint ranges.
 func For(n, grain int, body func(lo, hi int)) {
-	pool.start.Do(func() {
-		pool.n = runtime.GOMAXPROCS(0)
-		pool.jobs = make(chan task, pool.n)
-		for range pool.n - 1 {
-			go pool.run()
-		}
-	})
+	pool.init()
 	k := pool.n
 	if grain > 0 && n/grain < k {
 		k = n / grain
