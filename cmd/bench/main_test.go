@@ -1,0 +1,31 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/spf13/viper"
+)
+
+func TestBadFlagsAreClearErrors(t *testing.T) {
+	for _, c := range []struct {
+		set  map[string]any
+		want string
+	}{
+		{map[string]any{"model": "imagenet"}, `unknown U-Net configuration "imagenet"`},
+		{map[string]any{"device": "tpu"}, `--device "tpu"`},
+		{map[string]any{"batch": 0}, "--batch 0"},
+		{map[string]any{"steps": -1}, "--steps -1"},
+	} {
+		v := viper.New()
+		for k, d := range map[string]any{"model": "mnist", "device": "cpu", "batch": 2, "steps": 1} {
+			v.Set(k, d)
+		}
+		for k, x := range c.set {
+			v.Set(k, x)
+		}
+		if err := run(v); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: err = %v, want it to say %q", c.set, err, c.want)
+		}
+	}
+}
