@@ -80,6 +80,13 @@ func (p *Plan) slot(n *gorgonia.Node, size int) (Slot, error) {
 	return s, nil
 }
 
+// Slot is where the value of an input or output node lives, for backends
+// that give direct access (CPU.View).
+func (p *Plan) Slot(n *gorgonia.Node) (Slot, bool) {
+	s, ok := p.slots[n]
+	return s, ok
+}
+
 // Write sets the value of an input node (a parameter or data).
 func (p *Plan) Write(n *gorgonia.Node, src []float32) error {
 	if !n.IsVar() {

@@ -1,0 +1,275 @@
+// Package configs holds the experiment files and loads them: the embedded
+// default.yaml, then an experiment file, then SCOREGEN_* environment
+// variables, then --set KEY=VALUE flags, each overriding the one before.
+// Unknown keys, wrong types and impossible values are errors naming the
+// file, the key and what was expected.
+package configs
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"math"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
+)
+
+//go:embed *.yaml
+var files embed.FS
+
+// Config is one experiment.
+type Config struct {
+	Model  Model  `mapstructure:"model" yaml:"model"`
+	SDE    SDE    `mapstructure:"sde" yaml:"sde"`
+	Data   Data   `mapstructure:"data" yaml:"data"`
+	Train  Train  `mapstructure:"train" yaml:"train"`
+	Sample Sample `mapstructure:"sample" yaml:"sample"`
+	Device string `mapstructure:"device" yaml:"device"`
+}
+
+// Model is the score network: a U-Net of the reference family.
+type Model struct {
+	Type         string  `mapstructure:"type" yaml:"type"`
+	Ch           int     `mapstructure:"ch" yaml:"ch"`
+	Mult         []int   `mapstructure:"mult" yaml:"mult"`
+	NumResBlocks int     `mapstructure:"num_res_blocks" yaml:"num_res_blocks"`
+	AttnRes      []int   `mapstructure:"attn_res" yaml:"attn_res"`
+	Dropout      float64 `mapstructure:"dropout" yaml:"dropout"`
+}
+
+// SDE is the forward diffusion: ve, vp or subvp.
+type SDE struct {
+	Type     string  `mapstructure:"type" yaml:"type"`
+	SigmaMin float64 `mapstructure:"sigma_min" yaml:"sigma_min"`
+	SigmaMax float64 `mapstructure:"sigma_max" yaml:"sigma_max"`
+	BetaMin  float64 `mapstructure:"beta_min" yaml:"beta_min"`
+	BetaMax  float64 `mapstructure:"beta_max" yaml:"beta_max"`
+	N        int     `mapstructure:"n" yaml:"N"`
+	Eps      float64 `mapstructure:"eps" yaml:"eps"` // smallest t in training and likelihood
+}
+
+// Data is the training set and how batches are drawn.
+type Data struct {
+	Name      string `mapstructure:"name" yaml:"name"`
+	Dir       string `mapstructure:"dir" yaml:"dir"`
+	BatchSize int    `mapstructure:"batch_size" yaml:"batch_size"`
+	Flip      bool   `mapstructure:"flip" yaml:"flip"`
+}
+
+// Train is the optimisation and its outputs.
+type Train struct {
+	Steps       int     `mapstructure:"steps" yaml:"steps"`
+	LR          float64 `mapstructure:"lr" yaml:"lr"`
+	Warmup      int     `mapstructure:"warmup" yaml:"warmup"`
+	GradClip    float64 `mapstructure:"grad_clip" yaml:"grad_clip"`
+	EMA         float64 `mapstructure:"ema" yaml:"ema"`
+	Seed        uint64  `mapstructure:"seed" yaml:"seed"`
+	LogEvery    int     `mapstructure:"log_every" yaml:"log_every"`
+	CkptEvery   int     `mapstructure:"ckpt_every" yaml:"ckpt_every"`
+	Keep        int     `mapstructure:"keep" yaml:"keep"`
+	SampleEvery int     `mapstructure:"sample_every" yaml:"sample_every"`
+	OutDir      string  `mapstructure:"out_dir" yaml:"out_dir"`
+}
+
+// Sample is how samples are drawn.
+type Sample struct {
+	Sampler string  `mapstructure:"sampler" yaml:"sampler"`
+	Steps   int     `mapstructure:"steps" yaml:"steps"`
+	SNR     float64 `mapstructure:"snr" yaml:"snr"`
+	N       int     `mapstructure:"n" yaml:"n"`
+	Seed    uint64  `mapstructure:"seed" yaml:"seed"`
+	Eps     float64 `mapstructure:"eps" yaml:"eps"` // last t of the sampler
+}
+
+// Load reads the experiment file at path ("" for the defaults alone; a name
+// like "mnist_tiny.yaml" that is not a file is looked up among the
+// embedded experiments), then the environment and the --set overrides
+// ("train.steps=100").
+func Load(path string, sets []string) (*Config, error) {
+	v := viper.New()
+	v.SetConfigType("yaml")
+	def, _ := files.ReadFile("default.yaml")
+	if err := v.ReadConfig(bytes.NewReader(def)); err != nil {
+		return nil, fmt.Errorf("embedded default.yaml: %w", err)
+	}
+	source := "default.yaml"
+	if path != "" {
+		source = path
+		raw, err := os.ReadFile(path)
+		if os.IsNotExist(err) && !strings.Contains(path, "/") {
+			raw, err = files.ReadFile(path)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		if err := checkKeys(raw, path); err != nil {
+			return nil, err
+		}
+		if err := v.MergeConfig(bytes.NewReader(raw)); err != nil {
+			return nil, fmt.Errorf("config %s: not valid YAML: %w", path, err)
+		}
+	}
+	v.SetEnvPrefix("SCOREGEN")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	for _, s := range sets {
+		key, val, ok := strings.Cut(s, "=")
+		key = strings.ToLower(strings.TrimSpace(key))
+		if !ok || key == "" {
+			return nil, fmt.Errorf("--set %q: want KEY=VALUE, e.g. train.steps=100", s)
+		}
+		if !slices.Contains(validKeys, key) {
+			return nil, fmt.Errorf("--set %s: unknown key (known: %s)", key, strings.Join(validKeys, ", "))
+		}
+		var parsed any // YAML syntax, so that lists and numbers keep their types
+		if err := yaml.Unmarshal([]byte(val), &parsed); err != nil {
+			return nil, fmt.Errorf("--set %s: value %q is not valid YAML: %w", key, val, err)
+		}
+		if parsed == nil {
+			parsed = ""
+		}
+		v.Set(key, parsed)
+	}
+	var c Config
+	if err := v.UnmarshalExact(&c); err != nil {
+		return nil, fmt.Errorf("config %s: %w", source, err)
+	}
+	if !v.IsSet("train.ema") {
+		c.Train.EMA = map[bool]float64{true: 0.999, false: 0.9999}[c.SDE.Type == "ve"]
+	}
+	if !v.IsSet("sample.eps") {
+		c.Sample.Eps = map[bool]float64{true: 1e-5, false: 1e-3}[c.SDE.Type == "ve"]
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", source, err)
+	}
+	return &c, nil
+}
+
+// validKeys are the dotted keys of Config, from its mapstructure tags.
+var validKeys = func() []string {
+	var keys []string
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for f := range t.Fields() {
+			k := prefix + f.Tag.Get("mapstructure")
+			if f.Type.Kind() == reflect.Struct {
+				walk(f.Type, k+".")
+			} else {
+				keys = append(keys, k)
+			}
+		}
+	}
+	walk(reflect.TypeFor[Config](), "")
+	return keys
+}()
+
+// checkKeys rejects keys of an experiment file that Config does not have
+// (a typo would otherwise be silently ignored).
+func checkKeys(raw []byte, path string) error {
+	var doc map[string]any
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return fmt.Errorf("config %s: not valid YAML: %w", path, err)
+	}
+	var walk func(m map[string]any, prefix string) error
+	walk = func(m map[string]any, prefix string) error {
+		for k, val := range m {
+			key := prefix + strings.ToLower(k)
+			if sub, ok := val.(map[string]any); ok {
+				if err := walk(sub, key+"."); err != nil {
+					return err
+				}
+				continue
+			}
+			if !slices.Contains(validKeys, key) {
+				return fmt.Errorf("config %s: unknown key %s", path, key)
+			}
+		}
+		return nil
+	}
+	return walk(doc, "")
+}
+
+// Validate checks that every value is possible, naming the key.
+func (c *Config) Validate() error {
+	var errs []string
+	bad := func(cond bool, key string, val any, want string) {
+		if cond {
+			errs = append(errs, fmt.Sprintf("%s = %v: want %s", key, val, want))
+		}
+	}
+	oneOf := func(key, val string, allowed ...string) {
+		bad(!slices.Contains(allowed, val), key, fmt.Sprintf("%q", val), "one of "+strings.Join(allowed, ", "))
+	}
+	oneOf("model.type", c.Model.Type, "unet")
+	bad(c.Model.Ch < 4 || c.Model.Ch%4 != 0, "model.ch", c.Model.Ch, "a positive multiple of 4")
+	bad(len(c.Model.Mult) == 0, "model.mult", c.Model.Mult, "at least one level")
+	for _, m := range c.Model.Mult {
+		bad(m < 1, "model.mult", c.Model.Mult, "positive multipliers")
+	}
+	bad(c.Model.NumResBlocks < 1, "model.num_res_blocks", c.Model.NumResBlocks, "at least 1")
+	bad(c.Model.Dropout < 0 || c.Model.Dropout >= 1, "model.dropout", c.Model.Dropout, "a probability in [0, 1)")
+	oneOf("sde.type", c.SDE.Type, "ve", "vp", "subvp")
+	if c.SDE.Type == "ve" {
+		bad(!(c.SDE.SigmaMin > 0), "sde.sigma_min", c.SDE.SigmaMin, "> 0")
+		bad(!(c.SDE.SigmaMin < c.SDE.SigmaMax), "sde.sigma_max", c.SDE.SigmaMax, fmt.Sprintf("> sde.sigma_min (%v)", c.SDE.SigmaMin))
+	} else {
+		bad(!(c.SDE.BetaMin > 0), "sde.beta_min", c.SDE.BetaMin, "> 0")
+		bad(!(c.SDE.BetaMin < c.SDE.BetaMax), "sde.beta_max", c.SDE.BetaMax, fmt.Sprintf("> sde.beta_min (%v)", c.SDE.BetaMin))
+	}
+	bad(c.SDE.N < 1, "sde.N", c.SDE.N, "at least 1")
+	bad(!(c.SDE.Eps > 0 && c.SDE.Eps < 1), "sde.eps", c.SDE.Eps, "in (0, 1)")
+	oneOf("data.name", c.Data.Name, "mnist", "fashion", "cifar10")
+	bad(c.Data.BatchSize < 1, "data.batch_size", c.Data.BatchSize, "at least 1")
+	bad(c.Train.Steps < 0, "train.steps", c.Train.Steps, ">= 0")
+	bad(!(c.Train.LR > 0) || math.IsInf(c.Train.LR, 0), "train.lr", c.Train.LR, "> 0")
+	bad(c.Train.Warmup < 0, "train.warmup", c.Train.Warmup, ">= 0")
+	bad(!(c.Train.GradClip >= 0), "train.grad_clip", c.Train.GradClip, ">= 0 (0 turns clipping off)")
+	bad(!(c.Train.EMA >= 0 && c.Train.EMA < 1), "train.ema", c.Train.EMA, "in [0, 1)")
+	bad(c.Train.LogEvery < 1, "train.log_every", c.Train.LogEvery, "at least 1")
+	bad(c.Train.CkptEvery < 1, "train.ckpt_every", c.Train.CkptEvery, "at least 1")
+	bad(c.Train.Keep < 1, "train.keep", c.Train.Keep, "at least 1")
+	bad(c.Train.SampleEvery < 0, "train.sample_every", c.Train.SampleEvery, ">= 0 (0 turns it off)")
+	bad(c.Train.OutDir == "", "train.out_dir", `""`, "a folder")
+	oneOf("sample.sampler", c.Sample.Sampler, "em", "pc")
+	bad(c.Sample.Steps < 1, "sample.steps", c.Sample.Steps, "at least 1")
+	bad(!(c.Sample.SNR > 0), "sample.snr", c.Sample.SNR, "> 0")
+	bad(c.Sample.N < 1, "sample.n", c.Sample.N, "at least 1")
+	bad(!(c.Sample.Eps > 0 && c.Sample.Eps < 1), "sample.eps", c.Sample.Eps, "in (0, 1)")
+	oneOf("device", c.Device, "cpu", "cuda")
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// YAML is the config as a YAML document (stored in checkpoints).
+func (c *Config) YAML() string {
+	out, err := yaml.Marshal(c)
+	if err != nil {
+		panic(err) // Config holds only plain values
+	}
+	return string(out)
+}
+
+// Parse reads a config written by YAML, checking it as Load does.
+func Parse(doc, source string) (*Config, error) {
+	if err := checkKeys([]byte(doc), source); err != nil {
+		return nil, err
+	}
+	var c Config
+	dec := yaml.NewDecoder(strings.NewReader(doc))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("config %s: %w", source, err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", source, err)
+	}
+	return &c, nil
+}

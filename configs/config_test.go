@@ -1,0 +1,103 @@
+package configs
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestEveryExperimentLoads(t *testing.T) {
+	entries, _ := files.ReadDir(".")
+	for _, e := range entries {
+		c, err := Load(e.Name(), nil)
+		if err != nil {
+			t.Errorf("%s: %v", e.Name(), err)
+			continue
+		}
+		// A config survives the trip through a checkpoint's metadata.
+		back, err := Parse(c.YAML(), "metadata")
+		if err != nil {
+			t.Fatalf("%s: reparsing its YAML: %v", e.Name(), err)
+		}
+		if back.YAML() != c.YAML() {
+			t.Errorf("%s: YAML round trip changed the config", e.Name())
+		}
+	}
+}
+
+// The paper's defaults: EMA and the sampler's last t follow the SDE.
+func TestDefaultsFollowTheSDE(t *testing.T) {
+	ve, err := Load("mnist_ve.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vp, err := Load("mnist_vp.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ve.Train.EMA != 0.999 || ve.Sample.Eps != 1e-5 || vp.Train.EMA != 0.9999 || vp.Sample.Eps != 1e-3 {
+		t.Fatalf("VE ema %v eps %v, VP ema %v eps %v", ve.Train.EMA, ve.Sample.Eps, vp.Train.EMA, vp.Sample.Eps)
+	}
+	if vp.SDE.BetaMin != 0.1 || vp.SDE.BetaMax != 20 || ve.SDE.SigmaMin != 0.01 || ve.SDE.SigmaMax != 50 ||
+		vp.SDE.N != 1000 || vp.SDE.Eps != 1e-5 || vp.Train.LR != 2e-4 || vp.Train.Warmup != 5000 || vp.Train.GradClip != 1 {
+		t.Fatalf("defaults differ from the paper's: %+v %+v", vp.SDE, vp.Train)
+	}
+	tiny, err := Load("mnist_tiny.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tiny.Train.EMA != 0.999 {
+		t.Fatalf("mnist_tiny sets ema 0.999, got %v", tiny.Train.EMA)
+	}
+}
+
+func TestOverridesTakePrecedence(t *testing.T) {
+	t.Setenv("SCOREGEN_TRAIN_STEPS", "77")
+	t.Setenv("SCOREGEN_TRAIN_LR", "0.5")
+	c, err := Load("mnist_tiny.yaml", []string{"train.lr=0.25", "model.mult=[1, 2, 3]", "train.out_dir=/tmp/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Train.Steps != 77 || c.Train.LR != 0.25 || len(c.Model.Mult) != 3 || c.Train.OutDir != "/tmp/x" {
+		t.Fatalf("steps %v lr %v mult %v out %v", c.Train.Steps, c.Train.LR, c.Model.Mult, c.Train.OutDir)
+	}
+}
+
+func TestBadInputNamesFileKeyAndExpectation(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, c := range []struct {
+		path string
+		sets []string
+		want []string
+	}{
+		{write("typo.yaml", "train:\n  stepz: 5\n"), nil, []string{"typo.yaml", "unknown key train.stepz"}},
+		{write("type.yaml", "train:\n  steps: many\n"), nil, []string{"type.yaml", "steps"}},
+		{write("lr.yaml", "train:\n  lr: -1\n"), nil, []string{"lr.yaml", "train.lr = -1", "> 0"}},
+		{write("sigma.yaml", "sde:\n  type: ve\n  sigma_min: 60\n"), nil, []string{"sigma.yaml", "sde.sigma_max", "> sde.sigma_min"}},
+		{write("yaml.yaml", "train: [\n"), nil, []string{"yaml.yaml", "YAML"}},
+		{filepath.Join(dir, "missing.yaml"), nil, []string{"missing.yaml"}},
+		{"", []string{"train.bogus=1"}, []string{"train.bogus", "unknown key"}},
+		{"", []string{"train.steps"}, []string{"KEY=VALUE"}},
+		{"", []string{"sde.type=vq"}, []string{"sde.type", `"vq"`, "ve, vp, subvp"}},
+		{"", []string{"data.batch_size=0"}, []string{"data.batch_size = 0", "at least 1"}},
+	} {
+		_, err := Load(c.path, c.sets)
+		if err == nil {
+			t.Errorf("%s %v: loaded", c.path, c.sets)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s %v: error %q does not say %q", c.path, c.sets, err, w)
+			}
+		}
+	}
+}

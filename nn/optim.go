@@ -1,0 +1,104 @@
+package nn
+
+import "math"
+
+// Adam is Adam with bias correction (Kingma & Ba 2015), as torch.optim.Adam
+// without weight decay, over a model's parameter tensors in place.
+type Adam struct {
+	Beta1, Beta2, Eps float64
+	Step              int         // updates done so far
+	M, V              [][]float32 // first and second moments, one per parameter
+	params, grads     [][]float32
+}
+
+// NewAdam returns Adam for params, whose gradients will be in grads.
+func NewAdam(params, grads [][]float32, beta1, beta2, eps float64) *Adam {
+	a := &Adam{Beta1: beta1, Beta2: beta2, Eps: eps, params: params, grads: grads}
+	for _, p := range params {
+		a.M = append(a.M, make([]float32, len(p)))
+		a.V = append(a.V, make([]float32, len(p)))
+	}
+	return a
+}
+
+// Update applies one step with learning rate lr to gradients multiplied by
+// gradScale (the clipping factor).
+func (a *Adam) Update(lr, gradScale float64) {
+	a.Step++
+	b1, b2, s := float32(a.Beta1), float32(a.Beta2), float32(gradScale)
+	c1 := 1 - math.Pow(a.Beta1, float64(a.Step))
+	c2 := 1 - math.Pow(a.Beta2, float64(a.Step))
+	// p -= lr * (m/c1) / (sqrt(v/c2) + eps), written as torch does it.
+	stepSize, sqrtC2, eps := float32(lr/c1), float32(math.Sqrt(c2)), float32(a.Eps)
+	for i, p := range a.params {
+		g, m, v := a.grads[i], a.M[i], a.V[i]
+		for j := range p {
+			gj := g[j] * s
+			m[j] = b1*m[j] + (1-b1)*gj
+			v[j] = b2*v[j] + (1-b2)*gj*gj
+			p[j] -= stepSize * m[j] / (float32(math.Sqrt(float64(v[j])))/sqrtC2 + eps)
+		}
+	}
+}
+
+// GlobalNorm is the Euclidean norm of all gradients together.
+func GlobalNorm(grads [][]float32) float64 {
+	var ss float64
+	for _, g := range grads {
+		for _, x := range g {
+			ss += float64(x) * float64(x)
+		}
+	}
+	return math.Sqrt(ss)
+}
+
+// ClipScale is the factor that scales gradients of global norm `norm` to a
+// norm of at most maxNorm, as score_sde does: maxNorm / max(norm, maxNorm).
+// maxNorm 0 turns clipping off.
+func ClipScale(norm, maxNorm float64) float64 {
+	if maxNorm <= 0 {
+		return 1
+	}
+	return maxNorm / math.Max(norm, maxNorm)
+}
+
+// WarmupLR is lr scaled linearly from 0 over the first warmup steps, as
+// score_sde's optimization manager: lr * min(step / warmup, 1).
+func WarmupLR(lr float64, step, warmup int) float64 {
+	if warmup <= 0 {
+		return lr
+	}
+	return lr * math.Min(float64(step)/float64(warmup), 1)
+}
+
+// EMA is an exponential moving average of parameters, as score_sde_pytorch's
+// ExponentialMovingAverage: the decay starts small, min(decay,
+// (1+n)/(10+n)) after n updates, so that early averages do not remember
+// the random initialisation.
+type EMA struct {
+	Decay   float64
+	Updates int
+	Shadow  [][]float32
+}
+
+// NewEMA starts an average at the current parameters.
+func NewEMA(params [][]float32, decay float64) *EMA {
+	e := &EMA{Decay: decay}
+	for _, p := range params {
+		e.Shadow = append(e.Shadow, append([]float32(nil), p...))
+	}
+	return e
+}
+
+// Update moves the average towards params.
+func (e *EMA) Update(params [][]float32) {
+	e.Updates++
+	d := math.Min(e.Decay, float64(1+e.Updates)/float64(10+e.Updates))
+	keep, take := float32(d), float32(1-d)
+	for i, p := range params {
+		s := e.Shadow[i]
+		for j := range p {
+			s[j] = keep*s[j] + take*p[j]
+		}
+	}
+}

@@ -1,0 +1,73 @@
+package nn
+
+import (
+	"math"
+	"testing"
+)
+
+// Adam against torch.optim.Adam's update written out in float64.
+func TestAdamMatchesTorchFormula(t *testing.T) {
+	p := [][]float32{{0.5, -1, 2}, {3}}
+	g := [][]float32{{0, 0, 0}, {0}}
+	a := NewAdam(p, g, 0.9, 0.999, 1e-8)
+	ref := []float64{0.5, -1, 2, 3}
+	m, v := make([]float64, 4), make([]float64, 4)
+	for step := 1; step <= 5; step++ {
+		flat := []float64{}
+		for i, pi := range p {
+			for j := range pi {
+				g[i][j] = float32(math.Sin(float64(step*7+i*3+j)) * 2)
+				flat = append(flat, float64(g[i][j])*0.5)
+			}
+		}
+		lr := 0.01 * float64(step)
+		a.Update(lr, 0.5)
+		for k := range ref {
+			m[k] = 0.9*m[k] + 0.1*flat[k]
+			v[k] = 0.999*v[k] + 0.001*flat[k]*flat[k]
+			mhat := m[k] / (1 - math.Pow(0.9, float64(step)))
+			vhat := v[k] / (1 - math.Pow(0.999, float64(step)))
+			ref[k] -= lr * mhat / (math.Sqrt(vhat) + 1e-8)
+		}
+		got := []float64{float64(p[0][0]), float64(p[0][1]), float64(p[0][2]), float64(p[1][0])}
+		for k := range ref {
+			if math.Abs(got[k]-ref[k]) > 1e-5 {
+				t.Fatalf("step %d: p[%d] = %v, want %v", step, k, got[k], ref[k])
+			}
+		}
+	}
+}
+
+func TestClipWarmupAndEMA(t *testing.T) {
+	g := [][]float32{{3, 0}, {4}}
+	if n := GlobalNorm(g); n != 5 {
+		t.Fatalf("GlobalNorm = %v, want 5", n)
+	}
+	if s := ClipScale(5, 1); s != 0.2 {
+		t.Fatalf("ClipScale(5, 1) = %v, want 0.2", s)
+	}
+	if s := ClipScale(0.5, 1); s != 1 {
+		t.Fatalf("ClipScale(0.5, 1) = %v, want 1 (no clipping below the bound)", s)
+	}
+	if s := ClipScale(5, 0); s != 1 {
+		t.Fatalf("ClipScale(5, 0) = %v, want 1 (off)", s)
+	}
+	if lr := WarmupLR(2e-4, 50, 200); math.Abs(lr-5e-5) > 1e-12 {
+		t.Fatalf("WarmupLR at 50/200 = %v", lr)
+	}
+	if lr := WarmupLR(2e-4, 500, 200); lr != 2e-4 {
+		t.Fatalf("WarmupLR past warmup = %v", lr)
+	}
+	p := [][]float32{{1}}
+	e := NewEMA(p, 0.999)
+	want := 1.0
+	for n := 1; n <= 50; n++ {
+		p[0][0] = float32(n)
+		e.Update(p)
+		d := math.Min(0.999, float64(1+n)/float64(10+n))
+		want = d*want + (1-d)*float64(n)
+	}
+	if math.Abs(float64(e.Shadow[0][0])-want) > 1e-4*want {
+		t.Fatalf("EMA = %v, want %v", e.Shadow[0][0], want)
+	}
+}
