@@ -24,7 +24,9 @@ func (c *CPU) Alloc(n, scratch int) error {
 
 // View is the memory of a slot: reading and writing it reads and writes the
 // plan's value, so an optimiser can update parameters in place.
-func (c *CPU) View(s Slot) []float32 { return c.arena[s.Offset : s.Offset+s.Size() : s.Offset+s.Size()] }
+func (c *CPU) View(s Slot) []float32 {
+	return c.arena[s.Offset : s.Offset+s.Size() : s.Offset+s.Size()]
+}
 
 func (c *CPU) tensor(s Slot) Tensor[float32] {
 	return Tensor[float32]{Shape: s.Shape, Data: c.View(s)}
