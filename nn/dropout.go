@@ -8,6 +8,7 @@ import (
 
 	"github.com/scoregen/scoregen/engine"
 	"github.com/scoregen/scoregen/internal/par"
+	"github.com/scoregen/scoregen/internal/philox"
 )
 
 // RNG is the random state shared by all dropout ops of a model. The trainer
@@ -81,7 +82,7 @@ func (o *dropoutGrad) InPlace() int                                   { return 0
 func (o *dropoutGrad) BindCPU(c *engine.Call[float32]) func()         { return bindDrop(o.drop, c) }
 func (o *dropoutGrad) bind64(c *engine.Call[float64]) func()          { return bindDrop(o.drop, c) }
 
-// dropThreshold is the keep test in integers: uniform24(r) = (r>>8)/2^24 is
+// dropThreshold is the keep test in integers: philox.Uniform24(r) = (r>>8)/2^24 is
 // at least p iff r>>8 >= ceil(p*2^24) (p*2^24 is exact in float64).
 func dropThreshold(p float64) uint32 { return uint32(math.Ceil(p * 0x1p24)) }
 
@@ -90,10 +91,10 @@ func bindDrop[T engine.Float](d drop, c *engine.Call[T]) func() {
 	n, thr, scale, rng := len(x), dropThreshold(d.p), T(1/(1-d.p)), d.rng
 	// Block b is elements 4b..4b+3: one philox call gives their four lanes.
 	body := func(lo, hi int) {
-		key := [2]uint32{uint32(rng.Seed), uint32(rng.Seed >> 32)}
+		key := philox.Key(rng.Seed)
 		step := rng.Step
 		for b := lo; b < hi; b++ {
-			r := philox([4]uint32{uint32(b), d.stream, uint32(step), uint32(step >> 32)}, key)
+			r := philox.Block(philox.Counter(b, d.stream, step), key)
 			for l := range 4 {
 				i := 4*b + l
 				if i >= n {

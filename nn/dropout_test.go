@@ -10,6 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/scoregen/scoregen/engine"
+	"github.com/scoregen/scoregen/internal/philox"
 )
 
 // evalOn runs f forward on inputs holding vals and returns its output.
@@ -66,11 +67,11 @@ func dropoutOf(p float64, stream uint32, rng *RNG) graphFn {
 // dropoutMask is the mask spelled out with plain float64 arithmetic:
 // 1/(1-p) where element i's uniform is at least p, else 0.
 func dropoutMask(n int, p float64, stream uint32, rng *RNG) []float64 {
-	key := [2]uint32{uint32(rng.Seed), uint32(rng.Seed >> 32)}
+	key := philox.Key(rng.Seed)
 	m := make([]float64, n)
 	for i := range m {
-		r := philox([4]uint32{uint32(i / 4), stream, uint32(rng.Step), uint32(rng.Step >> 32)}, key)
-		if uniform24(r[i%4]) >= p {
+		r := philox.Block(philox.Counter(i/4, stream, rng.Step), key)
+		if philox.Uniform24(r[i%4]) >= p {
 			m[i] = 1 / (1 - p)
 		}
 	}
@@ -111,7 +112,7 @@ func TestDropThreshold(t *testing.T) {
 			if k < 6 { // words whose top 24 bits are at or next to thr
 				r = (thr+uint32(k%3)-1)<<8 | uint32(k)
 			}
-			if got, want := r>>8 >= thr, uniform24(r) >= p; got != want {
+			if got, want := r>>8 >= thr, philox.Uniform24(r) >= p; got != want {
 				t.Fatalf("p=%v r=%#x: integer test %v, uniform test %v", p, r, got, want)
 			}
 		}

@@ -1,4 +1,4 @@
-package nn
+package philox
 
 import (
 	"math"
@@ -21,8 +21,8 @@ func TestPhiloxKnownAnswers(t *testing.T) {
 		{[4]uint32{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}, [2]uint32{0xa4093822, 0x299f31d0},
 			[4]uint32{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}},
 	} {
-		if got := philox(c.ctr, c.key); got != c.want {
-			t.Errorf("philox(%08x, %08x) = %08x, want %08x", c.ctr, c.key, got, c.want)
+		if got := Block(c.ctr, c.key); got != c.want {
+			t.Errorf("Block(%08x, %08x) = %08x, want %08x", c.ctr, c.key, got, c.want)
 		}
 	}
 }
@@ -32,11 +32,11 @@ func TestUniform24Range(t *testing.T) {
 		x    uint32
 		want float64
 	}{{0, 0}, {0xff, 0}, {0x100, 0x1p-24}, {0x80000000, 0.5}, {0xffffffff, 1 - 0x1p-24}} {
-		if got := uniform24(c.x); got != c.want {
-			t.Errorf("uniform24(%#x) = %g, want %g", c.x, got, c.want)
+		if got := Uniform24(c.x); got != c.want {
+			t.Errorf("Uniform24(%#x) = %g, want %g", c.x, got, c.want)
 		}
-		if got := float64(float32(uniform24(c.x))); got != c.want {
-			t.Errorf("uniform24(%#x) is not exact in float32", c.x)
+		if got := float64(float32(Uniform24(c.x))); got != c.want {
+			t.Errorf("Uniform24(%#x) is not exact in float32", c.x)
 		}
 	}
 }
@@ -48,14 +48,14 @@ func TestPhiloxMoments(t *testing.T) {
 	key := [2]uint32{0xdeadbeef, 12345}
 	var su, suu, sz, szz float64
 	for i := range uint32(n) {
-		r := philox([4]uint32{i, 7, 0, 0}, key)
+		r := Block([4]uint32{i, 7, 0, 0}, key)
 		for _, w := range r {
-			u := uniform24(w)
+			u := Uniform24(w)
 			su += u
 			suu += u * u
 		}
 		for _, p := range [][2]uint32{{r[0], r[1]}, {r[2], r[3]}} {
-			z0, z1 := normalPair(p[0], p[1])
+			z0, z1 := NormalPair(p[0], p[1])
 			sz += z0 + z1
 			szz += z0*z0 + z1*z1
 		}

@@ -1,0 +1,73 @@
+package sde
+
+import (
+	"runtime"
+	"sync"
+
+	"github.com/scoregen/scoregen/internal/philox"
+)
+
+// normals draws the standard normals of one (seed, stream, draw): element j
+// is lane j%4 of philox.NormalPair(r[0], r[1]), philox.NormalPair(r[2], r[3]) with
+// r = philox((j/4, stream, low32(draw), high32(draw)), philox.Key(seed)).
+// It caches the last block, so a caller walking j upwards pays one Philox
+// call per four elements.
+type normals struct {
+	key    [2]uint32
+	stream uint32
+	draw   uint64
+	block  int // block held in vals; -1 for none
+	vals   [4]float64
+}
+
+func newNormals(seed uint64, stream uint32, draw uint64) normals {
+	return normals{key: philox.Key(seed), stream: stream, draw: draw, block: -1}
+}
+
+// at returns element j's normal.
+func (g *normals) at(j int) float64 {
+	if b := j / 4; b != g.block {
+		r := philox.Block(philox.Counter(b, g.stream, g.draw), g.key)
+		g.vals[0], g.vals[1] = philox.NormalPair(r[0], r[1])
+		g.vals[2], g.vals[3] = philox.NormalPair(r[2], r[3])
+		g.block = b
+	}
+	return g.vals[j%4]
+}
+
+// fillNormals writes the normals of (seed, stream, draw) to dst, element j
+// at dst[j].
+func fillNormals(dst []float32, seed uint64, stream uint32, draw uint64) {
+	parallel(len(dst), len(dst), func(lo, hi int) {
+		g := newNormals(seed, stream, draw)
+		for j := lo; j < hi; j++ {
+			dst[j] = float32(g.at(j))
+		}
+	})
+}
+
+// minParallel is the least work (in elements) worth a goroutine.
+const minParallel = 1 << 14
+
+// parallel calls body on contiguous ranges covering [0, n), on up to
+// GOMAXPROCS goroutines when the loop's total work (elements touched) pays
+// for them. Range bounds are multiples of 4 so that an element loop draws
+// no Philox block twice.
+func parallel(n, work int, body func(lo, hi int)) {
+	k := min(runtime.GOMAXPROCS(0), work/minParallel, n)
+	if k <= 1 {
+		body(0, n)
+		return
+	}
+	chunk := ((n+k-1)/k + 3) &^ 3 // ceil(n/k), rounded up to a multiple of 4
+	var wg sync.WaitGroup
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body(lo, hi)
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,26 @@
+package sde
+
+import (
+	"testing"
+
+	"github.com/scoregen/scoregen/internal/philox"
+)
+
+// TestFillNormalsKeying checks fillNormals (split across goroutines) against
+// the documented keying, element by element, on a length that is not a
+// multiple of 4 and is long enough to be split.
+func TestFillNormalsKeying(t *testing.T) {
+	const n = 3*minParallel + 3
+	const seed, stream, draw = 0x0123456789abcdef, 77, 0xfedcba9876543210
+	got := make([]float32, n)
+	fillNormals(got, seed, stream, draw)
+	key := [2]uint32{0x89abcdef, 0x01234567}
+	for j := range n {
+		r := philox.Block([4]uint32{uint32(j / 4), stream, 0x76543210, 0xfedcba98}, key)
+		a, b := philox.NormalPair(r[0], r[1])
+		c, d := philox.NormalPair(r[2], r[3])
+		if want := float32([4]float64{a, b, c, d}[j%4]); got[j] != want {
+			t.Fatalf("element %d = %v, want %v", j, got[j], want)
+		}
+	}
+}

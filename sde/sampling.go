@@ -1,0 +1,286 @@
+package sde
+
+import (
+	"fmt"
+	"math"
+)
+
+// ScoreFunc evaluates a score model s(x, t) ≈ grad_x log p_t(x) on a batch:
+// x is [B*D], t is [B] (one time per sample), and it writes score [B*D].
+// It must not keep x, t or score after it returns.
+type ScoreFunc func(x, t, score []float32) error
+
+// langevinAlphaer is implemented by the VP-type SDEs, whose Langevin
+// corrector step is scaled by the DDPM alpha_i; for the others alpha is 1.
+type langevinAlphaer interface{ langevinAlpha(t float64) float64 }
+
+// sampler is one sampling run: the batch x, updated in place, and its work
+// buffers.
+type sampler struct {
+	sde        SDE
+	score      ScoreFunc
+	x          []float32
+	batch, dim int
+	seed       uint64
+	t          []float32 // [B] the current time, repeated
+	grad       []float32 // [B*D] the score
+	z          []float32 // [B*D] corrector noise
+	norms      []float64 // [2B] per-sample ||score||, ||z||
+}
+
+func newSampler(s SDE, score ScoreFunc, x []float32, batch int, seed uint64) (*sampler, error) {
+	if score == nil {
+		return nil, fmt.Errorf("sde: no score function")
+	}
+	if batch < 1 || len(x) < batch || len(x)%batch != 0 {
+		return nil, fmt.Errorf("sde: batch = %d does not divide len(x) = %d into non-empty samples", batch, len(x))
+	}
+	return &sampler{
+		sde: s, score: score, x: x, batch: batch, dim: len(x) / batch, seed: seed,
+		t: make([]float32, batch), grad: make([]float32, len(x)),
+	}, nil
+}
+
+// checkSDE rejects a nil SDE.
+func checkSDE(s SDE) error {
+	if s == nil {
+		return fmt.Errorf("sde: no SDE")
+	}
+	return nil
+}
+
+// checkGrid validates a time grid linspace(1, eps, steps).
+func checkGrid(steps int, eps float64) error {
+	if steps < 1 {
+		return fmt.Errorf("sde: steps = %d, want at least 1", steps)
+	}
+	if !(eps > 0 && eps < 1) {
+		return fmt.Errorf("sde: eps = %v, want 0 < eps < 1", eps)
+	}
+	return nil
+}
+
+// gridTime is t_i of score_sde's timesteps = linspace(T=1, eps, steps).
+func gridTime(i, steps int, eps float64) float64 {
+	if steps == 1 {
+		return 1
+	}
+	return 1 + float64(i)*(eps-1)/float64(steps-1)
+}
+
+// evalScore writes s(x, t) for every sample to w.grad.
+func (w *sampler) evalScore(t float64) error {
+	tt := float32(t)
+	for i := range w.t {
+		w.t[i] = tt
+	}
+	return w.score(w.x, w.t, w.grad)
+}
+
+// prior sets x to a draw from the prior N(0, PriorStd^2 I): draw 0 of
+// StreamPrior.
+func (w *sampler) prior() {
+	fillNormals(w.x, w.seed, StreamPrior, 0)
+	sd := w.sde.PriorStd()
+	for j, v := range w.x {
+		w.x[j] = float32(sd * float64(v))
+	}
+}
+
+// predict is one step of score_sde's EulerMaruyamaPredictor on the
+// reverse-time SDE (eq. 6), going from t to t + dt (dt < 0):
+//
+//	x_mean = x + [f(t) x - g(t)^2 s(x, t)] dt
+//	x      = x_mean + g(t) sqrt(-dt) z,   z ~ N(0, I) (draw `draw` of StreamPredictor)
+//
+// With last set it stops at x_mean: the final denoising step, which keeps
+// the sample free of the last step's noise (score_sde returns x_mean).
+func (w *sampler) predict(t, dt float64, draw uint64, last bool) error {
+	if err := w.evalScore(t); err != nil {
+		return err
+	}
+	f, g := w.sde.DriftCoef(t), w.sde.Diffusion(t)
+	g2, noise := g*g, g*math.Sqrt(-dt)
+	x, s := w.x, w.grad
+	parallel(len(x), len(x), func(lo, hi int) {
+		z := newNormals(w.seed, StreamPredictor, draw)
+		for j := lo; j < hi; j++ {
+			xj := float64(x[j])
+			xm := xj + (f*xj-g2*float64(s[j]))*dt
+			if !last {
+				xm += noise * float64(float32(z.at(j)))
+			}
+			x[j] = float32(xm)
+		}
+	})
+	return nil
+}
+
+// correct is one step of score_sde's LangevinCorrector (Algorithms 4 and 5,
+// appendix G) at time t: with s = s(x, t) and z ~ N(0, I) (draw `draw` of
+// StreamCorrector),
+//
+//	eps = 2 alpha (snr * mean_i ||z_i|| / mean_i ||s_i||)^2
+//	x   = x + eps s + sqrt(2 eps) z
+//
+// where ||.||_i is the norm over sample i and the means run over the batch
+// (score_sde's grad_norm and noise_norm), and alpha is the DDPM alpha_i of
+// the discrete VP betas for VP-type SDEs and 1 otherwise.
+func (w *sampler) correct(t, snr float64, draw uint64) error {
+	if err := w.evalScore(t); err != nil {
+		return err
+	}
+	if w.z == nil {
+		w.z = make([]float32, len(w.x))
+		w.norms = make([]float64, 2*w.batch)
+	}
+	fillNormals(w.z, w.seed, StreamCorrector, draw)
+	d := w.dim
+	parallel(w.batch, len(w.x), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			var gg, zz float64
+			for j := i * d; j < (i+1)*d; j++ {
+				gj, zj := float64(w.grad[j]), float64(w.z[j])
+				gg += gj * gj
+				zz += zj * zj
+			}
+			w.norms[2*i], w.norms[2*i+1] = math.Sqrt(gg), math.Sqrt(zz)
+		}
+	})
+	var gradNorm, noiseNorm float64
+	for i := range w.batch {
+		gradNorm += w.norms[2*i]
+		noiseNorm += w.norms[2*i+1]
+	}
+	gradNorm /= float64(w.batch)
+	noiseNorm /= float64(w.batch)
+	if !(gradNorm > 0) || math.IsInf(gradNorm, 0) {
+		return fmt.Errorf("sde: Langevin corrector at t = %g: mean score norm is %v", t, gradNorm)
+	}
+	alpha := 1.0
+	if a, ok := w.sde.(langevinAlphaer); ok {
+		alpha = a.langevinAlpha(t)
+	}
+	r := snr * noiseNorm / gradNorm
+	step := 2 * alpha * r * r
+	w.langevinUpdate(step, w.z)
+	return nil
+}
+
+// langevinUpdate is x += step s + sqrt(2 step) z.
+func (w *sampler) langevinUpdate(step float64, z []float32) {
+	x, s, amp := w.x, w.grad, math.Sqrt(2*step)
+	parallel(len(x), len(x), func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			x[j] = float32(float64(x[j]) + step*float64(s[j]) + amp*float64(z[j]))
+		}
+	})
+}
+
+// EulerMaruyama samples the reverse-time SDE (eq. 6) from the prior at t = 1
+// down to t = eps by score_sde's Euler–Maruyama predictor, with no
+// corrector: x (len batch*D) is overwritten with the samples. The time grid
+// is score_sde's linspace(1, eps, steps) and every step uses dt = -1/steps,
+// as score_sde's predictor does (dt = -1/N with N = steps). The last step
+// returns x_mean, without noise (the paper's denoising step). The noise is
+// draw 0 of StreamPrior for x(1) and draw i of StreamPredictor at step i,
+// all under seed. progress, if not nil, is called after each step with the
+// number of steps done.
+func EulerMaruyama(s SDE, score ScoreFunc, x []float32, batch, steps int, eps float64, seed uint64, progress func(i int)) error {
+	return PredictorCorrector(s, score, x, batch, steps, 0, 0, eps, seed, progress)
+}
+
+// PredictorCorrector is score_sde's pc_sampler with the Euler–Maruyama
+// predictor and the Langevin corrector (Algorithm 1; Algorithms 4-5): at each
+// time t_i of linspace(1, eps, steps) it first runs correctorSteps Langevin
+// corrector steps at t_i with signal-to-noise ratio snr (see
+// LangevinCorrector; step j draws i*correctorSteps + j of StreamCorrector),
+// then one predictor step as EulerMaruyama, and it returns the last
+// predictor step's x_mean. With correctorSteps = 0 it is EulerMaruyama.
+// score_sde always samples with steps = s.N(), which the corrector's alpha
+// assumes.
+func PredictorCorrector(s SDE, score ScoreFunc, x []float32, batch, steps, correctorSteps int, snr, eps float64, seed uint64, progress func(i int)) error {
+	if err := checkSDE(s); err != nil {
+		return err
+	}
+	if err := checkGrid(steps, eps); err != nil {
+		return err
+	}
+	if correctorSteps < 0 {
+		return fmt.Errorf("sde: correctorSteps = %d, want at least 0", correctorSteps)
+	}
+	if correctorSteps > 0 && (!(snr > 0) || math.IsInf(snr, 0)) {
+		return fmt.Errorf("sde: snr = %v, want a finite positive number", snr)
+	}
+	w, err := newSampler(s, score, x, batch, seed)
+	if err != nil {
+		return err
+	}
+	w.prior()
+	dt := -1 / float64(steps)
+	for i := range steps {
+		t := gridTime(i, steps, eps)
+		for j := range correctorSteps {
+			if err := w.correct(t, snr, uint64(i)*uint64(correctorSteps)+uint64(j)); err != nil {
+				return fmt.Errorf("sde: step %d (t = %g), corrector %d: %w", i, t, j, err)
+			}
+		}
+		if err := w.predict(t, dt, uint64(i), i == steps-1); err != nil {
+			return fmt.Errorf("sde: step %d (t = %g): %w", i, t, err)
+		}
+		if progress != nil {
+			progress(i + 1)
+		}
+	}
+	return nil
+}
+
+// LangevinCorrector applies one Langevin corrector step of score_sde's
+// snr rule to the batch x at time t (see PredictorCorrector): the step size
+// is 2 alpha (snr mean_i||z_i|| / mean_i||s_i||)^2, the norms taken per
+// sample and averaged over the batch as score_sde does, with alpha =
+// 1 - beta_k/N for VP and sub-VP (beta_k of linspace(beta_min, beta_max, N)
+// at k = floor(t (N-1)), N = s.N()) and 1 for VE. Its noise is draw `draw`
+// of StreamCorrector under seed.
+func LangevinCorrector(s SDE, score ScoreFunc, x []float32, batch int, t, snr float64, seed, draw uint64) error {
+	if err := checkSDE(s); err != nil {
+		return err
+	}
+	if !(snr > 0) || math.IsInf(snr, 0) {
+		return fmt.Errorf("sde: snr = %v, want a finite positive number", snr)
+	}
+	if !(t >= 0 && t <= 1) {
+		return fmt.Errorf("sde: t = %v, want 0 <= t <= 1", t)
+	}
+	w, err := newSampler(s, score, x, batch, seed)
+	if err != nil {
+		return err
+	}
+	return w.correct(t, snr, draw)
+}
+
+// Langevin runs steps of unadjusted Langevin dynamics on the batch x, from
+// x as given: x += stepSize s(x) + sqrt(2 stepSize) z, z ~ N(0, I) (draw i
+// of StreamLangevin at step i, under seed). The score is called with t = 0
+// for every sample; it is meant for a time-independent score.
+func Langevin(score ScoreFunc, x []float32, batch, steps int, stepSize float64, seed uint64) error {
+	if steps < 0 {
+		return fmt.Errorf("sde: steps = %d, want at least 0", steps)
+	}
+	if !(stepSize > 0) || math.IsInf(stepSize, 0) {
+		return fmt.Errorf("sde: stepSize = %v, want a finite positive number", stepSize)
+	}
+	w, err := newSampler(nil, score, x, batch, seed)
+	if err != nil {
+		return err
+	}
+	z := make([]float32, len(x))
+	for i := range steps {
+		if err := w.score(w.x, w.t, w.grad); err != nil {
+			return fmt.Errorf("sde: Langevin step %d: %w", i, err)
+		}
+		fillNormals(z, seed, StreamLangevin, uint64(i))
+		w.langevinUpdate(stepSize, z)
+	}
+	return nil
+}

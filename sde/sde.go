@@ -1,0 +1,70 @@
+// Package sde holds the forward SDEs of score-based generative modelling
+// (Song et al. 2021, "Score-Based Generative Modeling through Stochastic
+// Differential Equations"; its code score_sde): the VE, VP and sub-VP SDEs
+// with their perturbation kernels and priors, the noising of a training
+// batch, and the reverse-time samplers (Euler–Maruyama, predictor–corrector
+// with a Langevin corrector, plain Langevin dynamics).
+//
+// Every SDE here is linear with a scalar drift coefficient,
+//
+//	dx = f(t) x dt + g(t) dW,  t in [0, 1]                       (eq. 5)
+//
+// so its perturbation kernel is Gaussian, p_t(x | x0) = N(m(t) x0, s(t)^2 I)
+// (appendix B), and its reverse-time SDE (Anderson 1982) is
+//
+//	dx = [f(t) x - g(t)^2 grad_x log p_t(x)] dt + g(t) dW̄        (eq. 6)
+//
+// The formulas follow score_sde's sde_lib.py, sampling.py and losses.py.
+package sde
+
+import (
+	"fmt"
+	"math"
+)
+
+// SDE is a linear forward SDE dx = f(t) x dt + g(t) dW on t in [0, 1] with a
+// Gaussian perturbation kernel and a Gaussian prior N(0, PriorStd()^2 I).
+type SDE interface {
+	// DriftCoef is f(t): the drift is f(t) x.
+	DriftCoef(t float64) float64
+	// Diffusion is g(t).
+	Diffusion(t float64) float64
+	// Mean is m(t) of the kernel p_t(x|x0) = N(m(t) x0, s(t)^2 I).
+	Mean(t float64) float64
+	// Std is s(t) of that kernel.
+	Std(t float64) float64
+	// PriorStd is the standard deviation of the prior p_T = N(0, PriorStd^2 I).
+	PriorStd() float64
+	// PriorLogP is log p_T(x) for one sample x (all its elements).
+	PriorLogP(x []float32) float64
+	// N is the number of discretisation steps (score_sde's N): the VP-type
+	// Langevin corrector uses the discrete betas linspace(beta_min/N, beta_max/N, N).
+	N() int
+}
+
+// gaussianLogP is log N(x; 0, std^2 I) for one sample:
+// -D/2 log(2 pi std^2) - ||x||^2 / (2 std^2), as score_sde's prior_logp.
+func gaussianLogP(x []float32, std float64) float64 {
+	var ss float64
+	for _, v := range x {
+		ss += float64(v) * float64(v)
+	}
+	d := float64(len(x))
+	return -d/2*math.Log(2*math.Pi*std*std) - ss/(2*std*std)
+}
+
+// checkPositive rejects a parameter that is not a finite positive number.
+func checkPositive(name string, v float64) error {
+	if !(v > 0) || math.IsInf(v, 0) {
+		return fmt.Errorf("sde: %s = %v, want a finite positive number", name, v)
+	}
+	return nil
+}
+
+// checkN rejects a step count below one.
+func checkN(n int) error {
+	if n < 1 {
+		return fmt.Errorf("sde: n = %d discretisation steps, want at least 1", n)
+	}
+	return nil
+}

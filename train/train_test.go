@@ -1,0 +1,192 @@
+package train
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/scoregen/scoregen/ckpt"
+	"github.com/scoregen/scoregen/configs"
+	"github.com/scoregen/scoregen/data"
+)
+
+// smallConfig is mnist_tiny shrunk so that a step takes milliseconds, with
+// dropout on so that its masks are part of what must resume exactly.
+func smallConfig(t *testing.T, outDir string, sets ...string) *configs.Config {
+	t.Helper()
+	cfg, err := configs.Load("mnist_tiny.yaml", append([]string{
+		"model.ch=8", "model.mult=[1, 2]", "model.dropout=0.1", "data.batch_size=4",
+		"train.warmup=2", "train.sample_every=0", "train.log_every=1", "train.out_dir=" + outDir,
+	}, sets...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// digits is a small data set of 28x28 blobs: enough structure to learn.
+func digits(n int) *data.Dataset {
+	rng := rand.New(rand.NewPCG(3, 3))
+	ds := &data.Dataset{Name: "mnist", N: n, C: 1, H: 28, W: 28, Pixels: make([]uint8, n*28*28), Labels: make([]uint8, n)}
+	for i := range n {
+		cx, cy, r := 8+rng.IntN(12), 8+rng.IntN(12), 3+rng.IntN(4)
+		for y := range 28 {
+			for x := range 28 {
+				if (x-cx)*(x-cx)+(y-cy)*(y-cy) <= r*r {
+					ds.Pixels[i*784+y*28+x] = 255
+				}
+			}
+		}
+	}
+	return ds
+}
+
+func newTrainer(t *testing.T, cfg *configs.Config, resume bool) *Trainer {
+	t.Helper()
+	tr, err := New(cfg, digits(40), Options{Resume: resume})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.Close)
+	return tr
+}
+
+func sameBits(t *testing.T, what string, a, b [][]float32) {
+	t.Helper()
+	for i := range a {
+		for j := range a[i] {
+			if math.Float32bits(a[i][j]) != math.Float32bits(b[i][j]) {
+				t.Fatalf("%s: tensor %d element %d: %v vs %v", what, i, j, a[i][j], b[i][j])
+			}
+		}
+	}
+}
+
+// A run stopped at step 6 and resumed to 12 ends with the same weights,
+// EMA and Adam moments, bit for bit, as a run straight to 12.
+func TestResumeIsBitExact(t *testing.T) {
+	straight := newTrainer(t, smallConfig(t, t.TempDir(), "train.steps=12", "train.ckpt_every=100"), false)
+	if err := straight.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	first := newTrainer(t, smallConfig(t, dir, "train.steps=6", "train.ckpt_every=6"), false)
+	if err := first.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	resumed := newTrainer(t, smallConfig(t, dir, "train.steps=12", "train.ckpt_every=6"), true)
+	if resumed.Step() != 6 {
+		t.Fatalf("resumed at step %d, want 6", resumed.Step())
+	}
+	if err := resumed.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p1, e1 := straight.Weights()
+	p2, e2 := resumed.Weights()
+	sameBits(t, "weights", p1, p2)
+	sameBits(t, "ema", e1, e2)
+	sameBits(t, "adam m", straight.adam.M, resumed.adam.M)
+	sameBits(t, "adam v", straight.adam.V, resumed.adam.V)
+	if straight.adam.Step != resumed.adam.Step || straight.ema.Updates != resumed.ema.Updates {
+		t.Fatalf("adam step %d vs %d, ema updates %d vs %d", straight.adam.Step, resumed.adam.Step, straight.ema.Updates, resumed.ema.Updates)
+	}
+	// And the weights did change: the comparison is not of two initial states.
+	fresh := newTrainer(t, smallConfig(t, t.TempDir()), false)
+	fp, _ := fresh.Weights()
+	changed := false
+	for i := range fp {
+		for j := range fp[i] {
+			changed = changed || fp[i][j] != p1[i][j]
+		}
+	}
+	if !changed {
+		t.Fatal("12 steps left every weight unchanged")
+	}
+}
+
+// The loss falls on a small data set: the step trains.
+func TestLossFalls(t *testing.T) {
+	tr := newTrainer(t, smallConfig(t, t.TempDir(), "train.lr=2e-3", "model.dropout=0"), false)
+	var first, last float64
+	const steps, window = 150, 30
+	for i := range steps {
+		st, err := tr.TrainStep()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < window {
+			first += st.Loss / window
+		}
+		if i >= steps-window {
+			last += st.Loss / window
+		}
+	}
+	if !(last < 0.7*first) {
+		t.Fatalf("mean loss over the first %d steps %.4f, over the last %.4f: not learning", window, first, last)
+	}
+}
+
+// A loss that turns NaN stops the run with an error naming the step, and
+// the last good checkpoint stays.
+func TestDivergenceStopsAndKeepsTheCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfig(t, dir, "train.steps=2", "train.ckpt_every=1")
+	tr := newTrainer(t, cfg, false)
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	params, _ := tr.Weights()
+	params[0][0] = float32(math.NaN())
+	cfg.Train.Steps = 4
+	err := tr.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "step 3") {
+		t.Fatalf("err = %v, want one naming step 3", err)
+	}
+	path, step, err := ckpt.Latest(dir)
+	if err != nil || step != 2 {
+		t.Fatalf("latest checkpoint %s at step %d (%v), want step 2", path, step, err)
+	}
+	if _, err := LoadCheckpoint(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Ctrl-C (a cancelled context) writes a checkpoint and returns nil.
+func TestInterruptWritesACheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	tr := newTrainer(t, smallConfig(t, dir, "train.steps=100", "train.ckpt_every=100"), false)
+	if _, err := tr.TrainStep(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := tr.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, step, err := ckpt.Latest(dir); err != nil || step != 1 {
+		t.Fatalf("after Ctrl-C at step 1: latest checkpoint step %d, %v", step, err)
+	}
+}
+
+func TestForeignCheckpointIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "other.safetensors")
+	if err := ckpt.Save(path, []ckpt.Tensor{{Name: "w", Shape: []int{1}, Data: []float32{1}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadCheckpoint(path); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "not a scoregen checkpoint") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := LoadCheckpoint(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Fatal("loading a missing checkpoint succeeded")
+	}
+	if err := os.WriteFile(path, []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadCheckpoint(path); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("garbage file: err = %v", err)
+	}
+}
