@@ -9,11 +9,11 @@ import (
 
 // progress draws a one-line bar with the rate and the time left.
 type progress struct {
-	w          io.Writer
-	from, to   int
-	start      time.Time
-	lastDrawn  time.Time
-	everDrawn  bool
+	w         io.Writer
+	from, to  int
+	start     time.Time
+	lastDrawn time.Time
+	everDrawn bool
 }
 
 func newProgress(w io.Writer, from, to int) *progress {
