@@ -190,3 +190,21 @@ func TestForeignCheckpointIsRefused(t *testing.T) {
 		t.Fatalf("garbage file: err = %v", err)
 	}
 }
+
+// train.sample_every writes a grid of the EMA model's samples during the run.
+func TestSampleGridsDuringTraining(t *testing.T) {
+	dir := t.TempDir()
+	tr := newTrainer(t, smallConfig(t, dir, "train.steps=4", "train.sample_every=2", "sample.n=4", "sample.steps=3"), false)
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []string{"00000002", "00000004"} {
+		if _, err := os.Stat(filepath.Join(dir, "samples_"+step+".png")); err != nil {
+			t.Errorf("no grid for step %s: %v", step, err)
+		}
+	}
+	lines, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil || strings.Count(string(lines), "\n") != 4 || !strings.Contains(string(lines), `"grad_norm"`) {
+		t.Fatalf("metrics.jsonl: %q, %v; want 4 lines with the step's statistics", lines, err)
+	}
+}
