@@ -9,7 +9,6 @@
 package ckpt
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
@@ -24,6 +23,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/scoregen/scoregen/internal/atomicfile"
 )
 
 // Tensor is one named float32 tensor in row-major (C) order.
@@ -40,10 +41,6 @@ const maxHeader = 100_000_000
 // metadataKey is the reserved header key that holds the metadata map.
 const metadataKey = "__metadata__"
 
-// testHookBeforeRename, when set by tests, runs after the temporary file is
-// written and synced and before it is renamed; an error aborts the Save.
-var testHookBeforeRename func(tmp string) error
-
 // Save writes tensors and meta to path as one safetensors file. The file is
 // written to a temporary file in the same folder, fsynced, renamed over path,
 // and then the folder is fsynced, so a crash or an error never leaves a
@@ -56,7 +53,7 @@ func Save(path string, tensors []Tensor, meta map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("ckpt: save %s: %w", path, err)
 	}
-	return writeAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		var lenBuf [8]byte
 		binary.LittleEndian.PutUint64(lenBuf[:], uint64(len(header)))
 		if _, err := w.Write(lenBuf[:]); err != nil {
@@ -179,69 +176,6 @@ func writeJSONString(b *bytes.Buffer, s string) {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s)       // a string always encodes
 	b.Truncate(b.Len() - 1) // Encode appends a newline
-}
-
-// writeAtomic writes a file through write into a temporary file next to path,
-// fsyncs it, renames it over path and fsyncs the folder. On any failure
-// before the rename the temporary file is removed and path is untouched.
-func writeAtomic(path string, write func(w io.Writer) error) (err error) {
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("ckpt: save %s: %w", path, err)
-		}
-	}()
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	renamed := false
-	defer func() {
-		if err != nil && !renamed {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err = write(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if testHookBeforeRename != nil {
-		if err = testHookBeforeRename(tmp); err != nil {
-			return err
-		}
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	renamed = true
-	// The file is in place; a failed folder sync is still reported, since
-	// the rename might not survive a crash.
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync folder: %w", err)
-	}
-	defer d.Close()
-	if err = d.Sync(); err != nil {
-		return fmt.Errorf("sync folder: %w", err)
-	}
-	return nil
 }
 
 // Load reads a safetensors file written by Save (or by any safetensors

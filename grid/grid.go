@@ -7,7 +7,6 @@
 package grid
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"image"
@@ -15,10 +14,10 @@ import (
 	"io"
 	"math"
 	"math/bits"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/scoregen/scoregen/internal/atomicfile"
 )
 
 // Gap is the width in pixels of the black gap between images in a grid.
@@ -86,7 +85,7 @@ func WritePNG(path string, imgs []float32, n, c, h, w, cols int) error {
 		}
 		img = g
 	}
-	return writeAtomic(path, func(wr io.Writer) error {
+	return atomicfile.Write(path, func(wr io.Writer) error {
 		return png.Encode(wr, img)
 	})
 }
@@ -121,7 +120,7 @@ func WriteNPY(path string, data []float32, shape []int) error {
 	if len(header) > math.MaxUint16 {
 		return fmt.Errorf("grid: write %s: .npy v1.0 header too long (%d bytes) for shape with %d dimensions", path, len(header), len(shape))
 	}
-	return writeAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		pre := append([]byte("\x93NUMPY\x01\x00"), 0, 0)
 		binary.LittleEndian.PutUint16(pre[8:], uint16(len(header)))
 		if _, err := w.Write(pre); err != nil {
@@ -181,50 +180,4 @@ func product(xs ...int) (int, bool) {
 		p = int(lo)
 	}
 	return p, true
-}
-
-// writeAtomic writes path through write via a synced temporary file in the
-// same folder and a rename; on failure the temporary file is removed and an
-// existing file at path is untouched.
-func writeAtomic(path string, write func(w io.Writer) error) (err error) {
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("grid: write %s: %w", path, err)
-		}
-	}()
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err = write(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return nil
 }
