@@ -137,7 +137,10 @@ func Load(path string, sets []string) (*Config, error) {
 	}
 	var c Config
 	if err := v.UnmarshalExact(&c); err != nil {
-		return nil, fmt.Errorf("config %s: %w", source, err)
+		// mapstructure lists its errors under a preamble; the lines alone
+		// name the key and the expected type.
+		msg := strings.TrimPrefix(err.Error(), "decoding failed due to the following error(s):\n\n")
+		return nil, fmt.Errorf("config %s: %s", source, strings.ReplaceAll(msg, "\n", "; "))
 	}
 	if !v.IsSet("train.ema") {
 		c.Train.EMA = map[bool]float64{true: 0.999, false: 0.9999}[c.SDE.Type == "ve"]

@@ -79,7 +79,7 @@ func TestBadInputNamesFileKeyAndExpectation(t *testing.T) {
 		want []string
 	}{
 		{write("typo.yaml", "train:\n  stepz: 5\n"), nil, []string{"typo.yaml", "unknown key train.stepz"}},
-		{write("type.yaml", "train:\n  steps: many\n"), nil, []string{"type.yaml", "steps"}},
+		{write("type.yaml", "train:\n  steps: many\n"), nil, []string{"type.yaml", "'train.steps' cannot parse value as 'int'"}},
 		{write("lr.yaml", "train:\n  lr: -1\n"), nil, []string{"lr.yaml", "train.lr = -1", "> 0"}},
 		{write("sigma.yaml", "sde:\n  type: ve\n  sigma_min: 60\n"), nil, []string{"sigma.yaml", "sde.sigma_max", "> sde.sigma_min"}},
 		{write("yaml.yaml", "train: [\n"), nil, []string{"yaml.yaml", "YAML"}},
