@@ -1,9 +1,7 @@
 package sde
 
 import (
-	"runtime"
-	"sync"
-
+	"github.com/scoregen/scoregen/internal/par"
 	"github.com/scoregen/scoregen/internal/philox"
 )
 
@@ -49,25 +47,8 @@ func fillNormals(dst []float32, seed uint64, stream uint32, draw uint64) {
 // minParallel is the least work (in elements) worth a goroutine.
 const minParallel = 1 << 14
 
-// parallel calls body on contiguous ranges covering [0, n), on up to
-// GOMAXPROCS goroutines when the loop's total work (elements touched) pays
-// for them. Range bounds are multiples of 4 so that an element loop draws
-// no Philox block twice.
+// parallel runs body over ranges covering [0, n) on all cores, giving each
+// goroutine at least minParallel of the loop's work (elements touched).
 func parallel(n, work int, body func(lo, hi int)) {
-	k := min(runtime.GOMAXPROCS(0), work/minParallel, n)
-	if k <= 1 {
-		body(0, n)
-		return
-	}
-	chunk := ((n+k-1)/k + 3) &^ 3 // ceil(n/k), rounded up to a multiple of 4
-	var wg sync.WaitGroup
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			body(lo, hi)
-		}()
-	}
-	wg.Wait()
+	par.For(n, max(1, n*minParallel/max(work, 1)), body)
 }
