@@ -40,5 +40,3 @@ func exp32(x float32) float32 {
 	}
 	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
 }
-
-func sqrt[T engine.Float](x T) T { return T(math.Sqrt(float64(x))) }
