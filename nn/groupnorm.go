@@ -106,19 +106,24 @@ func bindGroupNorm[T engine.Float](o *groupNorm, c *engine.Call[T]) func() {
 
 func (o *groupNorm) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	x, gamma, beta := in[0], in[1], in[2]
-	d := make(gorgonia.Nodes, 3)
-	for wrt, n := range in {
+	c := gamma.Shape()[0]
+	grads := make(gorgonia.Nodes, 2)
+	for wrt, shape := range []tensor.Shape{x.Shape(), {1, 2 * c}} {
+		g := &groupNormGrad{
+			gradBase: gradOf(groupNormName("GroupNormGrad"+gnWRT[wrt], o.groups, o.eps, o.act), shape, x, gamma, beta, grad),
+			groups:   o.groups, eps: o.eps, act: o.act, wrt: wrt,
+		}
 		var err error
-		if wrt == 2 && o.act == Identity {
-			// Without an activation, dbeta is the plain sum of grad over
-			// everything but the channel axis.
-			d[2], err = sumToChannels(grad)
-		} else {
-			g := &groupNormGrad{
-				gradBase: gradOf(groupNormName("GroupNormGrad"+gnWRT[wrt], o.groups, o.eps, o.act), n.Shape(), x, gamma, beta, grad),
-				groups:   o.groups, eps: o.eps, act: o.act, wrt: wrt,
-			}
-			d[wrt], err = apply(g, x, gamma, beta, grad)
+		if grads[wrt], err = apply(g, x, gamma, beta, grad); err != nil {
+			return nil, err
+		}
+	}
+	// dgamma and dbeta come out side by side, from one pass over x.
+	d := gorgonia.Nodes{grads[0], nil, nil}
+	for i := range 2 {
+		half, err := Split(grads[1], i*c, (i+1)*c)
+		if err == nil {
+			d[1+i], err = Reshape(half, tensor.Shape{c})
 		}
 		if err != nil {
 			return nil, err
@@ -127,25 +132,11 @@ func (o *groupNorm) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia
 	return d, nil
 }
 
-// sumToChannels sums g ([N,C,...]) to shape [C].
-func sumToChannels(g *gorgonia.Node) (*gorgonia.Node, error) {
-	to := make(tensor.Shape, g.Shape().Dims())
-	for i := range to {
-		to[i] = 1
-	}
-	c := g.Shape()[1]
-	to[1] = c
-	s, err := SumTo(g, to)
-	if err != nil {
-		return nil, err
-	}
-	return Reshape(s, tensor.Shape{c})
-}
+var gnWRT = [...]string{"X", "Affine"}
 
-var gnWRT = [...]string{"X", "Gamma", "Beta"}
-
-// groupNormGrad is one of GroupNorm's gradients (wrt 0: x, 1: gamma,
-// 2: beta) from (x, gamma, beta, grad). With xh = (x-mean)*rstd and
+// groupNormGrad is GroupNorm's gradient from (x, gamma, beta, grad): with
+// wrt 0 dx, with wrt 1 dgamma and dbeta side by side as [1, 2C]. With
+// xh = (x-mean)*rstd and
 // dz = grad * act'(gamma*xh + beta):
 //
 //	dgamma = sum dz*xh, dbeta = sum dz (over samples and pixels),
@@ -217,7 +208,7 @@ func bindGroupNormGradAffine[T engine.Float](o *groupNormGrad, c *engine.Call[T]
 	l := gnLayoutOf(c.In[0].Shape, o.groups)
 	out, x, gamma, beta, dy := c.Out.Data, c.In[0].Data, c.In[1].Data, c.In[2].Data, c.In[3].Data
 	a := actFn[T]{act: o.act}
-	m, eps, wantGamma := l.d*l.s, o.eps, o.wrt == 1
+	m, eps := l.d*l.s, o.eps
 	// A channel's sum runs over all samples, whose statistics are per
 	// group, so they are computed first for all (sample, group) pairs.
 	stats := make([]float64, 2*l.n*l.g)
@@ -229,7 +220,7 @@ func bindGroupNormGradAffine[T engine.Float](o *groupNormGrad, c *engine.Call[T]
 	body := func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			gm, bt := gamma[ch], beta[ch]
-			var acc float64
+			var dGamma, dBeta float64
 			for n := range l.n {
 				ng := n*l.g + ch/l.d
 				mu, r := T(stats[2*ng]), T(stats[2*ng+1])
@@ -238,14 +229,11 @@ func bindGroupNormGradAffine[T engine.Float](o *groupNormGrad, c *engine.Call[T]
 				for k := range xc {
 					xh := (xc[k] - mu) * r
 					dz := dyc[k] * a.df(gm*xh+bt)
-					if wantGamma {
-						acc += float64(dz * xh)
-					} else {
-						acc += float64(dz)
-					}
+					dGamma += float64(dz * xh)
+					dBeta += float64(dz)
 				}
 			}
-			out[ch] = T(acc)
+			out[ch], out[l.c+ch] = T(dGamma), T(dBeta)
 		}
 	}
 	return func() {
