@@ -313,15 +313,8 @@ func (o *conv2d) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.No
 	if len(in) == 2 {
 		return gorgonia.Nodes{dx, dw}, nil
 	}
-	k := w.Shape()[0]
-	db, err := SumTo(grad, tensor.Shape{1, k, 1, 1})
-	if err != nil {
-		return nil, err
-	}
-	if db, err = Reshape(db, tensor.Shape{k}); err != nil {
-		return nil, err
-	}
-	return gorgonia.Nodes{dx, dw, db}, nil
+	db, err := biasGrad(grad)
+	return gorgonia.Nodes{dx, dw, db}, err
 }
 
 // conv2dInputGrad is dx from (dy, w): dcol = w^T x dycol, then col2im.

@@ -66,13 +66,6 @@ func (o *linear) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.No
 	if len(in) == 2 {
 		return gorgonia.Nodes{dx, dw}, nil
 	}
-	nout := w.Shape()[0]
-	db, err := SumTo(grad, tensor.Shape{1, nout})
-	if err != nil {
-		return nil, err
-	}
-	if db, err = Reshape(db, tensor.Shape{nout}); err != nil {
-		return nil, err
-	}
-	return gorgonia.Nodes{dx, dw, db}, nil
+	db, err := biasGrad(grad)
+	return gorgonia.Nodes{dx, dw, db}, err
 }

@@ -47,6 +47,22 @@ func SumTo(x *gorgonia.Node, to tensor.Shape) (*gorgonia.Node, error) {
 	return reduce(x, to, 1)
 }
 
+// biasGrad is the gradient of a per-channel bias added to [N, C, ...]: grad
+// summed over every axis but the channel axis, as shape [C].
+func biasGrad(grad *gorgonia.Node) (*gorgonia.Node, error) {
+	s := grad.Shape()
+	to := make(tensor.Shape, s.Dims())
+	for i := range to {
+		to[i] = 1
+	}
+	to[1] = s[1]
+	db, err := SumTo(grad, to)
+	if err != nil {
+		return nil, err
+	}
+	return Reshape(db, tensor.Shape{s[1]})
+}
+
 // Sum is the sum of all elements of x.
 func Sum(x *gorgonia.Node) (*gorgonia.Node, error) { return reduce(x, tensor.ScalarShape(), 1) }
 
