@@ -24,7 +24,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/scoregen/scoregen/engine"
-	"github.com/scoregen/scoregen/nn"
+	"github.com/scoregen/scoregen/train"
 	"github.com/scoregen/scoregen/unet"
 )
 
@@ -139,11 +139,7 @@ func buildStep(cfg unet.Config, batch int) (func() error, *engine.Plan, error) {
 		return nil, nil, err
 	}
 	z := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(net.X.Shape()...), gorgonia.WithName("z"))
-	mse, err := nn.MSE(net.Out, z)
-	if err != nil {
-		return nil, nil, err
-	}
-	loss, err := nn.Scale(mse, float64(cfg.Channels*cfg.Height*cfg.Width))
+	loss, err := train.Loss(net.Out, z)
 	if err != nil {
 		return nil, nil, err
 	}
