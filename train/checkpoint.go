@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"gorgonia.org/gorgonia"
+
 	"github.com/scoregen/scoregen/ckpt"
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
@@ -27,8 +29,8 @@ const (
 // the oldest beyond train.keep are removed) and returns its path.
 func (tr *Trainer) Save() (string, error) {
 	var ts []ckpt.Tensor
-	for i, name := range tr.names {
-		shape := tr.net.Params[i].Shape()
+	for i, p := range tr.net.Params {
+		name, shape := p.Name(), p.Shape()
 		for _, t := range []struct {
 			prefix string
 			data   []float32
@@ -90,17 +92,18 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	return c, nil
 }
 
-// Weights returns the tensors named prefix+name for each name, checking
-// their sizes against want.
-func (c *Checkpoint) Weights(prefix string, names []string, want []int) ([][]float32, error) {
-	out := make([][]float32, len(names))
-	for i, name := range names {
-		t, ok := c.Tensors[prefix+name]
+// Weights returns, for each parameter, the tensor named prefix + its name,
+// checking its size against the parameter's.
+func (c *Checkpoint) Weights(prefix string, params []*gorgonia.Node) ([][]float32, error) {
+	out := make([][]float32, len(params))
+	for i, p := range params {
+		name, want := prefix+p.Name(), p.Shape().TotalSize()
+		t, ok := c.Tensors[name]
 		if !ok {
-			return nil, fmt.Errorf("checkpoint %s: no tensor %q", c.Path, prefix+name)
+			return nil, fmt.Errorf("checkpoint %s: no tensor %q", c.Path, name)
 		}
-		if len(t.Data) != want[i] {
-			return nil, fmt.Errorf("checkpoint %s: tensor %q has %d values, the model needs %d", c.Path, prefix+name, len(t.Data), want[i])
+		if len(t.Data) != want {
+			return nil, fmt.Errorf("checkpoint %s: tensor %q has %d values, the model needs %d", c.Path, name, len(t.Data), want)
 		}
 		out[i] = t.Data
 	}
@@ -129,15 +132,11 @@ func (tr *Trainer) resume() error {
 	if a, b := c.Config.SDE, tr.cfg.SDE; a != b {
 		return fmt.Errorf("--resume: checkpoint %s has sde %+v, the config asks for %+v", c.Path, a, b)
 	}
-	sizes := make([]int, len(tr.params))
-	for i, p := range tr.params {
-		sizes[i] = len(p)
-	}
 	for _, part := range []struct {
 		prefix string
 		dst    [][]float32
 	}{{"", tr.params}, {emaPrefix, tr.ema.Shadow}, {adamMPrefix, tr.adam.M}, {adamVPrefix, tr.adam.V}} {
-		w, err := c.Weights(part.prefix, tr.names, sizes)
+		w, err := c.Weights(part.prefix, tr.net.Params)
 		if err != nil {
 			return err
 		}

@@ -41,7 +41,6 @@ type Trainer struct {
 	loss   *gorgonia.Node
 	loader *data.Loader
 
-	names         []string
 	params, grads [][]float32 // views of the plan's memory
 	adam          *nn.Adam
 	ema           *nn.EMA
@@ -101,7 +100,6 @@ func New(cfg *configs.Config, ds *data.Dataset, opt Options) (*Trainer, error) {
 		tr.log = slog.New(slog.DiscardHandler)
 	}
 	for i, p := range net.Params {
-		tr.names = append(tr.names, p.Name())
 		tr.params = append(tr.params, view(p))
 		tr.grads = append(tr.grads, view(gradNodes[i]))
 	}

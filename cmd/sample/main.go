@@ -89,16 +89,11 @@ func run(cmd *cobra.Command, o options) error {
 	if err != nil {
 		return err
 	}
-	names, sizes := []string{}, []int{}
-	for _, p := range m.Params() {
-		names = append(names, p.Name())
-		sizes = append(sizes, p.Shape().TotalSize())
-	}
 	prefix := "ema."
 	if o.noEMA {
 		prefix = ""
 	}
-	w, err := c.Weights(prefix, names, sizes)
+	w, err := c.Weights(prefix, m.Params())
 	if err != nil {
 		return err
 	}
