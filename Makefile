@@ -2,7 +2,7 @@
 GO ?= go
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build test bench lint data train
+.PHONY: setup build test bench lint data train kernels gpu check-cuda bench-gpu
 
 # setup installs what a fresh machine lacks (OpenBLAS for CPU matrix
 # products; numpy, which tests use to read our .npy files) and fetches the
@@ -40,3 +40,32 @@ data:
 train: data
 	$(GO) run ./cmd/train --config configs/mnist_tiny.yaml
 	$(GO) run ./cmd/sample --ckpt runs/mnist_tiny --n 64 --steps 500 --seed 1 --out runs/mnist_tiny/grid.png
+
+# kernels compiles kernels/*.cu to PTX for compute_80 (Ampere and later, Hopper
+# included), which package gpu embeds; the driver compiles the PTX for the
+# GPU it finds.
+NVCC ?= nvcc
+KERNELS := $(wildcard kernels/*.cu)
+PTX := $(patsubst kernels/%.cu,gpu/ptx/%.ptx,$(KERNELS))
+kernels: $(PTX)
+gpu/ptx/%.ptx: kernels/%.cu kernels/common.cuh
+	@mkdir -p gpu/ptx
+	$(NVCC) -arch=compute_80 -ptx -O3 -o $@ $<
+
+# gpu builds the commands with the CUDA backend into bin/. Such binaries
+# need libcuda.so.1 and a GPU to start (gorgonia.org/cu's init exits
+# without one); `make build` makes the CPU-only ones that run anywhere.
+gpu: kernels
+	$(GO) build -tags gpu -o bin/ ./cmd/...
+
+# check-cuda is CI's check of the CUDA code on a machine without a GPU: it
+# installs Debian's CUDA toolkit when nvcc is missing, assembles every
+# kernel for sm_80 and sm_90 (failing on spills to local memory), and builds
+# and vets every package with -tags gpu.
+check-cuda:
+	./scripts/install-cuda.sh
+	$(MAKE) kernels
+	./scripts/check-ptx.sh $(PTX)
+	$(GO) build -tags gpu ./...
+	$(GO) vet -tags gpu ./...
+	$(GO) test -tags gpu -count=1 -run XXX_build_only ./...

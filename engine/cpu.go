@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 
+	"gorgonia.org/tensor"
+
 	"github.com/scoregen/scoregen/internal/par"
 )
 
@@ -15,6 +17,13 @@ type CPU struct {
 
 // NewCPU returns a CPU backend for one plan.
 func NewCPU() *CPU { return &CPU{} }
+
+func (c *CPU) ScratchSize(op any, in []tensor.Shape) int {
+	if op, ok := op.(CPUOp); ok {
+		return op.ScratchSize(in)
+	}
+	return 0
+}
 
 func (c *CPU) Alloc(n, scratch int) error {
 	c.arena = make([]float32, n)

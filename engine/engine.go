@@ -35,6 +35,9 @@ func (GradSum) String() string { return "GradSum" }
 
 // Backend runs plans: it owns their buffers and has a kernel for each op.
 type Backend interface {
+	// ScratchSize is the scratch, in float32 elements, that op needs on
+	// this backend for inputs of these shapes.
+	ScratchSize(op any, in []tensor.Shape) int
 	// Alloc makes the plan's arena of n float32 elements, where every
 	// node's value lives at its slot's offset, and a scratch area that
 	// kernels share, since they run one at a time.
@@ -56,8 +59,17 @@ type Plan struct {
 	bytes   int64
 }
 
+// Runner is implemented by backends that run a plan's steps themselves (the
+// CUDA backend records them once into a graph and replays it).
+type Runner interface {
+	Run(steps []func() error) error
+}
+
 // Run executes every node of the plan once, in order.
 func (p *Plan) Run() error {
+	if r, ok := p.backend.(Runner); ok {
+		return r.Run(p.steps)
+	}
 	for _, s := range p.steps {
 		if err := s(); err != nil {
 			return err
@@ -141,8 +153,8 @@ func Compile(outputs []*gorgonia.Node, backend Backend) (*Plan, error) {
 
 	scratch := 0
 	for _, n := range nodes {
-		if op, ok := n.Op().(CPUOp); ok && !n.IsVar() {
-			scratch = max(scratch, op.ScratchSize(shapes(children[n])))
+		if !isSource(n) {
+			scratch = max(scratch, backend.ScratchSize(n.Op(), shapes(children[n])))
 		}
 	}
 	if err := backend.Alloc(arena, scratch); err != nil {

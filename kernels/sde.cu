@@ -1,0 +1,85 @@
+// sde.cu: the score-SDE kernels (sde/noise.go, sde/sampling.go): fused
+// noising for training, the prior draw, one Euler-Maruyama reverse step, and
+// one Langevin corrector step. They draw the same Philox numbers as the CPU
+// code and compute in double where it does, so results agree up to rounding.
+#include "common.cuh"
+
+// Philox streams, as in sde/noise.go.
+#define STREAM_TIME 0x5DE00001u
+#define STREAM_NOISE 0x5DE00002u
+#define STREAM_PRIOR 0x5DE00003u
+
+// perturb: for sample i = j/d, t_i ~ U(eps, 1) and z ~ N(0, I) from Philox
+// keyed by (seed, *step), then x_t = mean(t_i) x0 + std(t_i) z. The SDE is
+// kind (SDE_VE: a, b = sigma_min, sigma_max; SDE_VP and SDE_SUBVP: beta_min,
+// beta_max). The step is read from device memory, so a captured graph
+// draws anew each replay.
+extern "C" __global__ void perturb(float *xt, float *z, float *t, const float *x0, int batch, long long d,
+	int kind, double a, double b, double eps, uint64_t seed, const uint64_t *step) {
+	uint64_t draw = *step;
+	grid_stride(j, (long long)batch * d) {
+		long long i = j / d;
+		u32x4 r = philox_block(i >> 2, STREAM_TIME, draw, seed);
+		float ti = (float)(eps + (1.0 - eps) * uniform24(r.v[i & 3]));
+		if ((double)ti < eps) ti = nextafterf(ti, 2.f);
+		double m, sd;
+		marginal(kind, a, b, (double)ti, &m, &sd);
+		float zj = normal_at(j, STREAM_NOISE, draw, seed);
+		z[j] = zj;
+		xt[j] = (float)(m * (double)x0[j] + sd * (double)zj);
+		if (j % d == 0) t[i] = ti;
+	}
+}
+
+// normals: y = sd * N(0, I) from the Philox draw (seed, stream, draw); the
+// prior x(T) with stream STREAM_PRIOR, and the corrector's noise with sd 1.
+extern "C" __global__ void normals(float *y, long long n, double sd, uint64_t seed, uint32_t stream, uint64_t draw) {
+	grid_stride(j, n) y[j] = (float)(sd * (double)normal_at(j, stream, draw, seed));
+}
+
+// em_step: one Euler-Maruyama step of the reverse SDE from t to t + dt
+// (dt < 0): x += (f x - g^2 score) dt + g sqrt(-dt) z, with z from
+// (seed, stream, draw) and no noise on the last step.
+extern "C" __global__ void em_step(float *x, const float *score, long long n, double f, double g2, double dt,
+	double noise, int last, uint64_t seed, uint32_t stream, uint64_t draw) {
+	grid_stride(j, n) {
+		double xj = x[j];
+		double xm = xj + (f * xj - g2 * (double)score[j]) * dt;
+		if (!last) xm += noise * (double)normal_at(j, stream, draw, seed);
+		x[j] = (float)xm;
+	}
+}
+
+// langevin_norms: norms[2i], norms[2i+1] = |score_i|, |z_i| for sample i
+// (block i) of d elements.
+extern "C" __global__ void langevin_norms(double *norms, const float *score, const float *z, long long d) {
+	__shared__ double sh[32];
+	long long off = blockIdx.x * d;
+	double gg = 0.0, zz = 0.0;
+	for (long long j = threadIdx.x; j < d; j += blockDim.x) {
+		double g = score[off + j], e = z[off + j];
+		gg += g * g;
+		zz += e * e;
+	}
+	gg = block_sum(gg, sh);
+	zz = block_sum(zz, sh);
+	if (threadIdx.x == 0) { norms[2 * blockIdx.x] = sqrt(gg); norms[2 * blockIdx.x + 1] = sqrt(zz); }
+}
+
+// langevin_step: x += e score + sqrt(2e) z with the corrector's step
+// e = 2 alpha (snr |z| / |score|)^2, the norms averaged over the batch (in
+// the CPU code's order). A non-finite or zero step leaves x alone and sets
+// *bad, which the host turns into the CPU code's error.
+extern "C" __global__ void langevin_step(float *x, const float *score, const float *z, const double *norms,
+	int batch, long long n, double snr, double alpha, int *bad) {
+	double gn = 0.0, zn = 0.0;
+	for (int i = 0; i < batch; i++) { gn += norms[2 * i]; zn += norms[2 * i + 1]; }
+	gn /= batch;
+	zn /= batch;
+	if (!(gn > 0.0) || isinf(gn)) {
+		if (blockIdx.x == 0 && threadIdx.x == 0) *bad = 1;
+		return;
+	}
+	double r = snr * zn / gn, e = 2.0 * alpha * r * r, amp = sqrt(2.0 * e);
+	grid_stride(j, n) x[j] = (float)((double)x[j] + e * (double)score[j] + amp * (double)z[j]);
+}
