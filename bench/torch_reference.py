@@ -12,9 +12,10 @@ What it times, for each model, batch size and mode (eager, torch.compile):
   already in memory: VP noising (t ~ U(1e-5, 1), z ~ N(0, I)), forward,
   the loss of train.Loss (the squared error between predicted and true noise,
   summed over pixels and averaged over the batch), backward, clipping to
-  global norm 1, Adam (lr 2e-4) and the EMA of the weights (0.9999).
-  torch.compile compiles the noising, forward and loss; its backward is
-  compiled by AOTAutograd.
+  global norm 1, Adam (lr 2e-4, without the learning-rate warm-up, which
+  costs nothing) and the EMA of the weights (0.9999, with nn.EMA's smaller
+  decay over the first steps). torch.compile (static shapes, default mode)
+  compiles the noising, forward and loss; AOTAutograd compiles its backward.
 - sample (mnist only): Euler-Maruyama on the reverse VP SDE as
   sde.EulerMaruyama, in eval mode under torch.no_grad(), one full run of
   --sample-steps steps from the prior at --sample-batch images. Its
@@ -23,8 +24,10 @@ What it times, for each model, batch size and mode (eager, torch.compile):
 Each figure is the median over --steps timed training steps (for sampling,
 over the steps of one whole run) after --warmup warm-up steps, measured with
 CUDA events; compilation (the first call) is timed separately and left out.
-Peak memory is torch.cuda.max_memory_allocated over the whole record. Matrix products and convolutions run in true FP32
-unless --tf32 is given.
+Peak memory is torch.cuda.max_memory_allocated over the whole record.
+Matrix products and convolutions run in true FP32 unless --tf32 is given;
+cuDNN picks its algorithms by timing them. PyTorch 1.x (Debian's
+python3-torch) has no torch.compile and runs eager mode only.
 
     python3 bench/torch_reference.py --model mnist --batch 32 --json out.json
     python3 bench/torch_reference.py --cpu-smoke     # shapes and syntax only
@@ -260,12 +263,14 @@ def dsm_loss(model: UNet, sde: VPSDE, x0: torch.Tensor) -> torch.Tensor:
 
 
 def make_adam(params: list[nn.Parameter]) -> torch.optim.Adam:
-    """Fused Adam where this PyTorch and device have it, else the default."""
+    """Fused Adam where this PyTorch and device have it, else the default
+    (said on stderr when on the GPU)."""
     kwargs = dict(lr=LR, betas=(0.9, 0.999), eps=1e-8)
     try:
         return torch.optim.Adam(params, fused=True, **kwargs)
     except (TypeError, RuntimeError) as err:
-        print(f"torch_reference: no fused Adam ({err}); using the default", file=sys.stderr, flush=True)
+        if params[0].is_cuda:
+            print(f"torch_reference: no fused Adam ({err}); using the default", file=sys.stderr, flush=True)
         return torch.optim.Adam(params, **kwargs)
 
 
@@ -304,7 +309,7 @@ class EMSampler:
             x_mean = x + (-0.5 * beta * x - beta * score) * dt
             return x_mean + torch.sqrt(-beta * dt) * torch.randn_like(x), x_mean
 
-        self.step = compiled(em_step) if compile_ else em_step
+        self.step = torch.compile(em_step, dynamic=False) if compile_ else em_step
         self.reset()
 
     def reset(self) -> None:
@@ -315,15 +320,6 @@ class EMSampler:
     def __call__(self) -> None:
         self.x, self.x_mean = self.step(self.x, self.times[self.i])
         self.i = (self.i + 1) % len(self.times)  # warm-up may go round
-
-
-def compiled(fn):
-    """fn under torch.compile (PyTorch 2), with static shapes; earlier
-    compilations are forgotten, so that each record compiles afresh."""
-    import torch._dynamo  # PyTorch 2 only
-
-    torch._dynamo.reset()
-    return torch.compile(fn, dynamic=False)
 
 
 # Timing.
@@ -369,7 +365,12 @@ def measure(fn, steps: int, warmup: int, device: torch.device, restart=None) -> 
 
 
 def fresh_start(device: torch.device) -> None:
-    """Free what earlier records left, reset the memory peak and reseed."""
+    """Forget earlier records (their compilations, which keep their models
+    alive, and their memory peak) and reseed."""
+    if hasattr(torch, "compile"):  # PyTorch 2
+        from torch import _dynamo
+
+        _dynamo.reset()
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
@@ -407,7 +408,7 @@ def bench_train(cfg: Config, batch: int, mode: str, args: argparse.Namespace, de
     def loss_fn(x: torch.Tensor) -> torch.Tensor:
         return dsm_loss(model, sde, x)
 
-    loss = compiled(loss_fn) if mode == "compile" else loss_fn
+    loss = torch.compile(loss_fn, dynamic=False) if mode == "compile" else loss_fn
 
     def step() -> None:
         loss(x0).backward()
@@ -453,7 +454,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", action="append", choices=[*CONFIGS, "all"],
                    help="U-Net configuration; repeatable (default all)")
-    p.add_argument("--batch", action="append", type=int, help="images per training step; repeatable (default 32 and 128)")
+    p.add_argument("--batch", action="append", type=int,
+                   help="images per training step; repeatable (default 32 and 128)")
     p.add_argument("--mode", choices=["eager", "compile", "all"], default="all", help="default all")
     p.add_argument("--steps", type=int, default=50, help="timed training steps (default 50)")
     p.add_argument("--warmup", type=int, default=10, help="warm-up steps before timing (default 10)")
@@ -468,15 +470,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.models = list(CONFIGS) if not args.model or "all" in args.model else list(dict.fromkeys(args.model))
     args.batches = list(dict.fromkeys(args.batch or [32, 128]))
     args.modes = ["eager", "compile"] if args.mode == "all" else [args.mode]
+    if args.cpu_smoke:
+        args.batches, args.modes = [2], ["eager"]
+        args.steps, args.warmup, args.sample_steps, args.sample_batch = 1, 1, 2, 2
     if "compile" in args.modes and not hasattr(torch, "compile"):
         if args.mode == "compile":
             p.error(f"--mode compile needs PyTorch 2, this is {torch.__version__}")
         print(f"torch_reference: PyTorch {torch.__version__} has no torch.compile: eager mode only",
               file=sys.stderr, flush=True)
         args.modes = ["eager"]
-    if args.cpu_smoke:
-        args.batches, args.modes = [2], ["eager"]
-        args.steps, args.warmup, args.sample_steps, args.sample_batch = 1, 1, 2, 2
     if min(args.batches) < 1 or args.steps < 1 or args.sample_batch < 1:
         p.error("--batch, --steps and --sample-batch must be at least 1")
     if args.warmup < 0 or args.sample_steps < 0:

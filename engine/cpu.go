@@ -68,5 +68,5 @@ func bindSum(c *Call[float32]) func() {
 	return func() { par.For(len(out), 1<<15, body) }
 }
 
-func (c *CPU) Write(off int, src []float32) { copy(c.arena[off:], src) }
-func (c *CPU) Read(off int, dst []float32)  { copy(dst, c.arena[off:]) }
+func (c *CPU) Write(off int, src []float32) error { copy(c.arena[off:], src); return nil }
+func (c *CPU) Read(off int, dst []float32) error  { copy(dst, c.arena[off:]); return nil }

@@ -47,8 +47,8 @@ type Backend interface {
 	// called once per node after Alloc; the function runs every step.
 	Bind(op any, out Slot, in []Slot) (func() error, error)
 	// Write copies src into the arena at off; Read copies from it into dst.
-	Write(off int, src []float32)
-	Read(off int, dst []float32)
+	Write(off int, src []float32) error
+	Read(off int, dst []float32) error
 }
 
 // Plan is a compiled graph bound to a backend.
@@ -105,19 +105,19 @@ func (p *Plan) Write(n *gorgonia.Node, src []float32) error {
 		return fmt.Errorf("engine: node %q is not an input", n.Name())
 	}
 	s, err := p.slot(n, len(src))
-	if err == nil {
-		p.backend.Write(s.Offset, src)
+	if err != nil {
+		return err
 	}
-	return err
+	return p.backend.Write(s.Offset, src)
 }
 
 // Read copies the current value of an input or output node into dst.
 func (p *Plan) Read(n *gorgonia.Node, dst []float32) error {
 	s, err := p.slot(n, len(dst))
-	if err == nil {
-		p.backend.Read(s.Offset, dst)
+	if err != nil {
+		return err
 	}
-	return err
+	return p.backend.Read(s.Offset, dst)
 }
 
 // gorgoniaAdd is the op type of gorgonia's Add, recognised in gradient sums.
@@ -210,15 +210,14 @@ func writeValue(p *Plan, n *gorgonia.Node, s Slot) error {
 	case nil:
 		return nil
 	case *gorgonia.F32:
-		p.backend.Write(s.Offset, []float32{float32(*v)})
+		return p.backend.Write(s.Offset, []float32{float32(*v)})
 	case tensor.Tensor:
 		d, ok := v.Data().([]float32)
 		if !ok || len(d) != s.Size() {
 			return fmt.Errorf("engine: node %q: value %v of shape %v does not fit %v float32", n.Name(), v.Dtype(), v.Shape(), s.Shape)
 		}
-		p.backend.Write(s.Offset, d)
+		return p.backend.Write(s.Offset, d)
 	default:
 		return fmt.Errorf("engine: node %q: unsupported value %T", n.Name(), v)
 	}
-	return nil
 }

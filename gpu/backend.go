@@ -1,0 +1,241 @@
+//go:build gpu
+
+package gpu
+
+import (
+	"fmt"
+	"math"
+	"unsafe"
+
+	"gorgonia.org/cu"
+	"gorgonia.org/tensor"
+
+	"github.com/scoregen/scoregen/engine"
+)
+
+// Op is an op that the CUDA backend can run (the nn ops, in their files
+// with the tag gpu).
+type Op interface {
+	// ScratchGPU is the device scratch, in float32 elements, that one call
+	// needs for inputs of these shapes.
+	ScratchGPU(in []tensor.Shape) int
+	// BindGPU returns a function that launches the op's kernels from c.In
+	// into c.Out on b's device. It runs inside Device.Do, so it may launch
+	// directly; it must not allocate device memory.
+	BindGPU(b *Backend, c *Call) (func() error, error)
+}
+
+// Buf is a tensor in device memory.
+type Buf struct {
+	Ptr   Ptr
+	Shape tensor.Shape
+}
+
+// Size is the number of elements (1 for a scalar).
+func (b Buf) Size() int { return max(b.Shape.TotalSize(), 1) }
+
+// Call is one op's buffers, as engine.Call is on the CPU.
+type Call struct {
+	Out     Buf
+	In      []Buf
+	Scratch Ptr
+}
+
+// Backend runs engine plans on a device: the plan's arena is one device
+// buffer, and the first Run records the plan's steps, between Pre and
+// Post, into a CUDA graph that every Run replays.
+type Backend struct {
+	D *Device
+	// Poison fills the arena with NaN when it is made, so that an element
+	// that no kernel writes shows up in tests.
+	Poison bool
+	// Pre and Post are launched before and after the plan's steps, inside
+	// the same graph (noising before a training step, the optimiser after).
+	Pre, Post []func() error
+
+	arena, scratch Ptr
+	arenaElems     int
+	uniforms       []uniform
+	uniformHost    *Pinned
+	uniformDev     Ptr
+	graph          *Graph
+}
+
+// uniform is a host value that kernels read from device memory, copied to
+// the device before each replay (the dropout step, say), since a graph
+// keeps the values of its kernels' arguments.
+type uniform struct {
+	host *uint64
+	slot int
+}
+
+const maxUniforms = 64
+
+// NewBackend returns a backend for one plan on d.
+func NewBackend(d *Device) *Backend { return &Backend{D: d} }
+
+func (b *Backend) ScratchSize(op any, in []tensor.Shape) int {
+	if op, ok := op.(Op); ok {
+		return op.ScratchGPU(in)
+	}
+	return 0
+}
+
+func (b *Backend) Alloc(n, scratch int) error {
+	return b.D.Do(func() (err error) {
+		if b.arena, err = b.D.Pool.Alloc(4 * int64(max(n, 1))); err != nil {
+			return err
+		}
+		b.arenaElems = n
+		if scratch > 0 {
+			if b.scratch, err = b.D.Pool.Alloc(4 * int64(scratch)); err != nil {
+				return err
+			}
+		}
+		if b.uniformDev, err = b.D.Pool.Alloc(8 * maxUniforms); err != nil {
+			return err
+		}
+		if b.uniformHost, err = AllocPinned(2 * maxUniforms); err != nil {
+			return err
+		}
+		if b.Poison {
+			nan := math.Float32bits(float32(math.NaN()))
+			for _, buf := range []struct {
+				p Ptr
+				n int
+			}{{b.arena, n}, {b.scratch, scratch}} {
+				if buf.n > 0 {
+					if err := cu.MemsetD32(cu.DevicePtr(buf.p), nan, int64(buf.n)); err != nil {
+						return fmt.Errorf("gpu: poisoning the arena: %w", err)
+					}
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// Slot is the device address of a slot of the plan.
+func (b *Backend) Slot(s engine.Slot) Buf { return Buf{Ptr: b.arena.Add(s.Offset), Shape: s.Shape} }
+
+// Arena is the device address of the plan's arena.
+func (b *Backend) Arena() Ptr { return b.arena }
+
+// Uniform returns the device address where *v is found during each Run.
+func (b *Backend) Uniform(v *uint64) (Ptr, error) {
+	for _, u := range b.uniforms {
+		if u.host == v {
+			return b.uniformDev + Ptr(8*u.slot), nil
+		}
+	}
+	if len(b.uniforms) == maxUniforms {
+		return 0, fmt.Errorf("gpu: more than %d per-step values in one plan", maxUniforms)
+	}
+	b.uniforms = append(b.uniforms, uniform{host: v, slot: len(b.uniforms)})
+	return b.uniformDev + Ptr(8*(len(b.uniforms)-1)), nil
+}
+
+func (b *Backend) Bind(op any, out engine.Slot, in []engine.Slot) (func() error, error) {
+	c := &Call{Out: b.Slot(out), In: make([]Buf, len(in)), Scratch: b.scratch}
+	for i, s := range in {
+		c.In[i] = b.Slot(s)
+	}
+	switch op := op.(type) {
+	case engine.GradSum:
+		n := c.Out.Size()
+		return func() error {
+			return b.D.Launch("add2", b.D.Grid(n), Threads, c.Out.Ptr, c.In[0].Ptr, c.In[1].Ptr, n)
+		}, nil
+	case Op:
+		return op.BindGPU(b, c)
+	}
+	return nil, fmt.Errorf("op %v (%T) has no CUDA kernel: only nn ops can be compiled", op, op)
+}
+
+func (b *Backend) Write(off int, src []float32) error {
+	if len(src) == 0 {
+		return nil
+	}
+	return b.D.Do(func() error {
+		err := cu.MemcpyHtoD(cu.DevicePtr(b.arena.Add(off)), unsafe.Pointer(&src[0]), int64(4*len(src)))
+		if err != nil {
+			return fmt.Errorf("gpu: copying %d floats to the device: %w", len(src), err)
+		}
+		return nil
+	})
+}
+
+func (b *Backend) Read(off int, dst []float32) error {
+	if len(dst) == 0 {
+		return nil
+	}
+	return b.D.Do(func() error {
+		if err := b.D.Sync(); err != nil {
+			return fmt.Errorf("gpu: %w", err)
+		}
+		err := cu.MemcpyDtoH(unsafe.Pointer(&dst[0]), cu.DevicePtr(b.arena.Add(off)), int64(4*len(dst)))
+		if err != nil {
+			return fmt.Errorf("gpu: copying %d floats from the device: %w", len(dst), err)
+		}
+		return nil
+	})
+}
+
+// Run replays the plan's graph, recording it first if need be, and waits
+// for it to finish.
+func (b *Backend) Run(steps []func() error) error {
+	return b.D.Do(func() error {
+		if len(b.uniforms) > 0 {
+			host := unsafe.Slice((*uint64)(unsafe.Pointer(&b.uniformHost.Floats()[0])), maxUniforms)
+			for _, u := range b.uniforms {
+				host[u.slot] = *u.host
+			}
+			if err := upload(b.uniformDev, b.uniformHost, 2*len(b.uniforms), b.D.stream); err != nil {
+				return err
+			}
+		}
+		if b.graph == nil {
+			g, err := b.D.Capture(func() error {
+				for _, group := range [][]func() error{b.Pre, steps, b.Post} {
+					for _, s := range group {
+						if err := s(); err != nil {
+							return err
+						}
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			b.graph = g
+		}
+		if err := b.D.Replay(b.graph); err != nil {
+			return err
+		}
+		if err := b.D.Sync(); err != nil {
+			return fmt.Errorf("gpu: running the plan: %w", err)
+		}
+		return nil
+	})
+}
+
+// Close frees the plan's device memory.
+func (b *Backend) Close() error {
+	return b.D.Do(func() error {
+		if b.graph != nil {
+			b.graph.Destroy()
+			b.graph = nil
+		}
+		for _, p := range []Ptr{b.arena, b.scratch, b.uniformDev} {
+			if p != 0 {
+				b.D.Pool.Free(p)
+			}
+		}
+		if b.uniformHost != nil {
+			b.uniformHost.Free()
+		}
+		b.arena, b.scratch, b.uniformDev, b.uniformHost = 0, 0, 0, nil
+		return nil
+	})
+}

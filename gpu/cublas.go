@@ -1,0 +1,172 @@
+//go:build gpu
+
+package gpu
+
+// cuBLAS is opened at run time with dlopen, so that one binary runs with
+// whichever CUDA release the machine has (11 to 13); the prototypes are
+// declared here by hand rather than taken from a header of one release.
+
+// #cgo LDFLAGS: -ldl
+// #include <dlfcn.h>
+// #include <stdlib.h>
+//
+// typedef int (*create_fn)(void **handle);
+// typedef int (*destroy_fn)(void *handle);
+// typedef int (*set_stream_fn)(void *handle, void *stream);
+// typedef int (*set_workspace_fn)(void *handle, void *ws, size_t bytes);
+// typedef int (*gemm_fn)(void *handle, int transa, int transb, int m, int n, int k,
+//     const void *alpha, const void *a, int atype, int lda, long long stride_a,
+//     const void *b, int btype, int ldb, long long stride_b,
+//     const void *beta, void *c, int ctype, int ldc, long long stride_c,
+//     int batch, int compute, int algo);
+//
+// static int call_create(void *f, void **h) { return ((create_fn)f)(h); }
+// static int call_destroy(void *f, void *h) { return ((destroy_fn)f)(h); }
+// static int call_set_stream(void *f, void *h, void *s) { return ((set_stream_fn)f)(h, s); }
+// // Device addresses cross from Go as integers.
+// static int call_set_workspace(void *f, void *h, unsigned long long ws, size_t n) {
+//   return ((set_workspace_fn)f)(h, (void *)ws, n);
+// }
+// static int call_gemm(void *f, void *h, int ta, int tb, int m, int n, int k, float alpha,
+//     unsigned long long a, int lda, long long sa, unsigned long long b, int ldb, long long sb,
+//     float beta, unsigned long long c, int ldc, long long sc, int batch, int compute) {
+//   // 0 is CUDA_R_32F; -1 is CUBLAS_GEMM_DEFAULT.
+//   return ((gemm_fn)f)(h, ta, tb, m, n, k, &alpha, (const void *)a, 0, lda, sa, (const void *)b, 0, ldb, sb,
+//       &beta, (void *)c, 0, ldc, sc, batch, compute, -1);
+// }
+import "C"
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"unsafe"
+
+	"gorgonia.org/cu"
+)
+
+const (
+	computeFP32 = 68 // CUBLAS_COMPUTE_32F
+	computeTF32 = 77 // CUBLAS_COMPUTE_32F_FAST_TF32
+	workspace   = 32 << 20
+)
+
+type blas struct {
+	lib                              unsafe.Pointer
+	handle                           unsafe.Pointer
+	create, destroy, setStream, gemm unsafe.Pointer
+	compute                          C.int
+	workspace                        Ptr
+	pool                             *Pool
+}
+
+// libcublasCandidates lists where cuBLAS is looked for, newest first: the
+// loader's own search path, then the CUDA toolkit's folders.
+func libcublasCandidates() []string {
+	var dirs []string
+	for _, env := range []string{"CUDA_HOME", "CUDA_PATH"} {
+		if d := os.Getenv(env); d != "" {
+			dirs = append(dirs, filepath.Join(d, "lib64"))
+		}
+	}
+	dirs = append(dirs, "/usr/local/cuda/lib64", "/usr/lib/x86_64-linux-gnu")
+	var names []string
+	for _, v := range []string{"13", "12", "11"} {
+		lib := "libcublas.so." + v
+		names = append(names, lib)
+		for _, d := range dirs {
+			names = append(names, filepath.Join(d, lib))
+		}
+	}
+	return names
+}
+
+func openBLAS(stream cu.Stream, pool *Pool, tf32 bool) (*blas, error) {
+	b := &blas{compute: computeFP32}
+	if tf32 {
+		b.compute = computeTF32
+	}
+	tried := libcublasCandidates()
+	for _, name := range tried {
+		cname := C.CString(name)
+		b.lib = C.dlopen(cname, C.RTLD_NOW|C.RTLD_LOCAL)
+		C.free(unsafe.Pointer(cname))
+		if b.lib != nil {
+			break
+		}
+	}
+	if b.lib == nil {
+		return nil, fmt.Errorf("gpu: cuBLAS not found (tried %s); install CUDA's cuBLAS or set CUDA_HOME", strings.Join(tried, ", "))
+	}
+	for _, s := range []struct {
+		p    *unsafe.Pointer
+		name string
+	}{{&b.create, "cublasCreate_v2"}, {&b.destroy, "cublasDestroy_v2"}, {&b.setStream, "cublasSetStream_v2"}, {&b.gemm, "cublasGemmStridedBatchedEx"}} {
+		cname := C.CString(s.name)
+		*s.p = C.dlsym(b.lib, cname)
+		C.free(unsafe.Pointer(cname))
+		if *s.p == nil {
+			return nil, fmt.Errorf("gpu: cuBLAS has no %s", s.name)
+		}
+	}
+	if err := blasCheck("cublasCreate", C.call_create(b.create, &b.handle)); err != nil {
+		return nil, err
+	}
+	if err := blasCheck("cublasSetStream", C.call_set_stream(b.setStream, b.handle, unsafe.Pointer(stream.C()))); err != nil {
+		return nil, err
+	}
+	// A workspace of our own, so that cuBLAS allocates nothing while a
+	// graph is being captured.
+	cname := C.CString("cublasSetWorkspace_v2")
+	setWS := C.dlsym(b.lib, cname)
+	C.free(unsafe.Pointer(cname))
+	if setWS != nil {
+		ws, err := pool.Alloc(workspace)
+		if err != nil {
+			return nil, err
+		}
+		b.workspace = ws
+		if err := blasCheck("cublasSetWorkspace", C.call_set_workspace(setWS, b.handle, C.ulonglong(ws), workspace)); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+func (b *blas) close() {
+	if b != nil && b.handle != nil {
+		C.call_destroy(b.destroy, b.handle)
+		b.handle = nil
+	}
+}
+
+func blasCheck(what string, status C.int) error {
+	if status != 0 {
+		return fmt.Errorf("gpu: %s: cuBLAS status %d", what, int(status))
+	}
+	return nil
+}
+
+// Gemm computes, for each of batch matrices, C = alpha op(A) op(B) + beta C
+// in row-major layout: op(A) is [m, k], op(B) is [k, n] and C is [m, n], with
+// leading dimensions lda, ldb, ldc and batch strides sa, sb, sc (elements;
+// 0 repeats a matrix). It runs inside Do.
+func (d *Device) Gemm(transA, transB bool, m, n, k int, alpha float32, a Ptr, lda, sa int, b Ptr, ldb, sb int,
+	beta float32, c Ptr, ldc, sc, batch int) error {
+	// Row-major C = A B is column-major C^T = B^T A^T: swap the operands.
+	st := C.call_gemm(d.blas.gemm, d.blas.handle, op(transB), op(transA), C.int(n), C.int(m), C.int(k), C.float(alpha),
+		C.ulonglong(b), C.int(ldb), C.longlong(sb), C.ulonglong(a), C.int(lda), C.longlong(sa),
+		C.float(beta), C.ulonglong(c), C.int(ldc), C.longlong(sc), C.int(batch), d.blas.compute)
+	if st != 0 {
+		return fmt.Errorf("gpu: cuBLAS GEMM %dx%dx%d (batch %d): status %d", m, n, k, batch, int(st))
+	}
+	return nil
+}
+
+func op(trans bool) C.int {
+	if trans {
+		return 1 // CUBLAS_OP_T
+	}
+	return 0 // CUBLAS_OP_N
+}

@@ -1,0 +1,159 @@
+//go:build gpu
+
+// Package gpu is the CUDA backend: a device context on its own OS thread, a
+// caching memory pool, pinned host buffers, the embedded PTX kernels and
+// their launches, cuBLAS (loaded at run time), CUDA graphs, and the engine
+// backend that records a plan once into a graph and replays it.
+//
+// It is the only package that imports gorgonia.org/cu, and it builds only
+// with the tag gpu: cu's init ends any process that starts without a GPU,
+// so binaries for machines without one are built without the tag.
+package gpu
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+
+	"gorgonia.org/cu"
+)
+
+// Options are the device's settings.
+type Options struct {
+	// TF32 lets cuBLAS use TF32 tensor cores for float32 products (about
+	// 10 mantissa bits); FP32 is the default.
+	TF32 bool
+}
+
+// Device is one GPU: its context lives on a locked OS thread, and every CUDA
+// call runs there, through Do.
+type Device struct {
+	Name     string
+	SMs      int   // streaming multiprocessors
+	Major    int   // compute capability
+	Minor    int   //
+	TotalMem int64 // bytes
+
+	opt     Options
+	dev     cu.Device
+	ctx     cu.CUContext
+	work    chan func()
+	exited  chan struct{} // closed when the device's thread has released it
+	stream  cu.Stream     // where kernels run
+	copies  cu.Stream     // where host-to-device uploads run
+	Pool    *Pool
+	kernels map[string]cu.Function
+	blas    *blas
+}
+
+// Open starts a context on GPU ordinal and loads the kernels and cuBLAS.
+func Open(ordinal int, opt Options) (*Device, error) {
+	n, err := cu.NumDevices()
+	if err != nil {
+		return nil, fmt.Errorf("gpu: counting devices: %w", err)
+	}
+	if ordinal < 0 || ordinal >= n {
+		return nil, fmt.Errorf("gpu: device %d does not exist (%d found)", ordinal, n)
+	}
+	d := &Device{opt: opt, work: make(chan func()), exited: make(chan struct{})}
+	started := make(chan error)
+	go d.loop(ordinal, started)
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// loop owns the OS thread that the context is current on.
+func (d *Device) loop(ordinal int, started chan<- error) {
+	runtime.LockOSThread()
+	defer close(d.exited)
+	if err := d.init(ordinal); err != nil {
+		started <- err
+		return
+	}
+	started <- nil
+	for fn := range d.work {
+		fn()
+	}
+	d.release()
+}
+
+func (d *Device) init(ordinal int) (err error) {
+	if d.dev, err = cu.GetDevice(ordinal); err != nil {
+		return fmt.Errorf("gpu: device %d: %w", ordinal, err)
+	}
+	if d.Name, err = d.dev.Name(); err != nil {
+		return fmt.Errorf("gpu: device %d: %w", ordinal, err)
+	}
+	for _, a := range []struct {
+		p    *int
+		attr cu.DeviceAttribute
+	}{{&d.SMs, cu.MultiprocessorCount}, {&d.Major, cu.ComputeCapabilityMajor}, {&d.Minor, cu.ComputeCapabilityMinor}} {
+		if *a.p, err = d.dev.Attribute(a.attr); err != nil {
+			return fmt.Errorf("gpu: %s: reading attributes: %w", d.Name, err)
+		}
+	}
+	if d.Major < 8 {
+		return fmt.Errorf("gpu: %s has compute capability %d.%d; the kernels need 8.0 or later", d.Name, d.Major, d.Minor)
+	}
+	if d.TotalMem, err = d.dev.TotalMem(); err != nil {
+		return fmt.Errorf("gpu: %s: %w", d.Name, err)
+	}
+	if d.ctx, err = d.dev.MakeContext(cu.SchedBlockingSync); err != nil {
+		return fmt.Errorf("gpu: %s: creating a context: %w", d.Name, err)
+	}
+	if d.stream, err = cu.MakeStream(cu.NonBlocking); err != nil {
+		return fmt.Errorf("gpu: %s: creating a stream: %w", d.Name, err)
+	}
+	if d.copies, err = cu.MakeStream(cu.NonBlocking); err != nil {
+		return fmt.Errorf("gpu: %s: creating a stream: %w", d.Name, err)
+	}
+	d.Pool = newPool()
+	if d.kernels, err = loadKernels(); err != nil {
+		return err
+	}
+	if d.blas, err = openBLAS(d.stream, d.Pool, d.opt.TF32); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (d *Device) release() {
+	d.blas.close()
+	d.Pool.release()
+	d.stream.Destroy()
+	d.copies.Destroy()
+	d.ctx.Destroy()
+}
+
+// Do runs fn on the device's thread, where the context is current, and
+// returns its error. Launch, Gemm and the other calls that take no lock
+// themselves must run inside Do (a plan's steps do).
+func (d *Device) Do(fn func() error) error {
+	if d.work == nil {
+		return errors.New("gpu: device is closed")
+	}
+	done := make(chan error, 1)
+	d.work <- func() { done <- fn() }
+	return <-done
+}
+
+// Close waits for the device's work to finish and releases it.
+func (d *Device) Close() error {
+	if d.work == nil {
+		return nil
+	}
+	err := d.Do(d.stream.Synchronize)
+	close(d.work)
+	d.work = nil
+	<-d.exited
+	return err
+}
+
+// Sync waits until every kernel launched so far has finished.
+func (d *Device) Sync() error { return d.stream.Synchronize() }
+
+func (d *Device) String() string {
+	return fmt.Sprintf("%s (compute %d.%d, %d SMs, %.0f GiB)", d.Name, d.Major, d.Minor, d.SMs, float64(d.TotalMem)/(1<<30))
+}
