@@ -128,11 +128,21 @@ func (b *Backend) Uniform(v *uint64) (Ptr, error) {
 			return b.uniformDev + Ptr(8*u.slot), nil
 		}
 	}
-	if len(b.uniforms) == maxUniforms {
-		return 0, fmt.Errorf("gpu: more than %d per-step values in one plan", maxUniforms)
+	return b.UniformBlock(unsafe.Slice(v, 1))
+}
+
+// UniformBlock returns the device address where the words of block are
+// found, one after another, during each Run: per-step arguments that
+// kernels read as a struct.
+func (b *Backend) UniformBlock(block []uint64) (Ptr, error) {
+	if len(b.uniforms)+len(block) > maxUniforms {
+		return 0, fmt.Errorf("gpu: more than %d words of per-step values in one plan", maxUniforms)
 	}
-	b.uniforms = append(b.uniforms, uniform{host: v, slot: len(b.uniforms)})
-	return b.uniformDev + Ptr(8*(len(b.uniforms)-1)), nil
+	at := b.uniformDev + Ptr(8*len(b.uniforms))
+	for i := range block {
+		b.uniforms = append(b.uniforms, uniform{host: &block[i], slot: len(b.uniforms)})
+	}
+	return at, nil
 }
 
 func (b *Backend) Bind(op any, out engine.Slot, in []engine.Slot) (func() error, error) {

@@ -3,11 +3,11 @@
 #include "common.cuh"
 
 // dropout: y[i] = x[i] / (1-p) where the 24-bit draw for i is at least thr,
-// else 0. The step is read from device memory so that a captured CUDA graph
-// draws new masks each replay.
+// else 0. The seed and step are read from device memory so that a captured
+// CUDA graph draws new masks each replay.
 extern "C" __global__ void dropout(float *y, const float *x, long long n, uint32_t thr, float scale,
-	uint64_t seed, uint32_t stream, const uint64_t *step) {
-	uint64_t draw = *step;
+	const uint64_t *seed_p, uint32_t stream, const uint64_t *step) {
+	uint64_t draw = *step, seed = *seed_p;
 	grid_stride(b, (n + 3) / 4) {
 		u32x4 r = philox_block(b, stream, draw, seed);
 #pragma unroll

@@ -39,10 +39,10 @@ extern "C" __global__ void norm_sq(double *norm, double *partial, unsigned int *
 
 // The per-step values of the update, written by the host before each step.
 struct step_ctl {
-	float step_size; // lr / (1 - beta1^t)
-	float sqrt_c2;   // sqrt(1 - beta2^t)
-	float ema_keep;  // the EMA's decay this step
-	float pad;
+	double step_size; // lr / (1 - beta1^t)
+	double sqrt_c2;   // sqrt(1 - beta2^t)
+	double ema_keep;  // the EMA's decay d this step
+	double ema_take;  // 1 - d, rounded from double as on the CPU
 };
 
 // adam: one clipped Adam step, as nn.Adam.Update with gradScale =
@@ -53,7 +53,7 @@ extern "C" __global__ void adam(float *arena, float *m, float *v, const double *
 	int k = chunk_tensor[blockIdx.x];
 	long long lo = chunk_start[blockIdx.x], hi = min(lo + CHUNK, size[k]);
 	float s = max_norm > 0.0 ? (float)(max_norm / fmax(*norm, max_norm)) : 1.f;
-	float step = ctl->step_size, sqrt_c2 = ctl->sqrt_c2;
+	float step = (float)ctl->step_size, sqrt_c2 = (float)ctl->sqrt_c2;
 	float *p = arena + param[k], *mk = m + flat[k], *vk = v + flat[k];
 	const float *g = arena + grad[k];
 	for (long long j = lo + threadIdx.x; j < hi; j += blockDim.x) {
@@ -66,13 +66,13 @@ extern "C" __global__ void adam(float *arena, float *m, float *v, const double *
 	}
 }
 
-// ema: shadow = keep shadow + (1 - keep) param.
+// ema: shadow = keep shadow + take param.
 extern "C" __global__ void ema(float *shadow, const float *arena, const step_ctl *ctl,
 	const long long *param, const long long *flat, const long long *size,
 	const int *chunk_tensor, const long long *chunk_start) {
 	int k = chunk_tensor[blockIdx.x];
 	long long lo = chunk_start[blockIdx.x], hi = min(lo + CHUNK, size[k]);
-	float keep = ctl->ema_keep, take = 1.f - keep;
+	float keep = (float)ctl->ema_keep, take = (float)ctl->ema_take;
 	const float *p = arena + param[k];
 	float *s = shadow + flat[k];
 	for (long long j = lo + threadIdx.x; j < hi; j += blockDim.x) s[j] = keep * s[j] + take * p[j];

@@ -37,14 +37,38 @@ extern "C" __global__ void normals(float *y, long long n, double sd, uint64_t se
 	grid_stride(j, n) y[j] = (float)(sd * (double)normal_at(j, stream, draw, seed));
 }
 
-// em_step: one Euler-Maruyama step of the reverse SDE from t to t + dt
-// (dt < 0): x += (f x - g^2 score) dt + g sqrt(-dt) z, with z from
-// (seed, stream, draw) and no noise on the last step.
-extern "C" __global__ void em_step(float *x, const float *score, long long n, double f, double g2, double dt,
-	double noise, int last, uint64_t seed, uint32_t stream, uint64_t draw) {
+// The per-step values of a reverse-SDE step, written by the host before
+// each step (a captured graph keeps its kernels' arguments, so values that
+// change go through memory).
+struct em_ctl {
+	double t;     // the time the score is evaluated at
+	double f, g2; // drift coefficient and squared diffusion at t
+	double dt;    // the step, negative
+	double noise; // g sqrt(-dt)
+	long long last; // no noise on the last step
+	uint64_t draw;  // Philox draw of this step's noise
+	double score_scale; // the network predicts noise: score = eps_hat * score_scale (-1/std(t))
+};
+
+// fill_time: t[i] = ctl->t for the score network's time input.
+extern "C" __global__ void fill_time(float *t, int n, const em_ctl *ctl) {
+	float v = (float)ctl->t;
+	grid_stride(i, n) t[i] = v;
+}
+
+// em_step: one Euler-Maruyama step of the reverse SDE from t to t + dt:
+// x += (f x - g^2 score) dt + g sqrt(-dt) z, with z from (seed, stream,
+// ctl->draw) and score from the network's output eps_hat.
+extern "C" __global__ void em_step(float *x, const float *eps_hat, long long n, const em_ctl *ctl,
+	uint64_t seed, uint32_t stream) {
+	double f = ctl->f, g2 = ctl->g2, dt = ctl->dt, noise = ctl->noise;
+	float scale = (float)ctl->score_scale;
+	bool last = ctl->last != 0;
+	uint64_t draw = ctl->draw;
 	grid_stride(j, n) {
 		double xj = x[j];
-		double xm = xj + (f * xj - g2 * (double)score[j]) * dt;
+		float s = eps_hat[j] * scale; // in float, as train.ScoreModel.Score
+		double xm = xj + (f * xj - g2 * (double)s) * dt;
 		if (!last) xm += noise * (double)normal_at(j, stream, draw, seed);
 		x[j] = (float)xm;
 	}

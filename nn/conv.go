@@ -34,6 +34,12 @@ type convGeom struct {
 }
 
 func newConvGeom(x, w tensor.Shape, stride, pad int) convGeom {
+	return convGeomWithin(x, w, stride, pad, maxConvScratch)
+}
+
+// convGeomWithin is the geometry with chunks of at most maxScratch
+// elements of scratch (or one image, if that needs more).
+func convGeomWithin(x, w tensor.Shape, stride, pad, maxScratch int) convGeom {
 	g := convGeom{
 		n: x[0], c: x[1], h: x[2], w: x[3],
 		k: w[0], kh: w[2], kw: w[3],
@@ -44,7 +50,7 @@ func newConvGeom(x, w tensor.Shape, stride, pad int) convGeom {
 	// A chunk holds its column matrix [Cin*KH*KW, cols] and the
 	// [Cout, cols] matrix on the other side of the GEMM.
 	perImage := (g.kdim() + g.k) * g.ohw()
-	g.chunk = max(1, min(g.n, maxConvScratch/max(perImage, 1)))
+	g.chunk = max(1, min(g.n, maxScratch/max(perImage, 1)))
 	return g
 }
 

@@ -1,0 +1,229 @@
+//go:build gpu
+
+package gpu
+
+import (
+	"fmt"
+	"math"
+	"unsafe"
+
+	"gorgonia.org/cu"
+
+	"github.com/scoregen/scoregen/engine"
+)
+
+// chunk is the elements per block of the optimiser kernels (CHUNK in
+// kernels/optim.cu).
+const chunk = 4096
+
+// Optimizer is nn.Adam, nn.ClipScale and nn.EMA on the device, over
+// parameters and gradients that live in a plan's arena: three launches
+// (gradient norm, clipped Adam, EMA) that Post adds to the plan's graph.
+type Optimizer struct {
+	Beta1, Beta2, Eps float64
+	MaxNorm           float64 // clip the gradient's global norm to this; 0 for none
+	EMADecay          float64
+	Step              int // Adam updates done
+	EMAUpdates        int
+
+	b       *Backend
+	sizes   []int
+	total   int
+	chunks  int
+	tables  Ptr // param, grad, flat, size (int64 each, per tensor), then chunk_tensor (int32) and chunk_start (int64)
+	m, v    Ptr // flat moments
+	ema     Ptr // flat EMA weights
+	norm    Ptr // one double, then the partial sums and the done counter
+	partial Ptr
+	done    Ptr
+	ctl     []uint64 // step_ctl: step_size, sqrt_c2, ema_keep, ema_take (float64 bits)
+	ctlDev  Ptr
+}
+
+// NewOptimizer makes the optimiser's device state for the parameters at
+// params, with gradients at grads (slots of b's plan). The moments start at
+// zero and the EMA weights at the parameters' current values.
+func NewOptimizer(b *Backend, params, grads []engine.Slot, beta1, beta2, eps, maxNorm, emaDecay float64) (*Optimizer, error) {
+	if len(params) != len(grads) || len(params) == 0 {
+		return nil, fmt.Errorf("gpu: optimiser over %d parameters and %d gradients", len(params), len(grads))
+	}
+	o := &Optimizer{Beta1: beta1, Beta2: beta2, Eps: eps, MaxNorm: maxNorm, EMADecay: emaDecay, b: b, ctl: make([]uint64, 4)}
+	var param, grad, flat, size []int64
+	var chunkTensor []int32
+	var chunkStart []int64
+	for i, p := range params {
+		n := p.Size()
+		if grads[i].Size() != n {
+			return nil, fmt.Errorf("gpu: parameter %d has %d elements, its gradient %d", i, n, grads[i].Size())
+		}
+		param = append(param, int64(p.Offset))
+		grad = append(grad, int64(grads[i].Offset))
+		flat = append(flat, int64(o.total))
+		size = append(size, int64(n))
+		for s := 0; s < n; s += chunk {
+			chunkTensor = append(chunkTensor, int32(i))
+			chunkStart = append(chunkStart, int64(s))
+		}
+		o.sizes = append(o.sizes, n)
+		o.total += n
+	}
+	o.chunks = len(chunkTensor)
+	var err error
+	if o.ctlDev, err = b.UniformBlock(o.ctl); err != nil {
+		return nil, err
+	}
+	return o, b.D.Do(func() error {
+		table := append(append(append(append(param, grad...), flat...), size...), chunkStart...)
+		tableBytes := int64(8*len(table) + 4*len(chunkTensor))
+		if o.tables, err = b.D.Pool.Alloc(tableBytes); err != nil {
+			return err
+		}
+		if err := copyIn(o.tables, unsafe.Pointer(&table[0]), int64(8*len(table))); err != nil {
+			return err
+		}
+		if err := copyIn(o.tables+Ptr(8*len(table)), unsafe.Pointer(&chunkTensor[0]), int64(4*len(chunkTensor))); err != nil {
+			return err
+		}
+		for _, p := range []*Ptr{&o.m, &o.v, &o.ema} {
+			if *p, err = b.D.Pool.Alloc(4 * int64(o.total)); err != nil {
+				return err
+			}
+		}
+		for _, p := range []Ptr{o.m, o.v} {
+			if err := cu.MemsetD32(cu.DevicePtr(p), 0, int64(o.total)); err != nil {
+				return fmt.Errorf("gpu: zeroing Adam's moments: %w", err)
+			}
+		}
+		if o.norm, err = b.D.Pool.Alloc(8 * int64(1+o.chunks+1)); err != nil {
+			return err
+		}
+		o.partial, o.done = o.norm+8, o.norm+Ptr(8*(1+o.chunks))
+		if err := cu.MemsetD32(cu.DevicePtr(o.done), 0, 2); err != nil {
+			return fmt.Errorf("gpu: zeroing the norm's counter: %w", err)
+		}
+		// The EMA starts at the parameters, as nn.NewEMA's copy does.
+		for i, p := range params {
+			src, dst := b.arena.Add(p.Offset), o.ema.Add(int(flat[i]))
+			if err := cu.MemcpyDtoD(cu.DevicePtr(dst), cu.DevicePtr(src), int64(4*p.Size())); err != nil {
+				return fmt.Errorf("gpu: copying the EMA weights: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+func copyIn(dst Ptr, src unsafe.Pointer, bytes int64) error {
+	if err := cu.MemcpyHtoD(cu.DevicePtr(dst), src, bytes); err != nil {
+		return fmt.Errorf("gpu: copying %d bytes to the device: %w", bytes, err)
+	}
+	return nil
+}
+
+// table returns the device addresses of the per-tensor and per-chunk
+// tables.
+func (o *Optimizer) table() (param, grad, flat, size, chunkTensor, chunkStart Ptr) {
+	n := Ptr(8 * len(o.sizes))
+	param = o.tables
+	grad, flat, size = param+n, param+2*n, param+3*n
+	chunkStart = param + 4*n
+	chunkTensor = chunkStart + Ptr(8*o.chunks)
+	return
+}
+
+// Post is the optimiser's launches, for Backend.Post.
+func (o *Optimizer) Post() []func() error {
+	d := o.b.D
+	param, grad, flat, size, chunkTensor, chunkStart := o.table()
+	arena := o.b.arena
+	return []func() error{
+		func() error {
+			return d.Launch("norm_sq", o.chunks, Threads, o.norm, o.partial, o.done, arena, grad, size, chunkTensor, chunkStart, o.chunks)
+		},
+		func() error {
+			return d.Launch("adam", o.chunks, Threads, arena, o.m, o.v, o.norm, o.ctlDev, param, grad, flat, size,
+				chunkTensor, chunkStart, float32(o.Beta1), float32(o.Beta2), float32(o.Eps), o.MaxNorm)
+		},
+		func() error {
+			return d.Launch("ema", o.chunks, Threads, o.ema, arena, o.ctlDev, param, flat, size, chunkTensor, chunkStart)
+		},
+	}
+}
+
+// Next sets the values of the next update (learning rate lr), as
+// nn.Adam.Update and nn.EMA.Update compute them; call it before each Run.
+func (o *Optimizer) Next(lr float64) {
+	o.Step++
+	o.EMAUpdates++
+	c1 := 1 - math.Pow(o.Beta1, float64(o.Step))
+	c2 := 1 - math.Pow(o.Beta2, float64(o.Step))
+	keep := math.Min(o.EMADecay, float64(1+o.EMAUpdates)/float64(10+o.EMAUpdates))
+	for i, v := range []float64{lr / c1, math.Sqrt(c2), keep, 1 - keep} {
+		o.ctl[i] = math.Float64bits(v)
+	}
+}
+
+// Norm is the gradient's global norm at the last update.
+func (o *Optimizer) Norm() (float64, error) {
+	var n float64
+	err := o.b.D.Do(func() error {
+		if err := o.b.D.Sync(); err != nil {
+			return err
+		}
+		return cu.MemcpyDtoH(unsafe.Pointer(&n), cu.DevicePtr(o.norm), 8)
+	})
+	return n, err
+}
+
+// State is the optimiser's device state in parameter order: the moments and
+// the EMA weights.
+type State struct{ M, V, EMA [][]float32 }
+
+// Read copies the optimiser's state to the host.
+func (o *Optimizer) Read() (State, error) {
+	s := State{M: o.split(), V: o.split(), EMA: o.split()}
+	return s, o.copy(s, false)
+}
+
+// Write sets the optimiser's state (when resuming from a checkpoint).
+func (o *Optimizer) Write(s State) error { return o.copy(s, true) }
+
+func (o *Optimizer) split() [][]float32 {
+	out := make([][]float32, len(o.sizes))
+	for i, n := range o.sizes {
+		out[i] = make([]float32, n)
+	}
+	return out
+}
+
+func (o *Optimizer) copy(s State, toDevice bool) error {
+	return o.b.D.Do(func() error {
+		if err := o.b.D.Sync(); err != nil {
+			return err
+		}
+		for _, part := range []struct {
+			dev  Ptr
+			host [][]float32
+		}{{o.m, s.M}, {o.v, s.V}, {o.ema, s.EMA}} {
+			if len(part.host) != len(o.sizes) {
+				return fmt.Errorf("gpu: optimiser state has %d tensors, want %d", len(part.host), len(o.sizes))
+			}
+			at := part.dev
+			for i, h := range part.host {
+				if len(h) != o.sizes[i] {
+					return fmt.Errorf("gpu: optimiser state tensor %d has %d elements, want %d", i, len(h), o.sizes[i])
+				}
+				var err error
+				if toDevice {
+					err = cu.MemcpyHtoD(cu.DevicePtr(at), unsafe.Pointer(&h[0]), int64(4*len(h)))
+				} else {
+					err = cu.MemcpyDtoH(unsafe.Pointer(&h[0]), cu.DevicePtr(at), int64(4*len(h)))
+				}
+				if err != nil {
+					return fmt.Errorf("gpu: copying the optimiser state: %w", err)
+				}
+				at = at.Add(len(h))
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,199 @@
+//go:build gpu
+
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/scoregen/scoregen/engine"
+	"github.com/scoregen/scoregen/gpu"
+)
+
+var (
+	deviceOnce sync.Once
+	device     *gpu.Device
+	deviceErr  error
+)
+
+// testDevice opens GPU 0 once for all tests.
+func testDevice(t *testing.T) *gpu.Device {
+	t.Helper()
+	deviceOnce.Do(func() { device, deviceErr = gpu.Open(0, gpu.Options{}) })
+	if deviceErr != nil {
+		t.Fatal(deviceErr)
+	}
+	return device
+}
+
+// gpuCase is a graph of nn ops on random inputs of the given shapes.
+type gpuCase struct {
+	name   string
+	shapes []tensor.Shape
+	f      graphFn
+}
+
+func act(a Act, slope float64) graphFn {
+	return func(in []*gorgonia.Node) (*gorgonia.Node, error) { return Activate(in[0], a, slope) }
+}
+
+func bin(k BinaryKind) graphFn {
+	return func(in []*gorgonia.Node) (*gorgonia.Node, error) { return Binary(k, in[0], in[1]) }
+}
+
+func conv(stride, pad int, bias bool) graphFn {
+	return func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		if bias {
+			return Conv2d(in[0], in[1], in[2], stride, pad)
+		}
+		return Conv2d(in[0], in[1], nil, stride, pad)
+	}
+}
+
+func gn(groups int, a Act) graphFn {
+	return func(in []*gorgonia.Node) (*gorgonia.Node, error) { return GroupNorm(in[0], in[1], in[2], groups, 1e-6, a) }
+}
+
+var dropRNG = &RNG{Seed: 7, Step: 3}
+
+var gpuCases = []gpuCase{
+	{"SiLU", []tensor.Shape{{2, 3, 5, 7}}, act(SiLU, 0)},
+	{"ReLU", []tensor.Shape{{2, 3, 5, 7}}, act(ReLU, 0)},
+	{"LeakyReLU", []tensor.Shape{{2, 3, 5, 7}}, act(LeakyReLU, 0.2)},
+	{"Sigmoid", []tensor.Shape{{2, 3, 5, 7}}, act(Sigmoid, 0)},
+	{"Tanh", []tensor.Shape{{2, 3, 5, 7}}, act(Tanh, 0)},
+	{"Add", []tensor.Shape{{2, 3, 4, 5}, {2, 3, 4, 5}}, bin(Add)},
+	{"AddChannel", []tensor.Shape{{2, 3, 4, 5}, {1, 3, 1, 1}}, bin(Add)},
+	{"SubRows", []tensor.Shape{{4, 5}, {1, 5}}, bin(Sub)},
+	{"MulBoth", []tensor.Shape{{2, 1, 4, 5}, {2, 3, 1, 5}}, bin(Mul)},
+	{"Scale", []tensor.Shape{{3, 7}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) { return Scale(in[0], -0.75) }},
+	{"SumTo", []tensor.Shape{{2, 3, 4, 5}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		return SumTo(in[0], tensor.Shape{1, 3, 1, 5})
+	}},
+	{"Mean", []tensor.Shape{{5, 6, 7}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) { return Mean(in[0]) }},
+	{"Conv3x3", []tensor.Shape{{3, 4, 9, 9}, {5, 4, 3, 3}, {5}}, conv(1, 1, true)},
+	{"Conv3x3Stride2", []tensor.Shape{{3, 4, 9, 8}, {5, 4, 3, 3}, {5}}, conv(2, 1, true)},
+	{"Conv1x1", []tensor.Shape{{2, 6, 5, 5}, {3, 6, 1, 1}, {3}}, conv(1, 0, true)},
+	{"ConvNoBias", []tensor.Shape{{2, 3, 6, 6}, {4, 3, 3, 3}}, conv(1, 0, false)},
+	{"Linear", []tensor.Shape{{6, 7}, {5, 7}, {5}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		return Linear(in[0], in[1], in[2])
+	}},
+	{"MatMulBatchedT", []tensor.Shape{{3, 4, 5}, {3, 6, 4}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		return MatMul(in[0], in[1], true, true)
+	}},
+	{"GroupNormSiLU", []tensor.Shape{{3, 8, 5, 5}, {8}, {8}}, gn(4, SiLU)},
+	{"GroupNorm2D", []tensor.Shape{{4, 8}, {8}, {8}}, gn(2, Identity)},
+	{"Softmax", []tensor.Shape{{6, 10}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) { return Softmax(in[0]) }},
+	{"Concat", []tensor.Shape{{2, 3, 4, 4}, {2, 5, 4, 4}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		return Concat(in[0], in[1])
+	}},
+	{"Split", []tensor.Shape{{2, 6, 3, 3}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) { return Split(in[0], 1, 4) }},
+	{"Upsample2x", []tensor.Shape{{2, 3, 4, 5}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) { return Upsample2x(in[0]) }},
+	{"Dropout", []tensor.Shape{{3, 5, 7}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		return Dropout(in[0], 0.3, 11, dropRNG)
+	}},
+	{"Sinusoidal", []tensor.Shape{{5}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) { return Sinusoidal(in[0], 16, 1000) }},
+	{"MSE", []tensor.Shape{{4, 9}, {4, 9}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) { return MSE(in[0], in[1]) }},
+	{"Reshape", []tensor.Shape{{2, 3, 4}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		return Reshape(in[0], tensor.Shape{6, 4})
+	}},
+}
+
+// gpuGraph is a case's graph with a cost sum(out * w) built from nn ops
+// (the engine compiles nothing else), and the gradients of every input.
+func gpuGraph(t *testing.T, c gpuCase, seed uint64) (outs []*gorgonia.Node) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 2))
+	g := gorgonia.NewGraph()
+	var in []*gorgonia.Node
+	for i, s := range c.shapes {
+		in = append(in, gorgonia.NewTensor(g, tensor.Float32, s.Dims(), gorgonia.WithShape(s...),
+			gorgonia.WithName("in"+string(rune('0'+i))), gorgonia.WithValue(randTensor(rng, tensor.Float32, s, 1))))
+	}
+	out, err := c.f(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost := out
+	if !out.IsScalar() {
+		w := gorgonia.NewTensor(g, tensor.Float32, out.Dims(), gorgonia.WithShape(out.Shape()...), gorgonia.WithName("w"),
+			gorgonia.WithValue(randTensor(rng, tensor.Float32, out.Shape(), 1)))
+		if cost, err = Binary(Mul, out, w); err == nil {
+			cost, err = Sum(cost)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	grads, err := gorgonia.Grad(cost, in...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(gorgonia.Nodes{out, cost}, grads...)
+}
+
+// closeTo reports whether got matches want within tol relative to want's
+// largest magnitude (sums of different order differ by rounding in every
+// element, so a per-element relative test would fail near zero).
+func closeTo(got, want []float32, tol float64) (int, bool) {
+	scale := 0.0
+	for _, w := range want {
+		scale = max(scale, math.Abs(float64(w)))
+	}
+	for i := range want {
+		d := math.Abs(float64(got[i]) - float64(want[i]))
+		if !(d <= tol*max(scale, 1e-30)) { // NaN fails too: poisoned, unwritten
+			return i, false
+		}
+	}
+	return 0, true
+}
+
+// TestOpsMatchCPU runs every op forward and backward on the GPU and on the
+// CPU backend from the same graph, with the GPU arena poisoned by NaN.
+func TestOpsMatchCPU(t *testing.T) {
+	d := testDevice(t)
+	for _, c := range gpuCases {
+		t.Run(c.name, func(t *testing.T) {
+			outs := gpuGraph(t, c, 1)
+			cpu, err := engine.Compile(outs, engine.NewCPU())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := gpu.NewBackend(d)
+			b.Poison = true
+			defer b.Close()
+			gp, err := engine.Compile(outs, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for run := range 2 { // the second run replays the recorded graph
+				dropRNG.Step++
+				if err := cpu.Run(); err != nil {
+					t.Fatal(err)
+				}
+				if err := gp.Run(); err != nil {
+					t.Fatal(err)
+				}
+				for _, n := range outs {
+					want := make([]float32, max(n.Shape().TotalSize(), 1))
+					got := make([]float32, len(want))
+					if err := cpu.Read(n, want); err != nil {
+						t.Fatal(err)
+					}
+					if err := gp.Read(n, got); err != nil {
+						t.Fatal(err)
+					}
+					if i, ok := closeTo(got, want, 1e-5); !ok {
+						t.Errorf("run %d, %s: element %d is %g on the GPU, %g on the CPU", run, n.Name(), i, got[i], want[i])
+					}
+				}
+			}
+		})
+	}
+}
