@@ -28,13 +28,17 @@ const (
 // Save writes a checkpoint of the current step into train.out_dir (atomic;
 // the oldest beyond train.keep are removed) and returns its path.
 func (tr *Trainer) Save() (string, error) {
+	st, err := tr.dev.state()
+	if err != nil {
+		return "", err
+	}
 	var ts []ckpt.Tensor
 	for i, p := range tr.net.Params {
 		name, shape := p.Name(), p.Shape()
 		for _, t := range []struct {
 			prefix string
 			data   []float32
-		}{{"", tr.params[i]}, {emaPrefix, tr.ema.Shadow[i]}, {adamMPrefix, tr.adam.M[i]}, {adamVPrefix, tr.adam.V[i]}} {
+		}{{"", st.Params[i]}, {emaPrefix, st.EMA[i]}, {adamMPrefix, st.M[i]}, {adamVPrefix, st.V[i]}} {
 			ts = append(ts, ckpt.Tensor{Name: t.prefix + name, Shape: shape, Data: t.data})
 		}
 	}
@@ -46,8 +50,8 @@ func (tr *Trainer) Save() (string, error) {
 		"format":        checkpointFormat,
 		"config":        tr.cfg.YAML(),
 		"step":          strconv.Itoa(tr.step),
-		"adam_step":     strconv.Itoa(tr.adam.Step),
-		"ema_updates":   strconv.Itoa(tr.ema.Updates),
+		"adam_step":     strconv.Itoa(st.AdamStep),
+		"ema_updates":   strconv.Itoa(st.EMAUpdates),
 		"data_position": string(pos),
 	}
 	path := filepath.Join(tr.cfg.Train.OutDir, ckpt.Name(tr.step))
@@ -132,25 +136,25 @@ func (tr *Trainer) resume() error {
 	if a, b := c.Config.SDE, tr.cfg.SDE; a != b {
 		return fmt.Errorf("--resume: checkpoint %s has sde %+v, the config asks for %+v", c.Path, a, b)
 	}
+	st := &optState{}
 	for _, part := range []struct {
 		prefix string
-		dst    [][]float32
-	}{{"", tr.params}, {emaPrefix, tr.ema.Shadow}, {adamMPrefix, tr.adam.M}, {adamVPrefix, tr.adam.V}} {
-		w, err := c.Weights(part.prefix, tr.net.Params)
-		if err != nil {
+		dst    *[][]float32
+	}{{"", &st.Params}, {emaPrefix, &st.EMA}, {adamMPrefix, &st.M}, {adamVPrefix, &st.V}} {
+		if *part.dst, err = c.Weights(part.prefix, tr.net.Params); err != nil {
 			return err
-		}
-		for i := range w {
-			copy(part.dst[i], w[i])
 		}
 	}
 	if tr.step, err = c.metaInt("step"); err != nil {
 		return err
 	}
-	if tr.adam.Step, err = c.metaInt("adam_step"); err != nil {
+	if st.AdamStep, err = c.metaInt("adam_step"); err != nil {
 		return err
 	}
-	if tr.ema.Updates, err = c.metaInt("ema_updates"); err != nil {
+	if st.EMAUpdates, err = c.metaInt("ema_updates"); err != nil {
+		return err
+	}
+	if err := tr.dev.setState(st); err != nil {
 		return err
 	}
 	var pos data.Position

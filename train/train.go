@@ -12,11 +12,9 @@ import (
 	"time"
 
 	"gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
-	"github.com/scoregen/scoregen/engine"
 	"github.com/scoregen/scoregen/grid"
 	"github.com/scoregen/scoregen/nn"
 	"github.com/scoregen/scoregen/sde"
@@ -30,33 +28,25 @@ type Options struct {
 	Progress io.Writer    // a terminal for the progress bar; nil for none
 }
 
-// Trainer holds one run's state: the compiled step, the optimiser, the EMA
-// and the data stream.
+// Trainer holds one run's state: the compiled step with its optimiser and
+// EMA, on the device of the config, and the data stream.
 type Trainer struct {
 	cfg    *configs.Config
 	net    *unet.Net
 	netCfg unet.Config
 	sde    sde.SDE
-	plan   *engine.Plan
-	loss   *gorgonia.Node
+	dev    stepper
 	loader *data.Loader
+	step   int
 
-	params, grads [][]float32 // views of the plan's memory
-	adam          *nn.Adam
-	ema           *nn.EMA
-	step          int
-
-	x0, xt, z, t []float32 // xt, z and t are views of the plan's inputs
-	log          *slog.Logger
-	progress     io.Writer
+	x0       []float32 // the current clean batch
+	log      *slog.Logger
+	progress io.Writer
 }
 
 // New builds the training step for cfg on ds, initialised from
-// train.seed.
+// train.seed, on the config's device.
 func New(cfg *configs.Config, ds *data.Dataset, opt Options) (*Trainer, error) {
-	if cfg.Device != "cpu" {
-		return nil, fmt.Errorf("device %q: this build trains on the cpu only", cfg.Device)
-	}
 	netCfg, err := NetConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -70,42 +60,29 @@ func New(cfg *configs.Config, ds *data.Dataset, opt Options) (*Trainer, error) {
 		return nil, err
 	}
 	batch := cfg.Data.BatchSize
-	g := gorgonia.NewGraph()
-	net, err := unet.Build(g, netCfg, batch, true, cfg.Train.Seed)
+	sg, err := newStepGraph(netCfg, batch, cfg.Train.Seed)
 	if err != nil {
 		return nil, err
 	}
-	z := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(net.X.Shape()...), gorgonia.WithName("z"))
-	loss, err := Loss(net.Out, z)
+	var dev stepper
+	switch cfg.Device {
+	case "cpu":
+		dev, err = newCPUStep(sg, s, cfg)
+	case "cuda":
+		dev, err = newGPUStep(sg, cfg)
+	default:
+		err = fmt.Errorf("device %q: want cpu or cuda", cfg.Device)
+	}
 	if err != nil {
 		return nil, err
 	}
-	gradNodes, err := gorgonia.Grad(loss, net.Params...)
-	if err != nil {
-		return nil, fmt.Errorf("building the backward graph: %w", err)
-	}
-	cpu := engine.NewCPU()
-	plan, err := engine.Compile(append(gorgonia.Nodes{loss}, gradNodes...), cpu)
-	if err != nil {
-		return nil, err
-	}
-	view := func(n *gorgonia.Node) []float32 {
-		slot, _ := plan.Slot(n)
-		return cpu.View(slot)
-	}
-	tr := &Trainer{cfg: cfg, net: net, netCfg: netCfg, sde: s, plan: plan, loss: loss,
-		xt: view(net.X), z: view(z), t: view(net.T), x0: make([]float32, batch*netCfg.Channels*netCfg.Height*netCfg.Width),
-		log: opt.Log, progress: opt.Progress}
+	tr := &Trainer{cfg: cfg, net: sg.net, netCfg: netCfg, sde: s, dev: dev,
+		x0: make([]float32, batch*netCfg.Channels*netCfg.Height*netCfg.Width), log: opt.Log, progress: opt.Progress}
 	if tr.log == nil {
 		tr.log = slog.New(slog.DiscardHandler)
 	}
-	for i, p := range net.Params {
-		tr.params = append(tr.params, view(p))
-		tr.grads = append(tr.grads, view(gradNodes[i]))
-	}
-	tr.adam = nn.NewAdam(tr.params, tr.grads, 0.9, 0.999, 1e-8)
-	tr.ema = nn.NewEMA(tr.params, cfg.Train.EMA)
 	if tr.loader, err = data.NewLoader(ds, batch, cfg.Train.Seed, cfg.Data.Flip); err != nil {
+		dev.close()
 		return nil, err
 	}
 	if opt.Resume {
@@ -129,14 +106,24 @@ func Loss(epsHat, z *gorgonia.Node) (*gorgonia.Node, error) {
 	return nn.Scale(mse, float64(s.TotalSize()/s[0]))
 }
 
-// Close stops the data stream.
-func (tr *Trainer) Close() { tr.loader.Close() }
+// Close stops the data stream and releases the device.
+func (tr *Trainer) Close() {
+	tr.loader.Close()
+	tr.dev.close()
+}
 
 // Step is the number of steps done.
 func (tr *Trainer) Step() int { return tr.step }
 
-// Weights are the current parameters and their EMA, in parameter order.
-func (tr *Trainer) Weights() (params, ema [][]float32) { return tr.params, tr.ema.Shadow }
+// Weights are the current parameters and their EMA, in parameter order
+// (on the CPU, views of the step's memory).
+func (tr *Trainer) Weights() (params, ema [][]float32, err error) {
+	st, err := tr.dev.state()
+	if err != nil {
+		return nil, nil, err
+	}
+	return st.Params, st.EMA, nil
+}
 
 // Stats are what one step reports.
 type Stats struct {
@@ -148,35 +135,27 @@ type Stats struct {
 }
 
 // TrainStep runs one step: a batch, its noising, forward and backward,
-// clipping, Adam and the EMA. A loss that is not finite is an error naming
-// the step, and leaves the weights as they were before the step.
+// clipping, Adam and the EMA. A loss or gradient norm that is not finite is
+// an error naming the step (on the CPU the weights stay as they were before
+// the step; on the GPU the checkpoints on disk are the good state).
 func (tr *Trainer) TrainStep() (Stats, error) {
 	start := time.Now()
 	if err := tr.loader.Next(tr.x0); err != nil {
 		return Stats{}, err
 	}
-	batch := tr.cfg.Data.BatchSize
 	// Each step's noise and dropout masks are keyed by (seed, step), so a
 	// resumed run draws what the uninterrupted one would have.
-	sde.Perturb(tr.sde, tr.x0, tr.xt, tr.z, tr.t, batch, tr.cfg.Train.Seed, uint64(tr.step), tr.cfg.SDE.Eps)
-	tr.net.RNG.Step = uint64(tr.step)
-	if err := tr.plan.Run(); err != nil {
-		return Stats{}, err
+	lr := nn.WarmupLR(tr.cfg.Train.LR, tr.step+1, tr.cfg.Train.Warmup)
+	loss, norm, err := tr.dev.run(tr.x0, uint64(tr.step), lr)
+	if err != nil {
+		return Stats{}, fmt.Errorf("step %d: %w", tr.step+1, err)
 	}
-	var loss [1]float32
-	if err := tr.plan.Read(tr.loss, loss[:]); err != nil {
-		return Stats{}, err
-	}
-	norm := nn.GlobalNorm(tr.grads)
-	if l := float64(loss[0]); math.IsNaN(l) || math.IsInf(l, 0) || math.IsNaN(norm) || math.IsInf(norm, 0) {
-		return Stats{}, fmt.Errorf("step %d: loss %v, gradient norm %v: training diverged", tr.step+1, l, norm)
+	if !finite(loss) || !finite(norm) {
+		return Stats{}, fmt.Errorf("step %d: loss %v, gradient norm %v: training diverged", tr.step+1, loss, norm)
 	}
 	tr.step++
-	lr := nn.WarmupLR(tr.cfg.Train.LR, tr.step, tr.cfg.Train.Warmup)
-	tr.adam.Update(lr, nn.ClipScale(norm, tr.cfg.Train.GradClip))
-	tr.ema.Update(tr.params)
-	return Stats{Step: tr.step, Loss: float64(loss[0]), GradNorm: norm, LR: lr,
-		ImagesPerS: float64(batch) / time.Since(start).Seconds()}, nil
+	return Stats{Step: tr.step, Loss: loss, GradNorm: norm, LR: lr,
+		ImagesPerS: float64(tr.cfg.Data.BatchSize) / time.Since(start).Seconds()}, nil
 }
 
 // Run trains to train.steps, logging, checkpointing and sampling on the
@@ -193,7 +172,7 @@ func (tr *Trainer) Run(ctx context.Context) error {
 	}
 	defer metrics.Close()
 	bar := newProgress(tr.progress, tr.step, c.Steps)
-	tr.log.Info("training", "model", tr.netCfg.Name, "params", numel(tr.params), "sde", tr.cfg.SDE.Type,
+	tr.log.Info("training", "model", tr.netCfg.Name, "device", tr.cfg.Device, "params", paramCount(tr.net.Params), "sde", tr.cfg.SDE.Type,
 		"batch", tr.cfg.Data.BatchSize, "from_step", tr.step, "to_step", c.Steps, "out_dir", c.OutDir)
 	for tr.step < c.Steps {
 		if ctx.Err() != nil {
@@ -242,7 +221,11 @@ func (tr *Trainer) SampleGrid(path string) error {
 	if err != nil {
 		return err
 	}
-	if err := m.SetWeights(tr.ema.Shadow); err != nil {
+	_, ema, err := tr.Weights()
+	if err != nil {
+		return err
+	}
+	if err := m.SetWeights(ema); err != nil {
 		return err
 	}
 	x, err := m.Sample(tr.cfg.Sample, nil)
@@ -255,10 +238,10 @@ func (tr *Trainer) SampleGrid(path string) error {
 // GridColumns is the number of columns of a near-square grid of n images.
 func GridColumns(n int) int { return int(math.Ceil(math.Sqrt(float64(n)))) }
 
-func numel(ts [][]float32) int {
+func paramCount(params []*gorgonia.Node) int {
 	n := 0
-	for _, t := range ts {
-		n += len(t)
+	for _, p := range params {
+		n += p.Shape().TotalSize()
 	}
 	return n
 }
