@@ -56,7 +56,9 @@ func conv(stride, pad int, bias bool) graphFn {
 }
 
 func gn(groups int, a Act) graphFn {
-	return func(in []*gorgonia.Node) (*gorgonia.Node, error) { return GroupNorm(in[0], in[1], in[2], groups, 1e-6, a) }
+	return func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		return GroupNorm(in[0], in[1], in[2], groups, 1e-6, a)
+	}
 }
 
 var dropRNG = &RNG{Seed: 7, Step: 3}
