@@ -30,6 +30,12 @@ type Config struct {
 	Train  Train  `mapstructure:"train" yaml:"train"`
 	Sample Sample `mapstructure:"sample" yaml:"sample"`
 	Device string `mapstructure:"device" yaml:"device"`
+	GPU    GPU    `mapstructure:"gpu" yaml:"gpu"`
+}
+
+// GPU is how the CUDA backend runs (device: cuda).
+type GPU struct {
+	TF32 bool `mapstructure:"tf32" yaml:"tf32"` // TF32 tensor cores for float32 products (FP32 when false)
 }
 
 // Model is the score network: a U-Net of the reference family.

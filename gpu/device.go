@@ -41,6 +41,7 @@ type Device struct {
 	exited  chan struct{} // closed when the device's thread has released it
 	stream  cu.Stream     // where kernels run
 	copies  cu.Stream     // where host-to-device uploads run
+	copied  cu.Event      // recorded on copies after each upload
 	Pool    *Pool
 	kernels map[string]cu.Function
 	blas    *blas
@@ -109,6 +110,9 @@ func (d *Device) init(ordinal int) (err error) {
 	if d.copies, err = cu.MakeStream(cu.NonBlocking); err != nil {
 		return fmt.Errorf("gpu: %s: creating a stream: %w", d.Name, err)
 	}
+	if d.copied, err = cu.MakeEvent(cu.DisableTiming); err != nil {
+		return fmt.Errorf("gpu: %s: creating an event: %w", d.Name, err)
+	}
 	d.Pool = newPool()
 	if d.kernels, err = loadKernels(); err != nil {
 		return err
@@ -124,6 +128,7 @@ func (d *Device) release() {
 	d.Pool.release()
 	d.stream.Destroy()
 	d.copies.Destroy()
+	cu.DestroyEvent(&d.copied)
 	d.ctx.Destroy()
 }
 

@@ -103,3 +103,23 @@ func (h *Pinned) Free() { C.cuMemFreeHost(h.p) }
 func upload(dst Ptr, h *Pinned, n int, s cu.Stream) error {
 	return check("copying to the device", C.cuMemcpyHtoDAsync(C.CUdeviceptr(dst), h.p, C.size_t(4*n), cstream(s)))
 }
+
+// Upload copies the first n elements of h to dst on the copy stream; work
+// issued afterwards on the device's stream waits for the copy, while work
+// issued before it runs alongside. h must stay unchanged until that work
+// has finished. It runs inside Do.
+func (d *Device) Upload(dst Ptr, h *Pinned, n int) error {
+	if n > h.n {
+		return fmt.Errorf("gpu: uploading %d elements from a pinned buffer of %d", n, h.n)
+	}
+	if err := upload(dst, h, n, d.copies); err != nil {
+		return err
+	}
+	if err := d.copied.Record(d.copies); err != nil {
+		return fmt.Errorf("gpu: recording an upload: %w", err)
+	}
+	if err := d.stream.Wait(d.copied, 0); err != nil {
+		return fmt.Errorf("gpu: waiting for an upload: %w", err)
+	}
+	return nil
+}
