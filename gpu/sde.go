@@ -45,18 +45,18 @@ func (b *Backend) Perturb(s SDE, x0, xt, z, t Buf, eps float64, seed uint64, ste
 
 // EMStep is one Euler-Maruyama step of the reverse SDE on the device, as in
 // sde.EulerMaruyama: Pre sets the score network's time input, Post moves x
-// using the network's output. Set gives each step's values before Run.
+// using the network's output. Set gives each step's values before Run;
+// after Off, Run only evaluates the network.
 type EMStep struct {
-	ctl  []uint64 // em_ctl: t, f, g2, dt, noise (float64 bits), last, draw, score_scale (float64 bits)
+	ctl  []uint64 // em_ctl: t, f, g2, dt, noise (float64 bits), last, draw, score_scale (float64 bits), active, seed
 	pre  func() error
 	post func() error
 }
 
 // NewEMStep binds the step to the score network's input x and time t and its
-// output epsHat, the predicted noise (slots of b's plan); seed keys the
-// noise.
-func (b *Backend) NewEMStep(x, t, epsHat Buf, seed uint64) (*EMStep, error) {
-	e := &EMStep{ctl: make([]uint64, 8)}
+// output epsHat, the predicted noise (slots of b's plan).
+func (b *Backend) NewEMStep(x, t, epsHat Buf) (*EMStep, error) {
+	e := &EMStep{ctl: make([]uint64, 10)}
 	ctl, err := b.UniformBlock(e.ctl)
 	if err != nil {
 		return nil, err
@@ -64,7 +64,7 @@ func (b *Backend) NewEMStep(x, t, epsHat Buf, seed uint64) (*EMStep, error) {
 	dev, n, batch := b.D, x.Size(), t.Size()
 	e.pre = func() error { return dev.Launch("fill_time", dev.Grid(batch), Threads, t.Ptr, batch, ctl) }
 	e.post = func() error {
-		return dev.Launch("em_step", dev.Grid(n), Threads, x.Ptr, epsHat.Ptr, n, ctl, seed, streamPredictor)
+		return dev.Launch("em_step", dev.Grid(n), Threads, x.Ptr, epsHat.Ptr, n, ctl, streamPredictor)
 	}
 	return e, nil
 }
@@ -76,8 +76,8 @@ func (e *EMStep) Post() func() error { return e.post }
 // Set gives the next step's values: the score at time t, the SDE's drift
 // coefficient f, diffusion g and std there (score = -eps_hat/std), the step
 // dt (negative), whether it is the last step (no noise), and the Philox
-// draw of its noise.
-func (e *EMStep) Set(t, f, g, std, dt float64, last bool, draw uint64) {
+// key of its noise (seed, draw).
+func (e *EMStep) Set(t, f, g, std, dt float64, last bool, seed, draw uint64) {
 	lastWord := uint64(0)
 	if last {
 		lastWord = 1
@@ -87,7 +87,12 @@ func (e *EMStep) Set(t, f, g, std, dt float64, last bool, draw uint64) {
 	}
 	e.ctl[5], e.ctl[6] = lastWord, draw
 	e.ctl[7] = math.Float64bits(float64(float32(-1 / std)))
+	e.ctl[8], e.ctl[9] = 1, seed
 }
+
+// Off makes the step's kernels do nothing until the next Set, so that a
+// Run only evaluates the network (at the time the caller wrote).
+func (e *EMStep) Off() { e.ctl[8] = 0 }
 
 // Prior fills x with the prior sample x(T) = sd z, z from (seed,
 // StreamPrior, 0), as the CPU samplers start. It runs inside Do.

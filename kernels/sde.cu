@@ -48,10 +48,13 @@ struct em_ctl {
 	long long last; // no noise on the last step
 	uint64_t draw;  // Philox draw of this step's noise
 	double score_scale; // the network predicts noise: score = eps_hat * score_scale (-1/std(t))
+	long long active;   // 0: both kernels do nothing (the graph then just evaluates the network)
+	uint64_t seed;      // keys the noise, with draw
 };
 
 // fill_time: t[i] = ctl->t for the score network's time input.
 extern "C" __global__ void fill_time(float *t, int n, const em_ctl *ctl) {
+	if (!ctl->active) return;
 	float v = (float)ctl->t;
 	grid_stride(i, n) t[i] = v;
 }
@@ -59,8 +62,9 @@ extern "C" __global__ void fill_time(float *t, int n, const em_ctl *ctl) {
 // em_step: one Euler-Maruyama step of the reverse SDE from t to t + dt:
 // x += (f x - g^2 score) dt + g sqrt(-dt) z, with z from (seed, stream,
 // ctl->draw) and score from the network's output eps_hat.
-extern "C" __global__ void em_step(float *x, const float *eps_hat, long long n, const em_ctl *ctl,
-	uint64_t seed, uint32_t stream) {
+extern "C" __global__ void em_step(float *x, const float *eps_hat, long long n, const em_ctl *ctl, uint32_t stream) {
+	if (!ctl->active) return;
+	uint64_t seed = ctl->seed;
 	double f = ctl->f, g2 = ctl->g2, dt = ctl->dt, noise = ctl->noise;
 	float scale = (float)ctl->score_scale;
 	bool last = ctl->last != 0;

@@ -177,6 +177,34 @@ func (w *sampler) langevinUpdate(step float64, z []float32) {
 	})
 }
 
+// EMStep is one step of EulerMaruyama's schedule, for samplers that run
+// the update elsewhere (the fused CUDA kernel): the score is taken at time T,
+// where the drift coefficient is F, the diffusion G and the marginal std
+// Std; the step is DT (negative); the last step adds no noise; Draw keys
+// the step's noise in StreamPredictor.
+type EMStep struct {
+	T, F, G, Std, DT float64
+	Last             bool
+	Draw             uint64
+}
+
+// EMSchedule is the schedule of EulerMaruyama(s, ..., steps, eps, ...).
+func EMSchedule(s SDE, steps int, eps float64) ([]EMStep, error) {
+	if err := checkSDE(s); err != nil {
+		return nil, err
+	}
+	if err := checkGrid(steps, eps); err != nil {
+		return nil, err
+	}
+	out := make([]EMStep, steps)
+	dt := -1 / float64(steps)
+	for i := range out {
+		t := gridTime(i, steps, eps)
+		out[i] = EMStep{T: t, F: s.DriftCoef(t), G: s.Diffusion(t), Std: s.Std(t), DT: dt, Last: i == steps-1, Draw: uint64(i)}
+	}
+	return out, nil
+}
+
 // EulerMaruyama samples the reverse-time SDE (eq. 6) from the prior at t = 1
 // down to t = eps by score_sde's Euler–Maruyama predictor, with no
 // corrector: x (len batch*D) is overwritten with the samples. The time grid

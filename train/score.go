@@ -13,29 +13,51 @@ import (
 )
 
 // ScoreModel is a network compiled for inference (no dropout) on batches of
-// a fixed size, used as the score function of a sampler.
+// a fixed size, on the CPU or the GPU, used as the score function of a
+// sampler.
 type ScoreModel struct {
 	net   *unet.Net
 	plan  *engine.Plan
-	cpu   *engine.CPU
 	sde   sde.SDE
+	fused fusedSampler // cuda: Euler-Maruyama on the device; nil on the CPU
+	close func()
 	Batch int
 	Dim   int // C*H*W of one image
 }
 
-// NewScoreModel compiles cfg's network for batches of `batch` images.
-func NewScoreModel(cfg unet.Config, s sde.SDE, batch int) (*ScoreModel, error) {
+// fusedSampler runs a whole sampler on the device, with the update fused
+// into the network's graph.
+type fusedSampler interface {
+	// sampleEM runs sde.EulerMaruyama's schedule and returns x.
+	sampleEM(sched []sde.EMStep, priorStd float64, seed uint64, progress func(step int)) ([]float32, error)
+	// scoreOnly makes the next runs evaluate only the network.
+	scoreOnly()
+}
+
+// NewScoreModel compiles cfg's network for batches of `batch` images on
+// device ("cpu" or "cuda", with the settings g).
+func NewScoreModel(cfg unet.Config, s sde.SDE, batch int, device string, g configs.GPU) (*ScoreModel, error) {
 	net, err := unet.Build(gorgonia.NewGraph(), cfg, batch, false, 0)
 	if err != nil {
 		return nil, err
 	}
-	cpu := engine.NewCPU()
-	plan, err := engine.Compile(gorgonia.Nodes{net.Out}, cpu)
+	m := &ScoreModel{net: net, sde: s, Batch: batch, Dim: cfg.Channels * cfg.Height * cfg.Width, close: func() {}}
+	switch device {
+	case "cpu":
+		m.plan, err = engine.Compile(gorgonia.Nodes{net.Out}, engine.NewCPU())
+	case "cuda":
+		err = compileGPUScore(m, g)
+	default:
+		err = fmt.Errorf("device %q: want cpu or cuda", device)
+	}
 	if err != nil {
 		return nil, err
 	}
-	return &ScoreModel{net: net, plan: plan, cpu: cpu, sde: s, Batch: batch, Dim: cfg.Channels * cfg.Height * cfg.Width}, nil
+	return m, nil
 }
+
+// Close releases the model's device.
+func (m *ScoreModel) Close() { m.close() }
 
 // Params are the network's parameters, in the order SetWeights takes them.
 func (m *ScoreModel) Params() []*gorgonia.Node { return m.net.Params }
@@ -56,6 +78,9 @@ func (m *ScoreModel) SetWeights(w [][]float32) error {
 // Score writes s(x, t) = -eps_hat(x, t) / std(t) for a batch: the network
 // predicts the noise, which is the score scaled by -std (REFERENCE_UNET.md).
 func (m *ScoreModel) Score(x, t, score []float32) error {
+	if m.fused != nil {
+		m.fused.scoreOnly()
+	}
 	if err := m.plan.Write(m.net.X, x); err != nil {
 		return err
 	}
@@ -83,10 +108,15 @@ func (m *ScoreModel) Score(x, t, score []float32) error {
 func (m *ScoreModel) Sample(c configs.Sample, progress func(step int)) ([]float32, error) {
 	x := make([]float32, m.Batch*m.Dim)
 	var err error
-	switch c.Sampler {
-	case "em":
+	switch {
+	case c.Sampler == "em" && m.fused != nil:
+		var sched []sde.EMStep
+		if sched, err = sde.EMSchedule(m.sde, c.Steps, c.Eps); err == nil {
+			x, err = m.fused.sampleEM(sched, m.sde.PriorStd(), c.Seed, progress)
+		}
+	case c.Sampler == "em":
 		err = sde.EulerMaruyama(m.sde, m.Score, x, m.Batch, c.Steps, c.Eps, c.Seed, progress)
-	case "pc":
+	case c.Sampler == "pc": // on the GPU too, with the network on the device and the update on the host
 		err = sde.PredictorCorrector(m.sde, m.Score, x, m.Batch, c.Steps, 1, c.SNR, c.Eps, c.Seed, progress)
 	default:
 		err = fmt.Errorf("unknown sampler %q (want em or pc)", c.Sampler)

@@ -8,7 +8,9 @@ import (
 	"github.com/scoregen/scoregen/configs"
 )
 
+var errNoCUDA = errors.New("device cuda: this binary was built without CUDA; build it with `make gpu` on a machine with the CUDA toolkit")
+
 // newGPUStep is unavailable without the CUDA backend.
 func newGPUStep(*stepGraph, *configs.Config) (stepper, error) {
-	return nil, errors.New("device cuda: this binary was built without CUDA; build it with `make gpu` on a machine with the CUDA toolkit")
+	return nil, errNoCUDA
 }

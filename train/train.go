@@ -217,10 +217,11 @@ func (tr *Trainer) Run(ctx context.Context) error {
 // as a PNG grid.
 func (tr *Trainer) SampleGrid(path string) error {
 	n := tr.cfg.Sample.N
-	m, err := NewScoreModel(tr.netCfg, tr.sde, n)
+	m, err := NewScoreModel(tr.netCfg, tr.sde, n, tr.cfg.Device, tr.cfg.GPU)
 	if err != nil {
 		return err
 	}
+	defer m.Close()
 	_, ema, err := tr.Weights()
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 
 type options struct {
 	ckpt, out, npy, sampler string
+	device                  string
 	n, steps                int
 	seed                    uint64
 	snr, eps                float64
@@ -48,6 +49,7 @@ func main() {
 	f.Float64Var(&o.snr, "snr", 0.16, "signal-to-noise ratio of the Langevin corrector (pc)")
 	f.Float64Var(&o.eps, "eps", 0, "last diffusion time of the sampler (default: the checkpoint's sample.eps)")
 	f.BoolVar(&o.noEMA, "no-ema", false, "use the raw weights instead of their exponential moving average")
+	f.StringVar(&o.device, "device", "", "cpu or cuda (default: the checkpoint's device)")
 	_ = cmd.MarkFlagRequired("ckpt")
 	if err := cmd.Execute(); err != nil {
 		os.Exit(1)
@@ -74,6 +76,9 @@ func run(cmd *cobra.Command, o options) error {
 		sc.Eps = o.eps
 	}
 	c.Config.Sample = sc
+	if o.device != "" {
+		c.Config.Device = o.device
+	}
 	if err := c.Config.Validate(); err != nil {
 		return fmt.Errorf("flags: %w", err)
 	}
@@ -85,10 +90,14 @@ func run(cmd *cobra.Command, o options) error {
 	if err != nil {
 		return err
 	}
-	m, err := train.NewScoreModel(netCfg, s, o.n)
+	m, err := train.NewScoreModel(netCfg, s, o.n, c.Config.Device, c.Config.GPU)
 	if err != nil {
+		if c.Config.Device == "cuda" && !cmd.Flags().Changed("device") {
+			err = fmt.Errorf("%w (the checkpoint was trained on cuda; --device cpu samples on the CPU)", err)
+		}
 		return err
 	}
+	defer m.Close()
 	prefix := "ema."
 	if o.noEMA {
 		prefix = ""
