@@ -26,7 +26,7 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-# bench times one training step (forward and backward) of the mnist U-Net.
+# bench times the mnist U-Net's training step on the CPU.
 bench:
 	$(GO) run ./cmd/bench --model mnist --device cpu --batch 32 --steps 5
 	$(GO) run ./cmd/bench --model mnist --device cpu --batch 128 --steps 3
@@ -69,3 +69,11 @@ check-cuda:
 	$(GO) build -tags gpu ./...
 	$(GO) vet -tags gpu ./...
 	./scripts/gpu-tests.sh $$(mktemp -d)
+
+# bench-gpu, on a GPU machine: our figures (CPU and GPU, from bin/bench of
+# `make gpu`, or the .device/ pack of scripts/device-pack.sh) and PyTorch's
+# (bench/torch_reference.py, eager and torch.compile) side by side.
+bench-gpu:
+	[ -d .device ] || { $(MAKE) gpu && mkdir -p .device && gzip -c bin/bench > .device/bench.gz; }
+	OUT=out ./scripts/device-run.sh bench
+	OUT=out ./scripts/device-run.sh torch

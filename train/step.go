@@ -25,6 +25,9 @@ type stepper interface {
 	// restores them.
 	state() (*optState, error)
 	setState(*optState) error
+	// memory is the bytes of the step's plan, and the device's peak use
+	// (0 on the CPU, where the process's RSS tells).
+	memory() (plan, devicePeak int64)
 	close()
 }
 
@@ -139,5 +142,7 @@ func (st *cpuStep) setState(s *optState) error {
 	st.adam.Step, st.ema.Updates = s.AdamStep, s.EMAUpdates
 	return nil
 }
+
+func (st *cpuStep) memory() (int64, int64) { return st.plan.Bytes(), 0 }
 
 func (st *cpuStep) close() {}

@@ -142,6 +142,12 @@ func (g *gpuStep) setState(s *optState) error {
 	return g.opt.Write(gpu.State{M: s.M, V: s.V, EMA: s.EMA})
 }
 
+func (g *gpuStep) memory() (int64, int64) {
+	var peak int64
+	g.dev.Do(func() error { peak = g.dev.Pool.Peak; return nil }) // the pool belongs to the device's thread
+	return g.plan.Bytes(), peak
+}
+
 func (g *gpuStep) close() {
 	if g.host != nil {
 		g.dev.Do(func() error { g.host.Free(); return nil })

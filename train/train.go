@@ -112,6 +112,10 @@ func (tr *Trainer) Close() {
 	tr.dev.close()
 }
 
+// Memory is the bytes of the compiled step's buffers, and on a GPU the
+// peak of the device memory taken (0 on the CPU).
+func (tr *Trainer) Memory() (plan, devicePeak int64) { return tr.dev.memory() }
+
 // Step is the number of steps done.
 func (tr *Trainer) Step() int { return tr.step }
 

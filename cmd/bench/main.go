@@ -1,8 +1,12 @@
-// Command bench times one training step (forward and backward of the
-// denoising loss) of a reference U-Net on random data and prints the median
-// step time, images per second, achieved GFLOP/s and peak memory.
+// Command bench times the reference U-Net's training step (a batch, its
+// noising, forward, backward, clipping, Adam and the EMA: train.TrainStep)
+// on random data, on the CPU and, in a binary built with `make gpu`, on the
+// GPU, and prints the median step time, images per second, achieved
+// GFLOP/s and memory; with --sample-steps it also times Euler-Maruyama
+// sampling.
 //
 //	go run ./cmd/bench --model mnist --device cpu --batch 32 --steps 5 --json
+//	bin/bench --model mnist --device cpu,cuda --batch 128 --steps 50 --sample-steps 1000
 //
 // Every flag can also be set from the environment: BENCH_BATCH=128.
 package main
@@ -20,32 +24,35 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
-	"gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 
-	"github.com/scoregen/scoregen/engine"
+	"github.com/scoregen/scoregen/configs"
+	"github.com/scoregen/scoregen/data"
 	"github.com/scoregen/scoregen/train"
 	"github.com/scoregen/scoregen/unet"
 )
 
 // Result is one line of output.
 type Result struct {
-	Model       string  `json:"model"`
-	Device      string  `json:"device"`
-	Batch       int     `json:"batch"`
-	Steps       int     `json:"steps"`
-	MedianStepS float64 `json:"median_step_s"`
-	ImagesPerS  float64 `json:"images_per_s"`
-	GflopPerS   float64 `json:"gflop_per_s"`
-	PeakRSSMiB  float64 `json:"peak_rss_mib"`
-	PlanMiB     float64 `json:"plan_mib"`
+	Kind          string  `json:"kind"` // train or sample
+	Model         string  `json:"model"`
+	Device        string  `json:"device"`
+	Batch         int     `json:"batch"`
+	Steps         int     `json:"steps"`
+	SampleSteps   int     `json:"sample_steps,omitempty"`
+	MedianStepS   float64 `json:"median_step_s"`
+	ImagesPerS    float64 `json:"images_per_s"`
+	GflopPerS     float64 `json:"gflop_per_s"`
+	PeakRSSMiB    float64 `json:"peak_rss_mib"`
+	PlanMiB       float64 `json:"plan_mib,omitempty"`
+	DevicePeakMiB float64 `json:"device_peak_mib,omitempty"`
+	GPUOverCPU    float64 `json:"gpu_over_cpu,omitempty"` // training images/s, cuda over cpu, when both ran
 }
 
 func main() {
 	v := viper.New()
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Time a U-Net training step (forward and backward) on random data",
+		Short: "Time a U-Net training step (and sampling) on random data",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SilenceUsage = true
@@ -54,9 +61,12 @@ func main() {
 	}
 	f := cmd.Flags()
 	f.String("model", "mnist", "U-Net configuration: mnist or cifar10")
-	f.String("device", "cpu", "device to run on: cpu")
-	f.Int("batch", 32, "images per step")
-	f.Int("steps", 5, "timed steps (after one warm-up step)")
+	f.String("device", "cpu", "devices to run on, comma-separated: cpu, cuda")
+	f.Int("batch", 32, "images per training step")
+	f.Int("steps", 5, "timed training steps (after warm-up steps)")
+	f.Int("sample-steps", 0, "also time Euler-Maruyama sampling with this many steps (0: do not)")
+	f.Int("sample-batch", 1024, "images per sampling batch")
+	f.Bool("tf32", false, "let cuBLAS use TF32 tensor cores on the GPU")
 	f.Bool("json", false, "print one JSON object per line instead of a table")
 	f.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	v.SetEnvPrefix("BENCH")
@@ -70,24 +80,26 @@ func main() {
 	}
 }
 
+// warmup is the untimed steps before timing: one pages in the CPU's
+// buffers; on the GPU the first records the graph and the next few let the
+// clocks settle.
+var warmup = map[string]int{"cpu": 1, "cuda": 5}
+
 func run(v *viper.Viper) error {
-	cfg, err := unet.ByName(v.GetString("model"))
+	netCfg, err := unet.ByName(v.GetString("model"))
 	if err != nil {
 		return fmt.Errorf("--model: %w", err)
 	}
-	if d := v.GetString("device"); d != "cpu" {
-		return fmt.Errorf("--device %q: this build runs on the cpu only", d)
+	devices := strings.Split(v.GetString("device"), ",")
+	for _, d := range devices {
+		if _, ok := warmup[d]; !ok {
+			return fmt.Errorf("--device %q: want cpu, cuda or both (cpu,cuda)", d)
+		}
 	}
-	batch, steps := v.GetInt("batch"), v.GetInt("steps")
-	if batch < 1 || steps < 1 {
-		return fmt.Errorf("--batch %d and --steps %d must be at least 1", batch, steps)
-	}
-	step, plan, err := buildStep(cfg, batch)
-	if err != nil {
-		return err
-	}
-	if err := step(); err != nil { // warm-up: page in buffers, start threads
-		return err
+	batch, steps, sampleSteps, sampleBatch := v.GetInt("batch"), v.GetInt("steps"), v.GetInt("sample-steps"), v.GetInt("sample-batch")
+	if batch < 1 || steps < 1 || sampleSteps < 0 || sampleBatch < 1 {
+		return fmt.Errorf("--batch %d, --steps %d and --sample-batch %d must be at least 1, --sample-steps %d at least 0",
+			batch, steps, sampleBatch, sampleSteps)
 	}
 	if path := v.GetString("cpuprofile"); path != "" {
 		f, err := os.Create(path)
@@ -100,83 +112,156 @@ func run(v *viper.Viper) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	var results []Result
+	trained := map[string]float64{}
+	for _, dev := range devices {
+		cfg, err := benchConfig(netCfg, dev, batch, v.GetBool("tf32"))
+		if err != nil {
+			return err
+		}
+		r, err := benchTrain(cfg, netCfg, steps, warmup[dev])
+		if err != nil {
+			return fmt.Errorf("%s: %w", dev, err)
+		}
+		trained[dev] = r.ImagesPerS
+		if cpu, ok := trained["cpu"]; ok && dev == "cuda" {
+			r.GPUOverCPU = r.ImagesPerS / cpu
+		}
+		results = append(results, r)
+		if sampleSteps > 0 {
+			r, err := benchSample(cfg, netCfg, sampleBatch, sampleSteps)
+			if err != nil {
+				return fmt.Errorf("%s sampling: %w", dev, err)
+			}
+			results = append(results, r)
+		}
+	}
+	for _, r := range results {
+		if err := report(r, v.GetBool("json")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// benchConfig is the model's VP experiment on dev, with checkpoints and
+// sampling off.
+func benchConfig(netCfg unet.Config, dev string, batch int, tf32 bool) (*configs.Config, error) {
+	return configs.Load(netCfg.Name+"_vp.yaml", []string{
+		"device=" + dev, fmt.Sprintf("gpu.tf32=%v", tf32), fmt.Sprintf("data.batch_size=%d", batch),
+		"train.sample_every=0", "train.out_dir=" + os.TempDir(),
+	})
+}
+
+// randomData is a data set of uniform random pixels, two batches long.
+func randomData(c *configs.Config, netCfg unet.Config) *data.Dataset {
+	n := 2 * c.Data.BatchSize
+	ds := &data.Dataset{Name: c.Data.Name, N: n, C: netCfg.Channels, H: netCfg.Height, W: netCfg.Width, Labels: make([]uint8, n)}
+	ds.Pixels = make([]uint8, n*ds.C*ds.H*ds.W)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range ds.Pixels {
+		ds.Pixels[i] = uint8(rng.IntN(256))
+	}
+	return ds
+}
+
+func benchTrain(cfg *configs.Config, netCfg unet.Config, steps, warm int) (Result, error) {
+	tr, err := train.New(cfg, randomData(cfg, netCfg), train.Options{})
+	if err != nil {
+		return Result{}, err
+	}
+	defer tr.Close()
+	med, err := median(steps, warm, func() error { _, err := tr.TrainStep(); return err })
+	if err != nil {
+		return Result{}, err
+	}
+	plan, peak := tr.Memory()
+	batch := cfg.Data.BatchSize
+	return Result{
+		Kind: "train", Model: netCfg.Name, Device: cfg.Device, Batch: batch, Steps: steps, MedianStepS: med,
+		ImagesPerS: float64(batch) / med,
+		GflopPerS:  3 * netCfg.FlopsPerImage() * float64(batch) / med / 1e9, // backward = 2x forward
+		PeakRSSMiB: peakRSSMiB(), PlanMiB: mib(plan), DevicePeakMiB: mib(peak),
+	}, nil
+}
+
+// benchSample times cfg's model sampling a batch with Euler-Maruyama in
+// `steps` steps (the weights are the initial ones: the time does not
+// depend on them). One whole sampling run is timed, after a short one.
+func benchSample(cfg *configs.Config, netCfg unet.Config, batch, steps int) (Result, error) {
+	s, err := train.NewSDE(cfg.SDE)
+	if err != nil {
+		return Result{}, err
+	}
+	m, err := train.NewScoreModel(netCfg, s, batch, cfg.Device, cfg.GPU)
+	if err != nil {
+		return Result{}, err
+	}
+	defer m.Close()
+	sc := cfg.Sample
+	sc.Sampler = "em"
+	sc.Steps = min(steps, 10)
+	if _, err := m.Sample(sc, nil); err != nil { // warm-up: records the graph
+		return Result{}, err
+	}
+	sc.Steps = steps
+	start := time.Now()
+	if _, err := m.Sample(sc, nil); err != nil {
+		return Result{}, err
+	}
+	total := time.Since(start).Seconds()
+	return Result{
+		Kind: "sample", Model: netCfg.Name, Device: cfg.Device, Batch: batch, Steps: 1, SampleSteps: steps,
+		MedianStepS: total / float64(steps), ImagesPerS: float64(batch) / total,
+		GflopPerS:  netCfg.FlopsPerImage() * float64(batch) * float64(steps) / total / 1e9,
+		PeakRSSMiB: peakRSSMiB(),
+	}, nil
+}
+
+// median runs step warm times, then times it `steps` times, and returns the
+// median time in seconds.
+func median(steps, warm int, step func() error) (float64, error) {
+	for range warm {
+		if err := step(); err != nil {
+			return 0, err
+		}
+	}
 	times := make([]float64, steps)
 	for i := range times {
 		start := time.Now()
 		if err := step(); err != nil {
-			return err
+			return 0, err
 		}
 		times[i] = time.Since(start).Seconds()
 	}
 	slices.Sort(times)
-	med := times[len(times)/2]
-	if len(times)%2 == 0 {
-		med = (times[len(times)/2-1] + times[len(times)/2]) / 2
+	if steps%2 == 0 {
+		return (times[steps/2-1] + times[steps/2]) / 2, nil
 	}
-	r := Result{
-		Model: cfg.Name, Device: "cpu", Batch: batch, Steps: steps, MedianStepS: med,
-		ImagesPerS: float64(batch) / med,
-		GflopPerS:  3 * cfg.FlopsPerImage() * float64(batch) / med / 1e9,
-		PeakRSSMiB: peakRSSMiB(),
-		PlanMiB:    float64(plan.Bytes()) / (1 << 20),
-	}
-	if v.GetBool("json") {
+	return times[steps/2], nil
+}
+
+func report(r Result, asJSON bool) error {
+	if asJSON {
 		return json.NewEncoder(os.Stdout).Encode(r)
 	}
-	fmt.Printf("%-8s %-6s batch %4d: %.3f s/step (median of %d), %.2f images/s, %.1f GFLOP/s, peak RSS %.0f MiB (plan %.0f MiB)\n",
-		r.Model, r.Device, r.Batch, r.MedianStepS, r.Steps, r.ImagesPerS, r.GflopPerS, r.PeakRSSMiB, r.PlanMiB)
+	what := "train"
+	if r.Kind == "sample" {
+		what = fmt.Sprintf("sample (EM, %d steps)", r.SampleSteps)
+	}
+	fmt.Printf("%-8s %-5s %-22s batch %4d: %.4f s/step, %8.2f images/s, %7.1f GFLOP/s, peak RSS %.0f MiB",
+		r.Model, r.Device, what, r.Batch, r.MedianStepS, r.ImagesPerS, r.GflopPerS, r.PeakRSSMiB)
+	if r.DevicePeakMiB > 0 {
+		fmt.Printf(", GPU peak %.0f MiB", r.DevicePeakMiB)
+	}
+	if r.GPUOverCPU > 0 {
+		fmt.Printf(", %.1fx the CPU", r.GPUOverCPU)
+	}
+	fmt.Println()
 	return nil
 }
 
-// buildStep compiles the reference training step's forward and backward
-// pass: loss = mean over the batch of the squared error summed over pixels,
-// between the predicted and the true noise; gradients for every parameter.
-// The data are random and fixed; each call draws new dropout masks.
-func buildStep(cfg unet.Config, batch int) (func() error, *engine.Plan, error) {
-	g := gorgonia.NewGraph()
-	net, err := unet.Build(g, cfg, batch, true, 1)
-	if err != nil {
-		return nil, nil, err
-	}
-	z := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(net.X.Shape()...), gorgonia.WithName("z"))
-	loss, err := train.Loss(net.Out, z)
-	if err != nil {
-		return nil, nil, err
-	}
-	grads, err := gorgonia.Grad(loss, net.Params...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("building the backward graph: %w", err)
-	}
-	plan, err := engine.Compile(append(gorgonia.Nodes{loss}, grads...), engine.NewCPU())
-	if err != nil {
-		return nil, nil, err
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	normal := func(n int) []float32 {
-		d := make([]float32, n)
-		for i := range d {
-			d[i] = float32(rng.NormFloat64())
-		}
-		return d
-	}
-	t := make([]float32, batch)
-	for i := range t {
-		t[i] = float32(1e-5 + (1-1e-5)*rng.Float64())
-	}
-	n := net.X.Shape().TotalSize()
-	for _, w := range []struct {
-		node *gorgonia.Node
-		data []float32
-	}{{net.X, normal(n)}, {z, normal(n)}, {net.T, t}} {
-		if err := plan.Write(w.node, w.data); err != nil {
-			return nil, nil, err
-		}
-	}
-	return func() error {
-		net.RNG.Step++
-		return plan.Run()
-	}, plan, nil
-}
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
 // peakRSSMiB is the process's peak resident set size.
 func peakRSSMiB() float64 {
