@@ -7,7 +7,6 @@ import (
 	"math"
 	"unsafe"
 
-	"gorgonia.org/cu"
 	"gorgonia.org/tensor"
 
 	"github.com/scoregen/scoregen/engine"
@@ -105,8 +104,8 @@ func (b *Backend) Alloc(n, scratch int) error {
 				n int
 			}{{b.arena, n}, {b.scratch, scratch}} {
 				if buf.n > 0 {
-					if err := cu.MemsetD32(cu.DevicePtr(buf.p), nan, int64(buf.n)); err != nil {
-						return fmt.Errorf("gpu: poisoning the arena: %w", err)
+					if err := b.D.Fill32(buf.p, nan, buf.n); err != nil {
+						return err
 					}
 				}
 			}
@@ -166,29 +165,14 @@ func (b *Backend) Write(off int, src []float32) error {
 	if len(src) == 0 {
 		return nil
 	}
-	return b.D.Do(func() error {
-		err := cu.MemcpyHtoD(cu.DevicePtr(b.arena.Add(off)), unsafe.Pointer(&src[0]), int64(4*len(src)))
-		if err != nil {
-			return fmt.Errorf("gpu: copying %d floats to the device: %w", len(src), err)
-		}
-		return nil
-	})
+	return b.D.Do(func() error { return b.D.CopyIn(b.arena.Add(off), unsafe.Pointer(&src[0]), int64(4*len(src))) })
 }
 
 func (b *Backend) Read(off int, dst []float32) error {
 	if len(dst) == 0 {
 		return nil
 	}
-	return b.D.Do(func() error {
-		if err := b.D.Sync(); err != nil {
-			return fmt.Errorf("gpu: %w", err)
-		}
-		err := cu.MemcpyDtoH(unsafe.Pointer(&dst[0]), cu.DevicePtr(b.arena.Add(off)), int64(4*len(dst)))
-		if err != nil {
-			return fmt.Errorf("gpu: copying %d floats from the device: %w", len(dst), err)
-		}
-		return nil
-	})
+	return b.D.Do(func() error { return b.D.CopyOut(unsafe.Pointer(&dst[0]), b.arena.Add(off), int64(4*len(dst))) })
 }
 
 // Run replays the plan's graph, recording it first if need be, and waits

@@ -37,6 +37,7 @@ package gpu
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -82,56 +83,93 @@ func libcublasCandidates() []string {
 	return names
 }
 
+// openBLAS opens the newest cuBLAS that loads and starts, binds it to
+// stream, gives it a workspace, and runs one small GEMM outside any graph
+// capture, so that its first-use setup is done before a graph is recorded.
 func openBLAS(stream cu.Stream, pool *Pool, tf32 bool) (*blas, error) {
-	b := &blas{compute: computeFP32}
+	var problems []string
+	for _, name := range libcublasCandidates() {
+		b, err := tryBLAS(name, stream, pool, tf32)
+		if err == nil {
+			return b, nil
+		}
+		if !errors.Is(err, errNotFound) {
+			problems = append(problems, err.Error())
+		}
+	}
+	if len(problems) == 0 {
+		return nil, fmt.Errorf("gpu: cuBLAS (libcublas.so.13, .12 or .11) not found on the loader path, in $CUDA_HOME/lib64 or /usr/local/cuda/lib64; install CUDA's cuBLAS or set CUDA_HOME")
+	}
+	return nil, fmt.Errorf("gpu: no cuBLAS works: %s", strings.Join(problems, "; "))
+}
+
+var errNotFound = errors.New("not found")
+
+func tryBLAS(name string, stream cu.Stream, pool *Pool, tf32 bool) (b *blas, err error) {
+	b = &blas{compute: computeFP32}
 	if tf32 {
 		b.compute = computeTF32
 	}
-	tried := libcublasCandidates()
-	for _, name := range tried {
-		cname := C.CString(name)
-		b.lib = C.dlopen(cname, C.RTLD_NOW|C.RTLD_LOCAL)
-		C.free(unsafe.Pointer(cname))
-		if b.lib != nil {
-			break
-		}
-	}
+	cname := C.CString(name)
+	b.lib = C.dlopen(cname, C.RTLD_NOW|C.RTLD_LOCAL)
+	C.free(unsafe.Pointer(cname))
 	if b.lib == nil {
-		return nil, fmt.Errorf("gpu: cuBLAS not found (tried %s); install CUDA's cuBLAS or set CUDA_HOME", strings.Join(tried, ", "))
+		return nil, errNotFound
 	}
+	defer func() {
+		if err != nil {
+			b.close()
+			C.dlclose(b.lib)
+		}
+	}()
 	for _, s := range []struct {
 		p    *unsafe.Pointer
 		name string
 	}{{&b.create, "cublasCreate_v2"}, {&b.destroy, "cublasDestroy_v2"}, {&b.setStream, "cublasSetStream_v2"}, {&b.gemm, "cublasGemmStridedBatchedEx"}} {
-		cname := C.CString(s.name)
-		*s.p = C.dlsym(b.lib, cname)
-		C.free(unsafe.Pointer(cname))
-		if *s.p == nil {
-			return nil, fmt.Errorf("gpu: cuBLAS has no %s", s.name)
+		if *s.p = b.symbol(s.name); *s.p == nil {
+			return nil, fmt.Errorf("%s has no %s", name, s.name)
 		}
 	}
-	if err := blasCheck("cublasCreate", C.call_create(b.create, &b.handle)); err != nil {
+	if err := blasCheck(name+": cublasCreate", C.call_create(b.create, &b.handle)); err != nil {
 		return nil, err
 	}
-	if err := blasCheck("cublasSetStream", C.call_set_stream(b.setStream, b.handle, unsafe.Pointer(stream.C()))); err != nil {
+	if err := blasCheck(name+": cublasSetStream", C.call_set_stream(b.setStream, b.handle, unsafe.Pointer(stream.C()))); err != nil {
 		return nil, err
 	}
 	// A workspace of our own, so that cuBLAS allocates nothing while a
 	// graph is being captured.
-	cname := C.CString("cublasSetWorkspace_v2")
-	setWS := C.dlsym(b.lib, cname)
-	C.free(unsafe.Pointer(cname))
-	if setWS != nil {
-		ws, err := pool.Alloc(workspace)
-		if err != nil {
-			return nil, err
+	if setWS := b.symbol("cublasSetWorkspace_v2"); setWS != nil {
+		if b.workspace == 0 {
+			if b.workspace, err = pool.Alloc(workspace); err != nil {
+				return nil, err
+			}
 		}
-		b.workspace = ws
-		if err := blasCheck("cublasSetWorkspace", C.call_set_workspace(setWS, b.handle, C.ulonglong(ws), workspace)); err != nil {
+		if err := blasCheck(name+": cublasSetWorkspace", C.call_set_workspace(setWS, b.handle, C.ulonglong(b.workspace), workspace)); err != nil {
 			return nil, err
 		}
 	}
+	// A 1x1x1 product on the workspace, then wait for it.
+	ws := C.ulonglong(b.workspace)
+	if ws == 0 {
+		var p Ptr
+		if p, err = pool.Alloc(16); err != nil {
+			return nil, err
+		}
+		ws = C.ulonglong(p)
+	}
+	if err := blasCheck(name+": a first GEMM", C.call_gemm(b.gemm, b.handle, 0, 0, 1, 1, 1, 1, ws, 1, 0, ws+4, 1, 0, 0, ws+8, 1, 0, 1, b.compute)); err != nil {
+		return nil, err
+	}
+	if err := stream.Synchronize(); err != nil {
+		return nil, fmt.Errorf("%s: a first GEMM: %w", name, err)
+	}
 	return b, nil
+}
+
+func (b *blas) symbol(name string) unsafe.Pointer {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	return C.dlsym(b.lib, cname)
 }
 
 func (b *blas) close() {

@@ -7,8 +7,6 @@ import (
 	"math"
 	"unsafe"
 
-	"gorgonia.org/cu"
-
 	"github.com/scoregen/scoregen/engine"
 )
 
@@ -78,10 +76,10 @@ func NewOptimizer(b *Backend, params, grads []engine.Slot, beta1, beta2, eps, ma
 		if o.tables, err = b.D.Pool.Alloc(tableBytes); err != nil {
 			return err
 		}
-		if err := copyIn(o.tables, unsafe.Pointer(&table[0]), int64(8*len(table))); err != nil {
+		if err := b.D.CopyIn(o.tables, unsafe.Pointer(&table[0]), int64(8*len(table))); err != nil {
 			return err
 		}
-		if err := copyIn(o.tables+Ptr(8*len(table)), unsafe.Pointer(&chunkTensor[0]), int64(4*len(chunkTensor))); err != nil {
+		if err := b.D.CopyIn(o.tables+Ptr(8*len(table)), unsafe.Pointer(&chunkTensor[0]), int64(4*len(chunkTensor))); err != nil {
 			return err
 		}
 		for _, p := range []*Ptr{&o.m, &o.v, &o.ema} {
@@ -90,33 +88,26 @@ func NewOptimizer(b *Backend, params, grads []engine.Slot, beta1, beta2, eps, ma
 			}
 		}
 		for _, p := range []Ptr{o.m, o.v} {
-			if err := cu.MemsetD32(cu.DevicePtr(p), 0, int64(o.total)); err != nil {
-				return fmt.Errorf("gpu: zeroing Adam's moments: %w", err)
+			if err := b.D.Fill32(p, 0, o.total); err != nil {
+				return err
 			}
 		}
 		if o.norm, err = b.D.Pool.Alloc(8 * int64(1+o.chunks+1)); err != nil {
 			return err
 		}
 		o.partial, o.done = o.norm+8, o.norm+Ptr(8*(1+o.chunks))
-		if err := cu.MemsetD32(cu.DevicePtr(o.done), 0, 2); err != nil {
-			return fmt.Errorf("gpu: zeroing the norm's counter: %w", err)
+		if err := b.D.Fill32(o.done, 0, 2); err != nil {
+			return err
 		}
 		// The EMA starts at the parameters, as nn.NewEMA's copy does.
 		for i, p := range params {
 			src, dst := b.arena.Add(p.Offset), o.ema.Add(int(flat[i]))
-			if err := cu.MemcpyDtoD(cu.DevicePtr(dst), cu.DevicePtr(src), int64(4*p.Size())); err != nil {
-				return fmt.Errorf("gpu: copying the EMA weights: %w", err)
+			if err := b.D.CopyOnDevice(dst, src, int64(4*p.Size())); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
-}
-
-func copyIn(dst Ptr, src unsafe.Pointer, bytes int64) error {
-	if err := cu.MemcpyHtoD(cu.DevicePtr(dst), src, bytes); err != nil {
-		return fmt.Errorf("gpu: copying %d bytes to the device: %w", bytes, err)
-	}
-	return nil
 }
 
 // table returns the device addresses of the per-tensor and per-chunk
@@ -165,12 +156,7 @@ func (o *Optimizer) Next(lr float64) {
 // Norm is the gradient's global norm at the last update.
 func (o *Optimizer) Norm() (float64, error) {
 	var n float64
-	err := o.b.D.Do(func() error {
-		if err := o.b.D.Sync(); err != nil {
-			return err
-		}
-		return cu.MemcpyDtoH(unsafe.Pointer(&n), cu.DevicePtr(o.norm), 8)
-	})
+	err := o.b.D.Do(func() error { return o.b.D.CopyOut(unsafe.Pointer(&n), o.norm, 8) })
 	return n, err
 }
 
@@ -197,9 +183,6 @@ func (o *Optimizer) split() [][]float32 {
 
 func (o *Optimizer) copy(s State, toDevice bool) error {
 	return o.b.D.Do(func() error {
-		if err := o.b.D.Sync(); err != nil {
-			return err
-		}
 		for _, part := range []struct {
 			dev  Ptr
 			host [][]float32
@@ -214,12 +197,12 @@ func (o *Optimizer) copy(s State, toDevice bool) error {
 				}
 				var err error
 				if toDevice {
-					err = cu.MemcpyHtoD(cu.DevicePtr(at), unsafe.Pointer(&h[0]), int64(4*len(h)))
+					err = o.b.D.CopyIn(at, unsafe.Pointer(&h[0]), int64(4*len(h)))
 				} else {
-					err = cu.MemcpyDtoH(unsafe.Pointer(&h[0]), cu.DevicePtr(at), int64(4*len(h)))
+					err = o.b.D.CopyOut(unsafe.Pointer(&h[0]), at, int64(4*len(h)))
 				}
 				if err != nil {
-					return fmt.Errorf("gpu: copying the optimiser state: %w", err)
+					return err
 				}
 				at = at.Add(len(h))
 			}

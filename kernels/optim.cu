@@ -27,7 +27,9 @@ extern "C" __global__ void norm_sq(double *norm, double *partial, unsigned int *
 	if (threadIdx.x == 0) {
 		partial[blockIdx.x] = s;
 		__threadfence();
-		last = atomicInc(done, gridDim.x) == gridDim.x - 1; // wraps *done back to 0
+		// atomicInc stores old >= bound ? 0 : old+1, so the last block (old =
+		// gridDim.x-1) leaves *done at 0 for the next step.
+		last = atomicInc(done, gridDim.x - 1) == gridDim.x - 1;
 	}
 	__syncthreads();
 	if (!last) return;

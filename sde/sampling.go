@@ -180,7 +180,7 @@ func (w *sampler) langevinUpdate(step float64, z []float32) {
 // EMStep is one step of EulerMaruyama's schedule, for samplers that run
 // the update elsewhere (the fused CUDA kernel): the score is taken at time T,
 // where the drift coefficient is F, the diffusion G and the marginal std
-// Std; the step is DT (negative); the last step adds no noise; Draw keys
+// Std (at float32(T), the time the network sees); the step is DT (negative); the last step adds no noise; Draw keys
 // the step's noise in StreamPredictor.
 type EMStep struct {
 	T, F, G, Std, DT float64
@@ -200,7 +200,9 @@ func EMSchedule(s SDE, steps int, eps float64) ([]EMStep, error) {
 	dt := -1 / float64(steps)
 	for i := range out {
 		t := gridTime(i, steps, eps)
-		out[i] = EMStep{T: t, F: s.DriftCoef(t), G: s.Diffusion(t), Std: s.Std(t), DT: dt, Last: i == steps-1, Draw: uint64(i)}
+		// The score's std is taken at the float32 time that the network
+		// sees, as train.ScoreModel.Score does.
+		out[i] = EMStep{T: t, F: s.DriftCoef(t), G: s.Diffusion(t), Std: s.Std(float64(float32(t))), DT: dt, Last: i == steps-1, Draw: uint64(i)}
 	}
 	return out, nil
 }
