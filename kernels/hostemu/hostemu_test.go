@@ -1,0 +1,259 @@
+package hostemu
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/scoregen/scoregen/engine"
+	"github.com/scoregen/scoregen/internal/philox"
+	"github.com/scoregen/scoregen/nn"
+	"github.com/scoregen/scoregen/sde"
+)
+
+func randn(rng *rand.Rand, n int) []float32 {
+	d := make([]float32, n)
+	for i := range d {
+		d[i] = float32(rng.NormFloat64())
+	}
+	return d
+}
+
+// cpuRun compiles the nodes' graph on the CPU backend with the given input
+// values, runs it once and returns the value of each output.
+func cpuRun(t *testing.T, inputs map[*gorgonia.Node][]float32, outputs ...*gorgonia.Node) [][]float32 {
+	t.Helper()
+	plan, err := engine.Compile(outputs, engine.NewCPU())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, v := range inputs {
+		if err := plan.Write(n, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := plan.Run(); err != nil {
+		t.Fatal(err)
+	}
+	out := make([][]float32, len(outputs))
+	for i, n := range outputs {
+		out[i] = make([]float32, max(n.Shape().TotalSize(), 1))
+		if err := plan.Read(n, out[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+func input(g *gorgonia.ExprGraph, name string, s ...int) *gorgonia.Node {
+	return gorgonia.NewTensor(g, tensor.Float32, len(s), gorgonia.WithShape(s...), gorgonia.WithName(name))
+}
+
+func assertClose(t *testing.T, what string, got, want []float32, tol float64) {
+	t.Helper()
+	scale := 0.0
+	for _, w := range want {
+		scale = max(scale, math.Abs(float64(w)))
+	}
+	for i := range want {
+		if d := math.Abs(float64(got[i]) - float64(want[i])); !(d <= tol*scale) {
+			t.Fatalf("%s: element %d is %g, want %g", what, i, got[i], want[i])
+		}
+	}
+}
+
+// gemm is C[m,n] = sum_k A[m,k] B[k,n] with A and B read through strides,
+// in float64, standing in for cuBLAS.
+func gemm(m, n, k int, a func(i, l int) float32, b func(l, j int) float32) []float32 {
+	c := make([]float32, m*n)
+	for i := range m {
+		for j := range n {
+			var s float64
+			for l := range k {
+				s += float64(a(i, l)) * float64(b(l, j))
+			}
+			c[i*n+j] = float32(s)
+		}
+	}
+	return c
+}
+
+// The convolution kernels, chained as nn/conv_gpu.go chains them around
+// its GEMMs (two images per chunk), give the CPU op's output, input
+// gradient and weight gradient.
+func TestConvKernelsMatchTheCPUOp(t *testing.T) {
+	for _, c := range []struct{ n, cin, h, w, cout, k, stride, pad int }{
+		{3, 2, 7, 6, 4, 3, 1, 1},
+		{3, 3, 9, 8, 2, 3, 2, 1},
+		{2, 4, 5, 5, 3, 1, 1, 0},
+		{3, 2, 6, 7, 3, 3, 1, 0},
+	} {
+		rng := rand.New(rand.NewPCG(uint64(c.h), 5))
+		g := gorgonia.NewGraph()
+		x, w, b := input(g, "x", c.n, c.cin, c.h, c.w), input(g, "w", c.cout, c.cin, c.k, c.k), input(g, "b", c.cout)
+		y, err := nn.Conv2d(x, w, b, c.stride, c.pad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ys := y.Shape()
+		dyNode := input(g, "dy", ys...)
+		prod, err := nn.Binary(nn.Mul, y, dyNode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cost, err := nn.Sum(prod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grads, err := gorgonia.Grad(cost, x, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		xv, wv, bv, dy := randn(rng, x.Shape().TotalSize()), randn(rng, w.Shape().TotalSize()), randn(rng, c.cout), randn(rng, ys.TotalSize())
+		want := cpuRun(t, map[*gorgonia.Node][]float32{x: xv, w: wv, b: bv, dyNode: dy}, y, grads[0], grads[1])
+
+		geo := ConvGeom{C: c.cin, H: c.h, W: c.w, KH: c.k, KW: c.k, OH: ys[2], OW: ys[3], Stride: c.stride, Pad: c.pad}
+		kdim, P := c.cin*c.k*c.k, ys[2]*ys[3]
+		gy, dx, dw := make([]float32, ys.TotalSize()), make([]float32, len(xv)), make([]float64, len(wv))
+		for n0 := 0; n0 < c.n; n0 += 2 {
+			nb := min(2, c.n-n0)
+			cols := nb * P
+			col := make([]float32, kdim*cols)
+			Im2col(col, xv, n0, nb, geo)
+			ycol := gemm(c.cout, cols, kdim, func(i, l int) float32 { return wv[i*kdim+l] }, func(l, j int) float32 { return col[l*cols+j] })
+			Scatter(gy, ycol, bv, n0, nb, c.cout, P)
+
+			dycol := make([]float32, c.cout*cols)
+			Gather(dycol, dy, n0, nb, c.cout, P)
+			dcol := gemm(kdim, cols, c.cout, func(i, l int) float32 { return wv[l*kdim+i] }, func(l, j int) float32 { return dycol[l*cols+j] })
+			Col2im(dx, dcol, n0, nb, geo)
+			part := gemm(c.cout, kdim, cols, func(i, l int) float32 { return dycol[i*cols+l] }, func(l, j int) float32 { return col[j*cols+l] })
+			for i, v := range part {
+				dw[i] += float64(v)
+			}
+		}
+		dw32 := make([]float32, len(dw))
+		for i, v := range dw {
+			dw32[i] = float32(v)
+		}
+		assertClose(t, "conv output", gy, want[0], 1e-5)
+		assertClose(t, "conv input gradient", dx, want[1], 1e-5)
+		assertClose(t, "conv weight gradient", dw32, want[2], 1e-5)
+	}
+}
+
+// Upsampling forward and backward equal the CPU op's, and concatenation by
+// copy_rows equals nn.Concat.
+func TestShapeKernelsMatchTheCPUOps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	g := gorgonia.NewGraph()
+	x, a := input(g, "x", 2, 3, 4, 5), input(g, "a", 2, 2, 4, 5)
+	up, err := nn.Upsample2x(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gy := input(g, "gy", up.Shape()...)
+	prod, _ := nn.Binary(nn.Mul, up, gy)
+	cost, _ := nn.Sum(prod)
+	grads, err := gorgonia.Grad(cost, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := nn.Concat(x, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xv, av, gv := randn(rng, 120), randn(rng, 80), randn(rng, 480)
+	want := cpuRun(t, map[*gorgonia.Node][]float32{x: xv, a: av, gy: gv}, up, grads[0], cat)
+
+	y, dx := make([]float32, 480), make([]float32, 120)
+	Upsample2x(y, xv, 6, 4, 5)
+	Upsample2xBwd(dx, gv, 6, 4, 5)
+	assertClose(t, "upsample", y, want[0], 0)
+	assertClose(t, "upsample gradient", dx, want[1], 0)
+
+	out := make([]float32, 200)
+	CopyRows(out, xv, 2, 60, 100, 0, 60, 0) // as nn/concat_gpu.go: each input's rows into place
+	CopyRows(out, av, 2, 40, 100, 60, 40, 0)
+	assertClose(t, "concat", out, want[2], 0)
+}
+
+// The dropout kernel draws the CPU op's masks bit for bit.
+func TestDropoutKernelMatchesTheCPUOp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	g := gorgonia.NewGraph()
+	x := input(g, "x", 3, 7, 5) // 105 elements: a partial Philox block at the end
+	r := &nn.RNG{Seed: 0x1234_5678_9abc, Step: 41}
+	const p, stream = 0.3, 17
+	y, err := nn.Dropout(x, p, stream, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xv := randn(rng, 105)
+	want := cpuRun(t, map[*gorgonia.Node][]float32{x: xv}, y)[0]
+	got := make([]float32, 105)
+	Dropout(got, xv, uint32(math.Ceil(p*0x1p24)), float32(1/(1-p)), r.Seed, stream, r.Step)
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("element %d: %v from the kernel, %v from the CPU op", i, got[i], want[i])
+		}
+	}
+}
+
+// ulps is the distance between two float32s in units in the last place.
+func ulps(a, b float32) int64 {
+	d := int64(int32(math.Float32bits(a))) - int64(int32(math.Float32bits(b)))
+	return max(d, -d)
+}
+
+// The fused noising kernel draws sde.Perturb's t and z and computes its
+// x_t, for each SDE: t exactly, z and x_t within a float32 ulp (the C
+// library's exp and log may round differently from Go's in the last bit of
+// a double).
+func TestPerturbKernelMatchesSDE(t *testing.T) {
+	ve, _ := sde.NewVE(0.01, 50, 1000)
+	vp, _ := sde.NewVP(0.1, 20, 1000)
+	subvp, _ := sde.NewSubVP(0.1, 20, 1000)
+	for _, c := range []struct {
+		s    sde.SDE
+		kind int
+		a, b float64
+	}{{ve, 0, 0.01, 50}, {vp, 1, 0.1, 20}, {subvp, 2, 0.1, 20}} {
+		rng := rand.New(rand.NewPCG(3, uint64(c.kind)))
+		const batch, d, eps, seed, step = 6, 11, 1e-5, 99, 12
+		x0 := randn(rng, batch*d)
+		xt, z, tt := make([]float32, batch*d), make([]float32, batch*d), make([]float32, batch)
+		sde.Perturb(c.s, x0, xt, z, tt, batch, seed, step, eps)
+		gxt, gz, gt := make([]float32, batch*d), make([]float32, batch*d), make([]float32, batch)
+		Perturb(gxt, gz, gt, x0, c.kind, c.a, c.b, eps, seed, step)
+		for i := range tt {
+			if gt[i] != tt[i] {
+				t.Fatalf("kind %d: t[%d] = %v from the kernel, %v from sde.Perturb", c.kind, i, gt[i], tt[i])
+			}
+		}
+		for j := range z {
+			if ulps(gz[j], z[j]) > 1 || ulps(gxt[j], xt[j]) > 1 {
+				t.Fatalf("kind %d: element %d: z %v vs %v, x_t %v vs %v", c.kind, j, gz[j], z[j], gxt[j], xt[j])
+			}
+		}
+	}
+}
+
+// The normals kernel (the samplers' prior) draws philox.NormalPair's
+// numbers in the documented layout.
+func TestNormalsKernelMatchesPhilox(t *testing.T) {
+	const n, seed, stream, draw = 10, 5, 0x5DE00003, 0
+	got := make([]float32, n)
+	Normals(got, 2, seed, stream, draw)
+	for j := range n {
+		r := philox.Block(philox.Counter(j/4, stream, draw), philox.Key(seed))
+		z0, z1 := philox.NormalPair(r[j%4&2], r[j%4&2+1])
+		want := float32(2 * float64(float32([]float64{z0, z1}[j%2])))
+		if ulps(got[j], want) > 1 {
+			t.Fatalf("element %d: %v from the kernel, want %v", j, got[j], want)
+		}
+	}
+}
