@@ -4,6 +4,7 @@ package gpu
 
 import (
 	"math"
+	"unsafe"
 )
 
 // SDE names a forward SDE for the kernels, with its two parameters: VE's
@@ -21,11 +22,8 @@ const (
 	SubVP
 )
 
-// Philox streams of sde/noise.go that the kernels take as arguments.
-const (
-	streamPrior     uint32 = 0x5DE00003
-	streamPredictor uint32 = 0x5DE00004
-)
+// The Philox stream of the samplers' prior (sde.StreamPrior).
+const streamPrior uint32 = 0x5DE00003
 
 // Perturb is sde.Perturb on the device, for Backend.Pre: from the clean
 // batch at x0 it draws t, z and x_t into the plan's inputs, keyed by
@@ -43,56 +41,127 @@ func (b *Backend) Perturb(s SDE, x0, xt, z, t Buf, eps float64, seed uint64, ste
 	}, nil
 }
 
-// EMStep is one Euler-Maruyama step of the reverse SDE on the device, as in
-// sde.EulerMaruyama: Pre sets the score network's time input, Post moves x
-// using the network's output. Set gives each step's values before Run;
-// after Off, Run only evaluates the network.
-type EMStep struct {
-	ctl  []uint64 // em_ctl: t, f, g2, dt, noise (float64 bits), last, draw, score_scale (float64 bits), active, seed
+// SamplerStep is one step of a reverse-SDE sampler on the device, fused
+// around the score network: Pre sets the network's time input, Post updates
+// x from the network's output, by Euler-Maruyama (a predictor step, as
+// sde.EulerMaruyama) or Langevin (a corrector step, as
+// sde.LangevinCorrector). Predictor or Corrector gives each step's values
+// before Run; after Off, Run only evaluates the network.
+type SamplerStep struct {
+	ctl  []uint64 // sampler_ctl in kernels/sde.cu, one word per field
+	b    *Backend
+	bad  Ptr // two doubles: the corrector's failure flag and mean score norm
 	pre  func() error
-	post func() error
+	post []func() error
 }
 
-// NewEMStep binds the step to the score network's input x and time t and its
-// output epsHat, the predicted noise (slots of b's plan).
-func (b *Backend) NewEMStep(x, t, epsHat Buf) (*EMStep, error) {
-	e := &EMStep{ctl: make([]uint64, 10)}
-	ctl, err := b.UniformBlock(e.ctl)
+// The fields of sampler_ctl, in order, and its modes.
+const (
+	ctlT = iota
+	ctlF
+	ctlG2
+	ctlDT
+	ctlNoise
+	ctlLast
+	ctlDraw
+	ctlScoreScale
+	ctlMode
+	ctlSeed
+	ctlSNR
+	ctlAlpha
+	ctlWords
+
+	modeOff       = 0
+	modePredictor = 1
+	modeCorrector = 2
+)
+
+// NewSamplerStep binds the step to the score network's input x and time t
+// and its output epsHat, the predicted noise (slots of b's plan, whose
+// first axis is the batch). It starts Off.
+func (b *Backend) NewSamplerStep(x, t, epsHat Buf) (*SamplerStep, error) {
+	s := &SamplerStep{ctl: make([]uint64, ctlWords), b: b}
+	ctl, err := b.UniformBlock(s.ctl)
 	if err != nil {
 		return nil, err
 	}
 	dev, n, batch := b.D, x.Size(), t.Size()
-	e.pre = func() error { return dev.Launch("fill_time", dev.Grid(batch), Threads, t.Ptr, batch, ctl) }
-	e.post = func() error {
-		return dev.Launch("em_step", dev.Grid(n), Threads, x.Ptr, epsHat.Ptr, n, ctl, streamPredictor)
+	var z, norms Ptr
+	err = dev.Do(func() (err error) {
+		if z, err = dev.Pool.Alloc(4 * int64(n)); err != nil {
+			return err
+		}
+		if norms, err = dev.Pool.Alloc(8 * int64(2*batch)); err != nil {
+			return err
+		}
+		s.bad, err = dev.Pool.Alloc(16)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return e, nil
+	s.pre = func() error { return dev.Launch("fill_time", dev.Grid(batch), Threads, t.Ptr, batch, ctl) }
+	s.post = []func() error{
+		func() error { return dev.Launch("em_step", dev.Grid(n), Threads, x.Ptr, epsHat.Ptr, n, ctl) },
+		func() error { return dev.Launch("langevin_noise", dev.Grid(n), Threads, z, n, ctl) },
+		func() error {
+			return dev.Launch("langevin_norms", batch, Threads, norms, epsHat.Ptr, z, n/batch, ctl)
+		},
+		func() error {
+			return dev.Launch("langevin_step", dev.Grid(n), Threads, x.Ptr, epsHat.Ptr, z, norms, batch, n, ctl, s.bad)
+		},
+	}
+	return s, nil
 }
 
 // Pre and Post are the step's launches for Backend.Pre and Backend.Post.
-func (e *EMStep) Pre() func() error  { return e.pre }
-func (e *EMStep) Post() func() error { return e.post }
+func (s *SamplerStep) Pre() func() error    { return s.pre }
+func (s *SamplerStep) Post() []func() error { return s.post }
 
-// Set gives the next step's values: the score at time t, the SDE's drift
-// coefficient f, diffusion g and std there (score = -eps_hat/std), the step
-// dt (negative), whether it is the last step (no noise), and the Philox
-// key of its noise (seed, draw).
-func (e *EMStep) Set(t, f, g, std, dt float64, last bool, seed, draw uint64) {
-	lastWord := uint64(0)
-	if last {
-		lastWord = 1
-	}
-	for i, v := range []float64{t, f, g * g, dt, g * math.Sqrt(-dt)} {
-		e.ctl[i] = math.Float64bits(v)
-	}
-	e.ctl[5], e.ctl[6] = lastWord, draw
-	e.ctl[7] = math.Float64bits(float64(float32(-1 / std)))
-	e.ctl[8], e.ctl[9] = 1, seed
+// Off makes the step's kernels do nothing until the next Predictor or
+// Corrector, so that a Run only evaluates the network (at the time the
+// caller wrote).
+func (s *SamplerStep) Off() { s.ctl[ctlMode] = modeOff }
+
+// set fills the values both kinds of step use: the score at time t, where
+// the marginal std is std (score = -eps_hat/std), and the Philox key
+// (seed, draw) of the step's noise.
+func (s *SamplerStep) set(mode uint64, t, std float64, seed, draw uint64) {
+	s.ctl[ctlMode], s.ctl[ctlT], s.ctl[ctlSeed], s.ctl[ctlDraw] = mode, math.Float64bits(t), seed, draw
+	s.ctl[ctlScoreScale] = math.Float64bits(float64(float32(-1 / std))) // the CPU's float32 factor
 }
 
-// Off makes the step's kernels do nothing until the next Set, so that a
-// Run only evaluates the network (at the time the caller wrote).
-func (e *EMStep) Off() { e.ctl[8] = 0 }
+// Predictor sets the next step to Euler-Maruyama from t by dt (negative),
+// with drift coefficient f and diffusion g at t, and no noise if last.
+func (s *SamplerStep) Predictor(t, std, f, g, dt float64, last bool, seed, draw uint64) {
+	s.set(modePredictor, t, std, seed, draw)
+	s.ctl[ctlF], s.ctl[ctlG2] = math.Float64bits(f), math.Float64bits(g*g)
+	s.ctl[ctlDT], s.ctl[ctlNoise] = math.Float64bits(dt), math.Float64bits(g*math.Sqrt(-dt))
+	s.ctl[ctlLast] = 0
+	if last {
+		s.ctl[ctlLast] = 1
+	}
+}
+
+// Corrector sets the next step to Langevin at t with score_sde's step-size
+// rule (snr, alpha).
+func (s *SamplerStep) Corrector(t, std, snr, alpha float64, seed, draw uint64) {
+	s.set(modeCorrector, t, std, seed, draw)
+	s.ctl[ctlSNR], s.ctl[ctlAlpha] = math.Float64bits(snr), math.Float64bits(alpha)
+}
+
+// Reset clears the corrector's failure flag. It runs inside Do.
+func (s *SamplerStep) Reset() error { return s.b.D.Fill32(s.bad, 0, 4) }
+
+// Failed reports whether a corrector step found a mean score norm that is
+// not finite and positive, and that norm. It runs inside Do.
+func (s *SamplerStep) Failed() (bool, float64, error) {
+	var bad [2]float64
+	if err := s.b.D.CopyOut(unsafe.Pointer(&bad[0]), s.bad, 16); err != nil {
+		return false, 0, err
+	}
+	return bad[0] != 0, bad[1], nil
+}
 
 // Prior fills x with the prior sample x(T) = sd z, z from (seed,
 // StreamPrior, 0), as the CPU samplers start. It runs inside Do.

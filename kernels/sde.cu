@@ -8,6 +8,8 @@
 #define STREAM_TIME 0x5DE00001u
 #define STREAM_NOISE 0x5DE00002u
 #define STREAM_PRIOR 0x5DE00003u
+#define STREAM_PREDICTOR 0x5DE00004u
+#define STREAM_CORRECTOR 0x5DE00005u
 
 // perturb: for sample i = j/d, t_i ~ U(eps, 1) and z ~ N(0, I) from Philox
 // keyed by (seed, *step), then x_t = mean(t_i) x0 + std(t_i) z. The SDE is
@@ -37,55 +39,73 @@ extern "C" __global__ void normals(float *y, long long n, double sd, uint64_t se
 	grid_stride(j, n) y[j] = (float)(sd * (double)normal_at(j, stream, draw, seed));
 }
 
-// The per-step values of a reverse-SDE step, written by the host before
-// each step (a captured graph keeps its kernels' arguments, so values that
-// change go through memory).
-struct em_ctl {
-	double t;     // the time the score is evaluated at
-	double f, g2; // drift coefficient and squared diffusion at t
-	double dt;    // the step, negative
-	double noise; // g sqrt(-dt)
-	long long last; // no noise on the last step
-	uint64_t draw;  // Philox draw of this step's noise
+// The values of one sampler step, written by the host before each step (a
+// captured graph keeps its kernels' arguments, so what changes goes
+// through memory). Each step evaluates the network, then updates x by the
+// kernels of its mode; in mode SAMPLER_OFF they all do nothing and the
+// graph just evaluates the network.
+enum { SAMPLER_OFF, SAMPLER_PREDICTOR, SAMPLER_CORRECTOR };
+
+struct sampler_ctl {
+	double t;           // the time the score is evaluated at
+	double f, g2;       // predictor: drift coefficient and squared diffusion at t
+	double dt;          // predictor: the step, negative
+	double noise;       // predictor: g sqrt(-dt)
+	long long last;     // predictor: no noise on the last step
+	uint64_t draw;      // Philox draw of this step's noise
 	double score_scale; // the network predicts noise: score = eps_hat * score_scale (-1/std(t))
-	long long active;   // 0: both kernels do nothing (the graph then just evaluates the network)
+	long long mode;     // SAMPLER_*
 	uint64_t seed;      // keys the noise, with draw
+	double snr, alpha;  // corrector: the step-size rule's snr and alpha
 };
 
 // fill_time: t[i] = ctl->t for the score network's time input.
-extern "C" __global__ void fill_time(float *t, int n, const em_ctl *ctl) {
-	if (!ctl->active) return;
+extern "C" __global__ void fill_time(float *t, int n, const sampler_ctl *ctl) {
+	if (ctl->mode == SAMPLER_OFF) return;
 	float v = (float)ctl->t;
 	grid_stride(i, n) t[i] = v;
 }
 
-// em_step: one Euler-Maruyama step of the reverse SDE from t to t + dt:
-// x += (f x - g^2 score) dt + g sqrt(-dt) z, with z from (seed, stream,
-// ctl->draw) and score from the network's output eps_hat.
-extern "C" __global__ void em_step(float *x, const float *eps_hat, long long n, const em_ctl *ctl, uint32_t stream) {
-	if (!ctl->active) return;
-	uint64_t seed = ctl->seed;
+// em_step, the predictor: one Euler-Maruyama step of the reverse SDE from t
+// to t + dt: x += (f x - g^2 score) dt + g sqrt(-dt) z, with z from
+// (ctl->seed, STREAM_PREDICTOR, ctl->draw) and the score from the network's
+// output eps_hat.
+extern "C" __global__ void em_step(float *x, const float *eps_hat, long long n, const sampler_ctl *ctl) {
+	if (ctl->mode != SAMPLER_PREDICTOR) return;
 	double f = ctl->f, g2 = ctl->g2, dt = ctl->dt, noise = ctl->noise;
 	float scale = (float)ctl->score_scale;
 	bool last = ctl->last != 0;
-	uint64_t draw = ctl->draw;
+	uint64_t draw = ctl->draw, seed = ctl->seed;
 	grid_stride(j, n) {
 		double xj = x[j];
 		float s = eps_hat[j] * scale; // in float, as train.ScoreModel.Score
 		double xm = xj + (f * xj - g2 * (double)s) * dt;
-		if (!last) xm += noise * (double)normal_at(j, stream, draw, seed);
+		if (!last) xm += noise * (double)normal_at(j, STREAM_PREDICTOR, draw, seed);
 		x[j] = (float)xm;
 	}
 }
 
+// The corrector is three kernels: its noise, the per-sample norms, and the
+// step, whose size depends on the norms of the whole batch.
+
+// langevin_noise: z ~ N(0, I) from (ctl->seed, STREAM_CORRECTOR, ctl->draw).
+extern "C" __global__ void langevin_noise(float *z, long long n, const sampler_ctl *ctl) {
+	if (ctl->mode != SAMPLER_CORRECTOR) return;
+	uint64_t draw = ctl->draw, seed = ctl->seed;
+	grid_stride(j, n) z[j] = normal_at(j, STREAM_CORRECTOR, draw, seed);
+}
+
 // langevin_norms: norms[2i], norms[2i+1] = |score_i|, |z_i| for sample i
 // (block i) of d elements.
-extern "C" __global__ void langevin_norms(double *norms, const float *score, const float *z, long long d) {
+extern "C" __global__ void langevin_norms(double *norms, const float *eps_hat, const float *z, long long d,
+	const sampler_ctl *ctl) {
+	if (ctl->mode != SAMPLER_CORRECTOR) return;
 	__shared__ double sh[32];
+	float scale = (float)ctl->score_scale;
 	long long off = blockIdx.x * d;
 	double gg = 0.0, zz = 0.0;
 	for (long long j = threadIdx.x; j < d; j += blockDim.x) {
-		double g = score[off + j], e = z[off + j];
+		double g = eps_hat[off + j] * scale, e = z[off + j];
 		gg += g * g;
 		zz += e * e;
 	}
@@ -94,20 +114,26 @@ extern "C" __global__ void langevin_norms(double *norms, const float *score, con
 	if (threadIdx.x == 0) { norms[2 * blockIdx.x] = sqrt(gg); norms[2 * blockIdx.x + 1] = sqrt(zz); }
 }
 
-// langevin_step: x += e score + sqrt(2e) z with the corrector's step
+// langevin_step: x += e score + sqrt(2e) z with score_sde's step size
 // e = 2 alpha (snr |z| / |score|)^2, the norms averaged over the batch (in
-// the CPU code's order). A non-finite or zero step leaves x alone and sets
-// *bad, which the host turns into the CPU code's error.
-extern "C" __global__ void langevin_step(float *x, const float *score, const float *z, const double *norms,
-	int batch, long long n, double snr, double alpha, int *bad) {
+// the CPU code's order). When the mean score norm is not finite and
+// positive, x is left alone and bad[0] = 1, bad[1] = that norm, which the
+// host turns into the CPU code's error.
+extern "C" __global__ void langevin_step(float *x, const float *eps_hat, const float *z, const double *norms,
+	int batch, long long n, const sampler_ctl *ctl, double *bad) {
+	if (ctl->mode != SAMPLER_CORRECTOR) return;
 	double gn = 0.0, zn = 0.0;
 	for (int i = 0; i < batch; i++) { gn += norms[2 * i]; zn += norms[2 * i + 1]; }
 	gn /= batch;
 	zn /= batch;
 	if (!(gn > 0.0) || isinf(gn)) {
-		if (blockIdx.x == 0 && threadIdx.x == 0) *bad = 1;
+		if (blockIdx.x == 0 && threadIdx.x == 0) { bad[0] = 1.0; bad[1] = gn; }
 		return;
 	}
-	double r = snr * zn / gn, e = 2.0 * alpha * r * r, amp = sqrt(2.0 * e);
-	grid_stride(j, n) x[j] = (float)((double)x[j] + e * (double)score[j] + amp * (double)z[j]);
+	float scale = (float)ctl->score_scale;
+	double r = ctl->snr * zn / gn, e = 2.0 * ctl->alpha * r * r, amp = sqrt(2.0 * e);
+	grid_stride(j, n) {
+		float s = eps_hat[j] * scale;
+		x[j] = (float)((double)x[j] + e * (double)s + amp * (double)z[j]);
+	}
 }

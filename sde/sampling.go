@@ -14,6 +14,14 @@ type ScoreFunc func(x, t, score []float32) error
 // corrector step is scaled by the DDPM alpha_i; for the others alpha is 1.
 type langevinAlphaer interface{ langevinAlpha(t float64) float64 }
 
+// langevinAlpha is the corrector's alpha at t: the SDE's, or 1.
+func langevinAlpha(s SDE, t float64) float64 {
+	if a, ok := s.(langevinAlphaer); ok {
+		return a.langevinAlpha(t)
+	}
+	return 1
+}
+
 // sampler is one sampling run: the batch x, updated in place, and its work
 // buffers.
 type sampler struct {
@@ -157,12 +165,8 @@ func (w *sampler) correct(t, snr float64, draw uint64) error {
 	if !(gradNorm > 0) || math.IsInf(gradNorm, 0) {
 		return fmt.Errorf("sde: Langevin corrector at t = %g: mean score norm is %v", t, gradNorm)
 	}
-	alpha := 1.0
-	if a, ok := w.sde.(langevinAlphaer); ok {
-		alpha = a.langevinAlpha(t)
-	}
 	r := snr * noiseNorm / gradNorm
-	step := 2 * alpha * r * r
+	step := 2 * langevinAlpha(w.sde, t) * r * r
 	w.langevinUpdate(step, w.z)
 	return nil
 }
@@ -177,32 +181,47 @@ func (w *sampler) langevinUpdate(step float64, z []float32) {
 	})
 }
 
-// EMStep is one step of EulerMaruyama's schedule, for samplers that run
-// the update elsewhere (the fused CUDA kernel): the score is taken at time T,
-// where the drift coefficient is F, the diffusion G and the marginal std
-// Std (at float32(T), the time the network sees); the step is DT (negative); the last step adds no noise; Draw keys
-// the step's noise in StreamPredictor.
-type EMStep struct {
-	T, F, G, Std, DT float64
-	Last             bool
-	Draw             uint64
+// SamplerStep is one network evaluation of PredictorCorrector's schedule
+// and the update that follows it, for samplers that run the update
+// elsewhere (the fused CUDA kernels). The score is taken at time T, with
+// the marginal std Std (at float32(T), the time the network sees). A
+// predictor step (Corrector false) is Euler-Maruyama with drift
+// coefficient F, diffusion G and step DT (negative), and no noise when
+// Last; a corrector step is Langevin with SNR and Alpha. Draw keys the
+// step's noise in StreamPredictor or StreamCorrector; Step and Sub number
+// it as PredictorCorrector's errors do.
+type SamplerStep struct {
+	Corrector  bool
+	Step, Sub  int
+	T, Std     float64
+	F, G, DT   float64
+	Last       bool
+	SNR, Alpha float64
+	Draw       uint64
 }
 
-// EMSchedule is the schedule of EulerMaruyama(s, ..., steps, eps, ...).
-func EMSchedule(s SDE, steps int, eps float64) ([]EMStep, error) {
-	if err := checkSDE(s); err != nil {
+// PCSchedule is the schedule of PredictorCorrector(s, ..., steps,
+// correctorSteps, snr, eps, ...); with correctorSteps = 0, of EulerMaruyama.
+func PCSchedule(s SDE, steps, correctorSteps int, snr, eps float64) ([]SamplerStep, error) {
+	if err := checkPC(s, steps, correctorSteps, snr, eps); err != nil {
 		return nil, err
 	}
-	if err := checkGrid(steps, eps); err != nil {
-		return nil, err
-	}
-	out := make([]EMStep, steps)
+	var out []SamplerStep
 	dt := -1 / float64(steps)
-	for i := range out {
+	for i := range steps {
 		t := gridTime(i, steps, eps)
 		// The score's std is taken at the float32 time that the network
 		// sees, as train.ScoreModel.Score does.
-		out[i] = EMStep{T: t, F: s.DriftCoef(t), G: s.Diffusion(t), Std: s.Std(float64(float32(t))), DT: dt, Last: i == steps-1, Draw: uint64(i)}
+		base := SamplerStep{Step: i, T: t, Std: s.Std(float64(float32(t)))}
+		for j := range correctorSteps {
+			c := base
+			c.Corrector, c.Sub, c.SNR, c.Alpha = true, j, snr, langevinAlpha(s, t)
+			c.Draw = uint64(i)*uint64(correctorSteps) + uint64(j)
+			out = append(out, c)
+		}
+		p := base
+		p.F, p.G, p.DT, p.Last, p.Draw = s.DriftCoef(t), s.Diffusion(t), dt, i == steps-1, uint64(i)
+		out = append(out, p)
 	}
 	return out, nil
 }
@@ -230,17 +249,8 @@ func EulerMaruyama(s SDE, score ScoreFunc, x []float32, batch, steps int, eps fl
 // score_sde always samples with steps = s.N(), which the corrector's alpha
 // assumes.
 func PredictorCorrector(s SDE, score ScoreFunc, x []float32, batch, steps, correctorSteps int, snr, eps float64, seed uint64, progress func(i int)) error {
-	if err := checkSDE(s); err != nil {
+	if err := checkPC(s, steps, correctorSteps, snr, eps); err != nil {
 		return err
-	}
-	if err := checkGrid(steps, eps); err != nil {
-		return err
-	}
-	if correctorSteps < 0 {
-		return fmt.Errorf("sde: correctorSteps = %d, want at least 0", correctorSteps)
-	}
-	if correctorSteps > 0 && (!(snr > 0) || math.IsInf(snr, 0)) {
-		return fmt.Errorf("sde: snr = %v, want a finite positive number", snr)
 	}
 	w, err := newSampler(s, score, x, batch, seed)
 	if err != nil {
@@ -261,6 +271,23 @@ func PredictorCorrector(s SDE, score ScoreFunc, x []float32, batch, steps, corre
 		if progress != nil {
 			progress(i + 1)
 		}
+	}
+	return nil
+}
+
+// checkPC validates PredictorCorrector's settings.
+func checkPC(s SDE, steps, correctorSteps int, snr, eps float64) error {
+	if err := checkSDE(s); err != nil {
+		return err
+	}
+	if err := checkGrid(steps, eps); err != nil {
+		return err
+	}
+	if correctorSteps < 0 {
+		return fmt.Errorf("sde: correctorSteps = %d, want at least 0", correctorSteps)
+	}
+	if correctorSteps > 0 && (!(snr > 0) || math.IsInf(snr, 0)) {
+		return fmt.Errorf("sde: snr = %v, want a finite positive number", snr)
 	}
 	return nil
 }

@@ -5,46 +5,91 @@ import (
 	"testing"
 )
 
-// Replaying EMSchedule with the update written out by hand gives exactly
-// what EulerMaruyama gives: the schedule is what the fused GPU kernel needs.
-func TestEMScheduleReplaysEulerMaruyama(t *testing.T) {
-	s, err := NewVP(0.1, 20, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const batch, dim, steps, eps, seed = 3, 5, 7, 1e-3, 9
-	score := func(x, _, out []float32) error {
-		for i, v := range x {
-			out[i] = -v // the score of N(0, I)
-		}
-		return nil
-	}
-	want := make([]float32, batch*dim)
-	if err := EulerMaruyama(s, score, want, batch, steps, eps, seed, nil); err != nil {
-		t.Fatal(err)
-	}
-	sched, err := EMSchedule(s, steps, eps)
-	if err != nil {
-		t.Fatal(err)
-	}
+// replay runs a PCSchedule with the updates written out by hand, for the
+// score of N(0, I): what the fused GPU kernels do with the schedule.
+func replay(sched []SamplerStep, priorStd float64, batch, dim int, seed uint64) []float32 {
 	x := make([]float32, batch*dim)
 	fillNormals(x, seed, StreamPrior, 0)
+	for j, v := range x {
+		x[j] = float32(priorStd * float64(v))
+	}
+	s, z := make([]float32, len(x)), make([]float32, len(x))
 	for _, st := range sched {
-		z := newNormals(seed, StreamPredictor, st.Draw)
 		for j, v := range x {
-			xm := float64(v) + (st.F*float64(v)-st.G*st.G*float64(-v))*st.DT
+			s[j] = -v
+		}
+		if st.Corrector {
+			fillNormals(z, seed, StreamCorrector, st.Draw)
+			var gn, zn float64
+			for i := range batch {
+				var gg, zz float64
+				for j := i * dim; j < (i+1)*dim; j++ {
+					gg += float64(s[j]) * float64(s[j])
+					zz += float64(z[j]) * float64(z[j])
+				}
+				gn += math.Sqrt(gg)
+				zn += math.Sqrt(zz)
+			}
+			r := st.SNR * (zn / float64(batch)) / (gn / float64(batch))
+			e := 2 * st.Alpha * r * r
+			for j := range x {
+				x[j] = float32(float64(x[j]) + e*float64(s[j]) + math.Sqrt(2*e)*float64(z[j]))
+			}
+			continue
+		}
+		g := newNormals(seed, StreamPredictor, st.Draw)
+		for j, v := range x {
+			xm := float64(v) + (st.F*float64(v)-st.G*st.G*float64(s[j]))*st.DT
 			if !st.Last {
-				xm += st.G * math.Sqrt(-st.DT) * float64(float32(z.at(j)))
+				xm += st.G * math.Sqrt(-st.DT) * float64(float32(g.at(j)))
 			}
 			x[j] = float32(xm)
 		}
 	}
-	for j := range want {
-		if x[j] != want[j] {
-			t.Fatalf("element %d: %v from the schedule, %v from EulerMaruyama", j, x[j], want[j])
+	return x
+}
+
+// Replaying PCSchedule gives exactly what PredictorCorrector (and, without
+// corrector steps, EulerMaruyama) gives: the schedule is all the fused GPU
+// sampler needs.
+func TestPCScheduleReplaysTheSamplers(t *testing.T) {
+	vp, err := NewVP(0.1, 20, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ve, err := NewVE(0.01, 50, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batch, dim, steps, eps, seed, snr = 3, 5, 7, 1e-3, 9, 0.16
+	score := func(x, _, out []float32) error {
+		for i, v := range x {
+			out[i] = -v
+		}
+		return nil
+	}
+	for _, s := range []SDE{vp, ve} {
+		for _, correctors := range []int{0, 2} {
+			want := make([]float32, batch*dim)
+			if err := PredictorCorrector(s, score, want, batch, steps, correctors, snr, eps, seed, nil); err != nil {
+				t.Fatal(err)
+			}
+			sched, err := PCSchedule(s, steps, correctors, snr, eps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sched) != steps*(1+correctors) {
+				t.Fatalf("%d schedule entries, want %d", len(sched), steps*(1+correctors))
+			}
+			got := replay(sched, s.PriorStd(), batch, dim, seed)
+			for j := range want {
+				if got[j] != want[j] {
+					t.Fatalf("%T, %d correctors: element %d: %v from the schedule, %v from the sampler", s, correctors, j, got[j], want[j])
+				}
+			}
 		}
 	}
-	if _, err := EMSchedule(s, 0, eps); err == nil {
-		t.Error("EMSchedule accepted 0 steps")
+	if _, err := PCSchedule(vp, 0, 0, snr, eps); err == nil {
+		t.Error("PCSchedule accepted 0 steps")
 	}
 }

@@ -28,8 +28,9 @@ type ScoreModel struct {
 // fusedSampler runs a whole sampler on the device, with the update fused
 // into the network's graph.
 type fusedSampler interface {
-	// sampleEM runs sde.EulerMaruyama's schedule and returns x.
-	sampleEM(sched []sde.EMStep, priorStd float64, seed uint64, progress func(step int)) ([]float32, error)
+	// sample runs the schedule of sde.PredictorCorrector from the prior and
+	// returns x.
+	sample(sched []sde.SamplerStep, priorStd float64, seed uint64, progress func(step int)) ([]float32, error)
 	// scoreOnly makes the next runs evaluate only the network.
 	scoreOnly()
 }
@@ -106,20 +107,19 @@ func (m *ScoreModel) Score(x, t, score []float32) error {
 // Sample draws m.Batch images with the sampler of c, calling progress after
 // each step. The result is NCHW, roughly in [-1, 1].
 func (m *ScoreModel) Sample(c configs.Sample, progress func(step int)) ([]float32, error) {
+	correctors, ok := map[string]int{"em": 0, "pc": 1}[c.Sampler] // EM is PC without a corrector
+	if !ok {
+		return nil, fmt.Errorf("unknown sampler %q (want em or pc)", c.Sampler)
+	}
 	x := make([]float32, m.Batch*m.Dim)
 	var err error
-	switch {
-	case c.Sampler == "em" && m.fused != nil:
-		var sched []sde.EMStep
-		if sched, err = sde.EMSchedule(m.sde, c.Steps, c.Eps); err == nil {
-			x, err = m.fused.sampleEM(sched, m.sde.PriorStd(), c.Seed, progress)
+	if m.fused != nil {
+		var sched []sde.SamplerStep
+		if sched, err = sde.PCSchedule(m.sde, c.Steps, correctors, c.SNR, c.Eps); err == nil {
+			x, err = m.fused.sample(sched, m.sde.PriorStd(), c.Seed, progress)
 		}
-	case c.Sampler == "em":
-		err = sde.EulerMaruyama(m.sde, m.Score, x, m.Batch, c.Steps, c.Eps, c.Seed, progress)
-	case c.Sampler == "pc": // on the GPU too, with the network on the device and the update on the host
-		err = sde.PredictorCorrector(m.sde, m.Score, x, m.Batch, c.Steps, 1, c.SNR, c.Eps, c.Seed, progress)
-	default:
-		err = fmt.Errorf("unknown sampler %q (want em or pc)", c.Sampler)
+	} else {
+		err = sde.PredictorCorrector(m.sde, m.Score, x, m.Batch, c.Steps, correctors, c.SNR, c.Eps, c.Seed, progress)
 	}
 	if err != nil {
 		return nil, err

@@ -3,6 +3,8 @@
 package train
 
 import (
+	"fmt"
+
 	"gorgonia.org/gorgonia"
 
 	"github.com/scoregen/scoregen/configs"
@@ -11,17 +13,19 @@ import (
 	"github.com/scoregen/scoregen/sde"
 )
 
-// gpuSampler is the score network's graph with an Euler-Maruyama step fused
-// around it: each sampler step is one upload of the step's values and one
-// graph replay, and x stays on the device throughout.
+// gpuSampler is the score network's graph with a sampler step fused around
+// it: each sampler step (predictor or corrector) is one upload of the
+// step's values and one graph replay, and x stays on the device
+// throughout.
 type gpuSampler struct {
-	m  *ScoreModel
-	b  *gpu.Backend
-	em *gpu.EMStep
-	x  gpu.Buf
+	m    *ScoreModel
+	b    *gpu.Backend
+	step *gpu.SamplerStep
+	x    gpu.Buf
 }
 
-// compileGPUScore compiles m's network on a new GPU context.
+// compileGPUScore compiles m's network on a new GPU context, with the
+// sampler step (off) around it.
 func compileGPUScore(m *ScoreModel, g configs.GPU) (err error) {
 	dev, err := gpu.Open(0, gpu.Options{TF32: g.TF32})
 	if err != nil {
@@ -40,47 +44,64 @@ func compileGPUScore(m *ScoreModel, g configs.GPU) (err error) {
 	if m.plan, err = engine.Compile(gorgonia.Nodes{m.net.Out}, b); err != nil {
 		return err
 	}
-	fused := &gpuSampler{m: m, b: b}
-	if err := fused.bind(); err != nil {
-		return err
-	}
-	m.fused = fused
-	return nil
-}
-
-// bind adds the EM step, switched off, around the network before the graph
-// is recorded: Score replays it off, sampleEM on.
-func (s *gpuSampler) bind() error {
 	slot := func(n *gorgonia.Node) gpu.Buf {
-		sl, _ := s.m.plan.Slot(n)
-		return s.b.Slot(sl)
+		sl, _ := m.plan.Slot(n)
+		return b.Slot(sl)
 	}
-	em, err := s.b.NewEMStep(slot(s.m.net.X), slot(s.m.net.T), slot(s.m.net.Out))
+	step, err := b.NewSamplerStep(slot(m.net.X), slot(m.net.T), slot(m.net.Out))
 	if err != nil {
 		return err
 	}
-	em.Off()
-	s.em, s.x = em, slot(s.m.net.X)
-	s.b.Pre = []func() error{em.Pre()}
-	s.b.Post = []func() error{em.Post()}
+	b.Pre = []func() error{step.Pre()}
+	b.Post = step.Post()
+	m.fused = &gpuSampler{m: m, b: b, step: step, x: slot(m.net.X)}
 	return nil
 }
 
-func (s *gpuSampler) scoreOnly() { s.em.Off() }
+func (s *gpuSampler) scoreOnly() { s.step.Off() }
 
-func (s *gpuSampler) sampleEM(sched []sde.EMStep, priorStd float64, seed uint64, progress func(step int)) ([]float32, error) {
-	if err := s.b.D.Do(func() error { return s.b.Prior(s.x, priorStd, seed) }); err != nil {
+func (s *gpuSampler) sample(sched []sde.SamplerStep, priorStd float64, seed uint64, progress func(step int)) ([]float32, error) {
+	err := s.b.D.Do(func() error {
+		if err := s.step.Reset(); err != nil {
+			return err
+		}
+		return s.b.Prior(s.x, priorStd, seed)
+	})
+	if err != nil {
 		return nil, err
 	}
-	for i, st := range sched {
-		s.em.Set(st.T, st.F, st.G, st.Std, st.DT, st.Last, seed, st.Draw)
+	for _, st := range sched {
+		if st.Corrector {
+			s.step.Corrector(st.T, st.Std, st.SNR, st.Alpha, seed, st.Draw)
+		} else {
+			s.step.Predictor(st.T, st.Std, st.F, st.G, st.DT, st.Last, seed, st.Draw)
+		}
 		if err := s.m.plan.Run(); err != nil {
 			return nil, err
 		}
-		if progress != nil {
-			progress(i + 1)
+		if st.Corrector {
+			if err := s.checkCorrector(st); err != nil {
+				return nil, err
+			}
+		} else if progress != nil {
+			progress(st.Step + 1)
 		}
 	}
 	x := make([]float32, s.x.Size())
 	return x, s.m.plan.Read(s.m.net.X, x)
+}
+
+// checkCorrector turns the corrector kernel's failure flag into the error
+// that sde.PredictorCorrector gives.
+func (s *gpuSampler) checkCorrector(st sde.SamplerStep) error {
+	var bad bool
+	var norm float64
+	err := s.b.D.Do(func() (err error) {
+		bad, norm, err = s.step.Failed()
+		return err
+	})
+	if err == nil && bad {
+		err = fmt.Errorf("sde: step %d (t = %g), corrector %d: sde: Langevin corrector at t = %g: mean score norm is %v", st.Step, st.T, st.Sub, st.T, norm)
+	}
+	return err
 }

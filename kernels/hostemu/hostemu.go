@@ -20,6 +20,8 @@ package hostemu
 // void dropout(float *y, const float *x, long long n, uint32_t thr, float scale, const uint64_t *seed, uint32_t stream, const uint64_t *step);
 // void perturb(float *xt, float *z, float *t, const float *x0, int batch, long long d, int kind, double a, double b, double eps, uint64_t seed, const uint64_t *step);
 // void normals(float *y, long long n, double sd, uint64_t seed, uint32_t stream, uint64_t draw);
+// void em_step(float *x, const float *eps_hat, long long n, const void *ctl);
+// void langevin_noise(float *z, long long n, const void *ctl);
 import "C"
 
 import "unsafe"
@@ -84,4 +86,25 @@ func Perturb(xt, z, t, x0 []float32, kind int, a, b, eps float64, seed, step uin
 // Normals runs kernels/sde.cu's normals.
 func Normals(y []float32, sd float64, seed uint64, stream uint32, draw uint64) {
 	C.normals(p(y), C.longlong(len(y)), C.double(sd), C.uint64_t(seed), C.uint32_t(stream), C.uint64_t(draw))
+}
+
+// SamplerCtl is kernels/sde.cu's sampler_ctl, field by field.
+type SamplerCtl struct {
+	T, F, G2, DT, Noise float64
+	Last                int64
+	Draw                uint64
+	ScoreScale          float64
+	Mode                int64
+	Seed                uint64
+	SNR, Alpha          float64
+}
+
+// EMStep runs kernels/sde.cu's em_step.
+func EMStep(x, epsHat []float32, ctl *SamplerCtl) {
+	C.em_step(p(x), p(epsHat), C.longlong(len(x)), unsafe.Pointer(ctl))
+}
+
+// LangevinNoise runs kernels/sde.cu's langevin_noise.
+func LangevinNoise(z []float32, ctl *SamplerCtl) {
+	C.langevin_noise(p(z), C.longlong(len(z)), unsafe.Pointer(ctl))
 }

@@ -257,3 +257,36 @@ func TestNormalsKernelMatchesPhilox(t *testing.T) {
 		}
 	}
 }
+
+// The predictor kernel is sde's Euler-Maruyama update on the network's
+// output, with StreamPredictor's noise; the corrector's noise is
+// StreamCorrector's; and mode off leaves x alone.
+func TestSamplerKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	const n, seed, draw = 9, 3, 5
+	x0, eps := randn(rng, n), randn(rng, n)
+	ctl := SamplerCtl{T: 0.5, F: -0.7, G2: 2.25, DT: -0.01, Noise: 1.5 * 0.1, Draw: draw, ScoreScale: float64(float32(-1 / 0.8)), Mode: 1, Seed: seed}
+	x := append([]float32(nil), x0...)
+	EMStep(x, eps, &ctl)
+	for j := range x {
+		r := philox.Block(philox.Counter(j/4, sde.StreamPredictor, draw), philox.Key(seed))
+		z0, z1 := philox.NormalPair(r[j%4&2], r[j%4&2+1])
+		z := float32([]float64{z0, z1}[j%2])
+		s := eps[j] * float32(ctl.ScoreScale)
+		want := float32(float64(x0[j]) + (ctl.F*float64(x0[j])-ctl.G2*float64(s))*ctl.DT + ctl.Noise*float64(z))
+		if ulps(x[j], want) > 1 {
+			t.Fatalf("em_step element %d: %v, want %v", j, x[j], want)
+		}
+	}
+	ctl.Mode = 2
+	zs := make([]float32, n)
+	LangevinNoise(zs, &ctl)
+	want := make([]float32, n)
+	Normals(want, 1, seed, sde.StreamCorrector, draw)
+	assertClose(t, "langevin_noise", zs, want, 0)
+
+	ctl.Mode = 0
+	y := append([]float32(nil), x0...)
+	EMStep(y, eps, &ctl)
+	assertClose(t, "em_step off", y, x0, 0)
+}
