@@ -88,9 +88,10 @@ func TestGPUResume(t *testing.T) {
 	sameBits(t, "adam m", s1.M, s2.M)
 }
 
-// The score network and the fused Euler-Maruyama sampler on the GPU match
-// the CPU's: the score within 1e-5, the samples after a few steps (the
-// same Philox noise) within 1e-4, relative to their largest magnitude.
+// The score network and the fused samplers (Euler-Maruyama, and with the
+// Langevin corrector) on the GPU match the CPU's: the score within 1e-5,
+// the samples after a few steps (the same Philox noise) within 1e-4,
+// relative to their largest magnitude.
 func TestGPUSamplerMatchesCPU(t *testing.T) {
 	cfg := smallConfig(t, t.TempDir())
 	netCfg, err := NetConfig(cfg)
@@ -126,16 +127,18 @@ func TestGPUSamplerMatchesCPU(t *testing.T) {
 	if d := maxRelDiff([][]float32{scores["cuda"]}, [][]float32{scores["cpu"]}); !(d <= 1e-5) {
 		t.Errorf("score: GPU and CPU differ by %.2g relative", d)
 	}
-	sc := cfg.Sample
-	sc.Sampler, sc.Steps = "em", 5
-	samples := map[string][]float32{}
-	for dev, m := range models {
-		if samples[dev], err = m.Sample(sc, nil); err != nil {
-			t.Fatal(err)
+	for _, sampler := range []string{"em", "pc"} {
+		sc := cfg.Sample
+		sc.Sampler, sc.Steps = sampler, 5
+		samples := map[string][]float32{}
+		for dev, m := range models {
+			if samples[dev], err = m.Sample(sc, nil); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	if d := maxRelDiff([][]float32{samples["cuda"]}, [][]float32{samples["cpu"]}); !(d <= 1e-4) {
-		t.Errorf("EM samples after %d steps: GPU and CPU differ by %.2g relative", sc.Steps, d)
+		if d := maxRelDiff([][]float32{samples["cuda"]}, [][]float32{samples["cpu"]}); !(d <= 1e-4) {
+			t.Errorf("%s samples after %d steps: GPU and CPU differ by %.2g relative", sampler, sc.Steps, d)
+		}
 	}
 	// Score after sampling evaluates the network alone again.
 	again := make([]float32, len(x))
