@@ -3,10 +3,12 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -106,6 +108,40 @@ var gpuCases = []gpuCase{
 	}},
 }
 
+// randomCases are cases of random sizes (drawn from seed, and named by
+// them): convolutions of every stride and padding, broadcasts with random
+// axes of size 1, group norms, and softmax rows longer than a block.
+func randomCases(seed uint64) []gpuCase {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	in := func(lo, hi int) int { return lo + rng.IntN(hi-lo+1) }
+	var cases []gpuCase
+	for range 4 {
+		n, cin, cout, k, stride := in(1, 5), in(1, 6), in(1, 6), 2*in(0, 1)+1, in(1, 2)
+		pad := in(0, k/2)
+		h, w := in(k, 12), in(k, 12)
+		cases = append(cases, gpuCase{fmt.Sprintf("RandomConv%dx%d_s%dp%d_%dx%dx%dx%d_to_%d", k, k, stride, pad, n, cin, h, w, cout),
+			[]tensor.Shape{{n, cin, h, w}, {cout, cin, k, k}, {cout}}, conv(stride, pad, true)})
+
+		full := tensor.Shape{in(1, 4), in(1, 5), in(1, 6), in(1, 7)}
+		small := full.Clone()
+		for i := range small {
+			if rng.IntN(2) == 0 {
+				small[i] = 1
+			}
+		}
+		cases = append(cases, gpuCase{fmt.Sprintf("RandomMul%vx%v", full, small), []tensor.Shape{full, small}, bin(Mul)})
+
+		groups := in(1, 4)
+		c := groups * in(1, 3)
+		cases = append(cases, gpuCase{fmt.Sprintf("RandomGroupNorm%d_groups%d", c, groups),
+			[]tensor.Shape{{in(1, 4), c, in(1, 9), in(1, 9)}, {c}, {c}}, gn(groups, SiLU)})
+
+		cases = append(cases, gpuCase{"RandomSoftmax", []tensor.Shape{{in(1, 5), in(1, 700)}},
+			func(in []*gorgonia.Node) (*gorgonia.Node, error) { return Softmax(in[0]) }})
+	}
+	return cases
+}
+
 // gpuGraph is a case's graph with a cost sum(out * w) built from nn ops
 // (the engine compiles nothing else), and the gradients of every input.
 func gpuGraph(t *testing.T, c gpuCase, seed uint64) (outs []*gorgonia.Node) {
@@ -157,10 +193,11 @@ func closeTo(got, want []float32, tol float64) (int, bool) {
 }
 
 // TestOpsMatchCPU runs every op forward and backward on the GPU and on the
-// CPU backend from the same graph, with the GPU arena poisoned by NaN.
+// CPU backend from the same graph, with the GPU arena poisoned by NaN: the
+// fixed cases, then random ones (a failing case's name gives its sizes).
 func TestOpsMatchCPU(t *testing.T) {
 	d := testDevice(t)
-	for _, c := range gpuCases {
+	for _, c := range append(gpuCases, randomCases(uint64(time.Now().UnixNano()))...) {
 		t.Run(c.name, func(t *testing.T) {
 			outs := gpuGraph(t, c, 1)
 			cpu, err := engine.Compile(outs, engine.NewCPU())
