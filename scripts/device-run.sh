@@ -9,9 +9,16 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-out}
-mkdir -p "$out" .device/bin
-for f in .device/*.gz; do gunzip -c "$f" > ".device/bin/$(basename "$f" .gz)"; done
+mkdir -p "$out" .device/bin .device/lib
+for f in .device/*.gz; do
+	name=$(basename "$f" .gz)
+	case $name in
+	lib-*) gunzip -c "$f" > ".device/lib/${name#lib-}" ;;
+	*) gunzip -c "$f" > ".device/bin/$name" ;;
+	esac
+done
 chmod +x .device/bin/*
+export LD_LIBRARY_PATH="$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
 case ${1:?usage: device-run.sh tests|bench|torch} in
 tests)
