@@ -1,7 +1,9 @@
-// emu.h lets kernels/*.cu compile as plain C++ so that grid-stride kernels
-// can run on the CPU with one block of one thread, which walks every
-// element in turn. Kernels that need a real block (shared-memory
-// reductions, warp shuffles) compile but are not run.
+// emu.h lets kernels/*.cu compile as plain C++ and run on the CPU. A
+// kernel called directly runs as one block of one thread, which walks
+// every element of a grid-stride loop. emu_launch runs real blocks: each
+// block's threads are OS threads, __syncthreads is a barrier, and warp
+// shuffles go through a buffer between two barriers, so the block
+// reductions run as written (slowly: this is for tests on small sizes).
 #pragma once
 #define _GNU_SOURCE 1
 #include <math.h>
@@ -14,17 +16,25 @@
 #define __shared__ static
 
 struct emu_dim { unsigned int x, y, z; };
-extern emu_dim threadIdx, blockIdx, blockDim, gridDim;
+extern thread_local emu_dim threadIdx;
+extern emu_dim blockIdx, blockDim, gridDim;
 
 template <typename T> static inline T min(T a, T b) { return a < b ? a : b; }
 template <typename T> static inline T max(T a, T b) { return a > b ? a : b; }
-template <typename T> static inline T __shfl_xor_sync(unsigned, T v, int) { return v; }
-static inline void __syncthreads() {}
-static inline void __threadfence() {}
-static inline unsigned int atomicInc(unsigned int *p, unsigned int bound) {
-	unsigned int old = *p;
-	*p = old >= bound ? 0 : old + 1;
-	return old;
+
+void __syncthreads();
+void __threadfence();
+unsigned int atomicInc(unsigned int *p, unsigned int bound);
+extern double *emu_exchange; // one slot per thread of the running block
+
+// __shfl_xor_sync: every thread of the block calls it together (as the
+// reductions here do), so a block-wide exchange stands in for the warp's.
+template <typename T> static inline T __shfl_xor_sync(unsigned, T v, int lane_mask) {
+	emu_exchange[threadIdx.x] = (double)v;
+	__syncthreads();
+	T r = (T)emu_exchange[threadIdx.x ^ lane_mask];
+	__syncthreads();
+	return r;
 }
 
 // sincospi is CUDA's sin(pi x) and cos(pi x).

@@ -1,14 +1,16 @@
-// Package hostemu runs the CUDA kernels of kernels/ that are grid-stride
-// loops on the CPU, one element at a time (emu.h), so that tests without a
-// GPU can check their indexing and their Philox draws against the CPU code.
-// It exists for tests; nothing else imports it.
+// Package hostemu runs the CUDA kernels of kernels/ on the CPU (emu.h):
+// grid-stride kernels one element at a time, and the block reductions with
+// a thread per CUDA thread. Tests without a GPU check them against the CPU
+// ops: indexing, reductions, Philox draws. It exists for tests; nothing
+// else imports it.
 //
 // The Go build cache does not see changes to ../*.cu (cgo tracks only this
 // folder's files): after editing a kernel, run its tests with
 // `go clean -cache` or `go test -a`. CI builds from scratch.
 package hostemu
 
-// #cgo CXXFLAGS: -O1 -std=c++17
+// #cgo CXXFLAGS: -O1 -std=c++20
+// #cgo LDFLAGS: -pthread
 // #include <stdint.h>
 // void im2col(float *col, const float *x, int n0, int nb, int c, int h, int w, int kh, int kw, int oh, int ow, int stride, int pad);
 // void col2im(float *dx, const float *dcol, int n0, int nb, int c, int h, int w, int kh, int kw, int oh, int ow, int stride, int pad);
@@ -22,6 +24,20 @@ package hostemu
 // void normals(float *y, long long n, double sd, uint64_t seed, uint32_t stream, uint64_t draw);
 // void em_step(float *x, const float *eps_hat, long long n, const void *ctl);
 // void langevin_noise(float *z, long long n, const void *ctl);
+// void emu_gn_fwd(int grid, int block, float *y, const float *x, const float *gamma, const float *beta, int groups, int d, int s, double eps, int act);
+// void emu_gn_bwd_x(int grid, int block, float *dx, const float *x, const float *gamma, const float *beta, const float *dy, int groups, int d, int s, double eps, int act);
+// void emu_gn_stats(int grid, int block, float *stats, const float *x, int d, int s, double eps);
+// void emu_gn_bwd_affine(int grid, int block, float *out, const float *x, const float *gamma, const float *beta, const float *dy, const float *stats, int n, int c, int groups, int s, int act);
+// void emu_softmax_fwd(int grid, int block, float *y, const float *x, int n);
+// void emu_softmax_bwd(int grid, int block, float *dx, const float *y, const float *g, int n);
+// void emu_reduce_to(int grid, int block, float *y, const float *x, float f, const int *k, long long rn);
+// void emu_mse(int grid, int block, float *out, const float *a, const float *b, long long n);
+// void emu_sinusoidal_bwd(int grid, int block, float *dt, const float *t, const float *g, int dim, double scale);
+// void emu_norm_sq(int grid, int block, double *norm, double *partial, unsigned int *done, const float *arena, const long long *grad, const long long *size, const int *chunk_tensor, const long long *chunk_start, int chunks);
+// void emu_adam(int grid, int block, float *arena, float *m, float *v, const double *norm, const void *ctl, const long long *param, const long long *grad, const long long *flat, const long long *size, const int *chunk_tensor, const long long *chunk_start, float beta1, float beta2, float eps, double max_norm);
+// void emu_ema(int grid, int block, float *shadow, const float *arena, const void *ctl, const long long *param, const long long *flat, const long long *size, const int *chunk_tensor, const long long *chunk_start);
+// void emu_langevin_norms(int grid, int block, double *norms, const float *eps_hat, const float *z, long long d, const void *ctl);
+// void emu_langevin_step(int grid, int block, float *x, const float *eps_hat, const float *z, const double *norms, int batch, long long n, const void *ctl, double *bad);
 import "C"
 
 import "unsafe"
@@ -107,4 +123,106 @@ func EMStep(x, epsHat []float32, ctl *SamplerCtl) {
 // LangevinNoise runs kernels/sde.cu's langevin_noise.
 func LangevinNoise(z []float32, ctl *SamplerCtl) {
 	C.langevin_noise(p(z), C.longlong(len(z)), unsafe.Pointer(ctl))
+}
+
+// Launch is a grid of blocks of threads, as a launcher picks them.
+type Launch struct{ Grid, Block int }
+
+func (l Launch) c() (C.int, C.int) { return C.int(l.Grid), C.int(l.Block) }
+
+// GroupNorm's kernels (kernels/norm.cu).
+func GNFwd(l Launch, y, x, gamma, beta []float32, groups, d, s int, eps float64, act int) {
+	g, b := l.c()
+	C.emu_gn_fwd(g, b, p(y), p(x), p(gamma), p(beta), C.int(groups), C.int(d), C.int(s), C.double(eps), C.int(act))
+}
+
+func GNBwdX(l Launch, dx, x, gamma, beta, dy []float32, groups, d, s int, eps float64, act int) {
+	g, b := l.c()
+	C.emu_gn_bwd_x(g, b, p(dx), p(x), p(gamma), p(beta), p(dy), C.int(groups), C.int(d), C.int(s), C.double(eps), C.int(act))
+}
+
+func GNStats(l Launch, stats, x []float32, d, s int, eps float64) {
+	g, b := l.c()
+	C.emu_gn_stats(g, b, p(stats), p(x), C.int(d), C.int(s), C.double(eps))
+}
+
+func GNBwdAffine(l Launch, out, x, gamma, beta, dy, stats []float32, n, c, groups, s, act int) {
+	g, b := l.c()
+	C.emu_gn_bwd_affine(g, b, p(out), p(x), p(gamma), p(beta), p(dy), p(stats), C.int(n), C.int(c), C.int(groups), C.int(s), C.int(act))
+}
+
+// Softmax's kernels (kernels/softmax.cu).
+func SoftmaxFwd(l Launch, y, x []float32, n int) {
+	g, b := l.c()
+	C.emu_softmax_fwd(g, b, p(y), p(x), C.int(n))
+}
+
+func SoftmaxBwd(l Launch, dx, y, grad []float32, n int) {
+	g, b := l.c()
+	C.emu_softmax_bwd(g, b, p(dx), p(y), p(grad), C.int(n))
+}
+
+// ReduceTo runs kernels/reduce.cu's reduce_to; axes are its 14 integer
+// arguments from k1 to rs3.
+func ReduceTo(l Launch, y, x []float32, f float32, axes [14]int32, rn int) {
+	g, b := l.c()
+	C.emu_reduce_to(g, b, p(y), p(x), C.float(f), (*C.int)(unsafe.Pointer(&axes[0])), C.longlong(rn))
+}
+
+// MSE runs kernels/reduce.cu's mse.
+func MSE(l Launch, out, a, bv []float32) {
+	g, b := l.c()
+	C.emu_mse(g, b, p(out), p(a), p(bv), C.longlong(len(a)))
+}
+
+// SinusoidalBwd runs kernels/embedding.cu's sinusoidal_bwd.
+func SinusoidalBwd(l Launch, dt, t, grad []float32, dim int, scale float64) {
+	g, b := l.c()
+	C.emu_sinusoidal_bwd(g, b, p(dt), p(t), p(grad), C.int(dim), C.double(scale))
+}
+
+// Tables are the optimiser kernels' tensor and chunk tables
+// (kernels/optim.cu).
+type Tables struct {
+	Param, Grad, Flat, Size []int64
+	ChunkTensor             []int32
+	ChunkStart              []int64
+}
+
+// StepCtl is kernels/optim.cu's step_ctl.
+type StepCtl struct{ StepSize, SqrtC2, EMAKeep, EMATake float64 }
+
+// NormSq runs kernels/optim.cu's norm_sq; partial has a slot per chunk and
+// *done is its counter.
+func NormSq(l Launch, norm *float64, partial []float64, done *uint32, arena []float32, t *Tables) {
+	g, b := l.c()
+	C.emu_norm_sq(g, b, (*C.double)(norm), (*C.double)(&partial[0]), (*C.uint)(done), p(arena),
+		(*C.longlong)(&t.Grad[0]), (*C.longlong)(&t.Size[0]), (*C.int)(&t.ChunkTensor[0]), (*C.longlong)(&t.ChunkStart[0]), C.int(len(t.ChunkTensor)))
+}
+
+// Adam runs kernels/optim.cu's adam.
+func Adam(l Launch, arena, m, v []float32, norm *float64, ctl *StepCtl, t *Tables, beta1, beta2, eps float32, maxNorm float64) {
+	g, b := l.c()
+	C.emu_adam(g, b, p(arena), p(m), p(v), (*C.double)(norm), unsafe.Pointer(ctl), (*C.longlong)(&t.Param[0]), (*C.longlong)(&t.Grad[0]),
+		(*C.longlong)(&t.Flat[0]), (*C.longlong)(&t.Size[0]), (*C.int)(&t.ChunkTensor[0]), (*C.longlong)(&t.ChunkStart[0]),
+		C.float(beta1), C.float(beta2), C.float(eps), C.double(maxNorm))
+}
+
+// EMA runs kernels/optim.cu's ema.
+func EMA(l Launch, shadow, arena []float32, ctl *StepCtl, t *Tables) {
+	g, b := l.c()
+	C.emu_ema(g, b, p(shadow), p(arena), unsafe.Pointer(ctl), (*C.longlong)(&t.Param[0]), (*C.longlong)(&t.Flat[0]),
+		(*C.longlong)(&t.Size[0]), (*C.int)(&t.ChunkTensor[0]), (*C.longlong)(&t.ChunkStart[0]))
+}
+
+// LangevinNorms and LangevinStep run the corrector's kernels
+// (kernels/sde.cu); bad has two slots.
+func LangevinNorms(l Launch, norms []float64, epsHat, z []float32, d int, ctl *SamplerCtl) {
+	g, b := l.c()
+	C.emu_langevin_norms(g, b, (*C.double)(&norms[0]), p(epsHat), p(z), C.longlong(d), unsafe.Pointer(ctl))
+}
+
+func LangevinStep(l Launch, x, epsHat, z []float32, norms []float64, batch int, ctl *SamplerCtl, bad []float64) {
+	g, b := l.c()
+	C.emu_langevin_step(g, b, p(x), p(epsHat), p(z), (*C.double)(&norms[0]), C.int(batch), C.longlong(len(x)), unsafe.Pointer(ctl), (*C.double)(&bad[0]))
 }

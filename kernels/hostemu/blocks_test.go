@@ -1,0 +1,258 @@
+package hostemu
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/scoregen/scoregen/nn"
+	"github.com/scoregen/scoregen/sde"
+)
+
+// threads is the block size of the launchers (gpu.Threads).
+const threads = 256
+
+// gradients is a graph's output y = f(inputs) and the gradients of
+// sum(y * dy) with respect to the inputs, from the CPU backend.
+func gradients(t *testing.T, f func(g *gorgonia.ExprGraph) (y *gorgonia.Node, in []*gorgonia.Node), values [][]float32, dy func(n int) []float32) (out, gy []float32, grads [][]float32) {
+	t.Helper()
+	g := gorgonia.NewGraph()
+	y, in := f(g)
+	dyNode := input(g, "dy", y.Shape()...)
+	prod, err := nn.Binary(nn.Mul, y, dyNode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost, err := nn.Sum(prod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs, err := gorgonia.Grad(cost, in...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gy = dy(y.Shape().TotalSize())
+	feed := map[*gorgonia.Node][]float32{dyNode: gy}
+	for i, n := range in {
+		feed[n] = values[i]
+	}
+	res := cpuRun(t, feed, append(gorgonia.Nodes{y}, gs...)...)
+	return res[0], gy, res[1:]
+}
+
+// GroupNorm with SiLU: the forward kernel, the input gradient, and the
+// statistics plus affine gradient, as nn/groupnorm_gpu.go launches them.
+func TestGroupNormKernelsMatchTheCPUOp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	const n, c, groups, h, w, eps = 3, 8, 4, 5, 7, 1e-6
+	d, s := c/groups, h*w
+	x, gamma, beta := randn(rng, n*c*s), randn(rng, c), randn(rng, c)
+	for i := range x {
+		x[i] = 3*x[i] + 1 // an offset and a scale the statistics must find
+	}
+	want, dy, grads := gradients(t, func(g *gorgonia.ExprGraph) (*gorgonia.Node, []*gorgonia.Node) {
+		xn, gn, bn := input(g, "x", n, c, h, w), input(g, "gamma", c), input(g, "beta", c)
+		y, err := nn.GroupNorm(xn, gn, bn, groups, eps, nn.SiLU)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return y, []*gorgonia.Node{xn, gn, bn}
+	}, [][]float32{x, gamma, beta}, func(k int) []float32 { return randn(rng, k) })
+
+	blocks := Launch{n * groups, threads}
+	y := make([]float32, len(x))
+	GNFwd(blocks, y, x, gamma, beta, groups, d, s, eps, int(nn.SiLU))
+	assertClose(t, "group norm", y, want, 1e-5)
+
+	dx := make([]float32, len(x))
+	GNBwdX(blocks, dx, x, gamma, beta, dy, groups, d, s, eps, int(nn.SiLU))
+	assertClose(t, "group norm input gradient", dx, grads[0], 1e-5)
+
+	stats, affine := make([]float32, 2*n*groups), make([]float32, 2*c)
+	GNStats(blocks, stats, x, d, s, eps)
+	GNBwdAffine(Launch{c, threads}, affine, x, gamma, beta, dy, stats, n, c, groups, s, int(nn.SiLU))
+	assertClose(t, "group norm gamma gradient", affine[:c], grads[1], 1e-5)
+	assertClose(t, "group norm beta gradient", affine[c:], grads[2], 1e-5)
+}
+
+// Softmax over rows longer than a warp, forward and backward, with the
+// launcher's block size (the row length rounded up to warps).
+func TestSoftmaxKernelsMatchTheCPUOp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	const rows, n = 5, 70
+	x := randn(rng, rows*n)
+	want, dy, grads := gradients(t, func(g *gorgonia.ExprGraph) (*gorgonia.Node, []*gorgonia.Node) {
+		xn := input(g, "x", rows, n)
+		y, err := nn.Softmax(xn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return y, []*gorgonia.Node{xn}
+	}, [][]float32{x}, func(k int) []float32 { return randn(rng, k) })
+	blocks := Launch{rows, (n + 31) / 32 * 32}
+	y, dx := make([]float32, len(x)), make([]float32, len(x))
+	SoftmaxFwd(blocks, y, x, n)
+	assertClose(t, "softmax", y, want, 1e-6)
+	SoftmaxBwd(blocks, dx, y, dy, n)
+	assertClose(t, "softmax gradient", dx, grads[0], 1e-5)
+}
+
+// reduce_to sums [2,3,4,5] to [1,3,1,5]: kept axes 1 and 3, reduced 0 and 2
+// (the arguments nn/reduce_gpu.go builds for this case).
+func TestReduceToKernelMatchesSumTo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	x := randn(rng, 120)
+	g := gorgonia.NewGraph()
+	xn := input(g, "x", 2, 3, 4, 5)
+	y, err := nn.SumTo(xn, tensor.Shape{1, 3, 1, 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := cpuRun(t, map[*gorgonia.Node][]float32{xn: x}, y)[0]
+	// k1..k3, ks0..ks3, r1..r3, rs0..rs3: each list padded on the left.
+	axes := [14]int32{1, 3, 5, 0, 0, 20, 1, 1, 2, 4, 0, 0, 60, 5}
+	got := make([]float32, 15)
+	ReduceTo(Launch{15, threads}, got, x, 1, axes, 8)
+	assertClose(t, "reduce_to", got, want, 1e-6)
+}
+
+// mse and the sinusoidal embedding's gradient, each against its CPU op.
+func TestLossAndEmbeddingKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	a, b := randn(rng, 300), randn(rng, 300)
+	g := gorgonia.NewGraph()
+	an, bn := input(g, "a", 3, 100), input(g, "b", 3, 100)
+	loss, err := nn.MSE(an, bn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := cpuRun(t, map[*gorgonia.Node][]float32{an: a, bn: b}, loss)[0]
+	got := make([]float32, 1)
+	MSE(Launch{1, 1024}, got, a, b)
+	assertClose(t, "mse", got, want, 1e-6)
+
+	const batch, dim, scale = 4, 32, 1000
+	tt := []float32{0.01, 0.3, 0.77, 1}
+	_, dy, grads := gradients(t, func(g *gorgonia.ExprGraph) (*gorgonia.Node, []*gorgonia.Node) {
+		tn := input(g, "t", batch)
+		y, err := nn.Sinusoidal(tn, dim, scale)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return y, []*gorgonia.Node{tn}
+	}, [][]float32{tt}, func(k int) []float32 { return randn(rng, k) })
+	dt := make([]float32, batch)
+	SinusoidalBwd(Launch{batch, threads}, dt, tt, dy, dim, scale)
+	assertClose(t, "sinusoidal gradient", dt, grads[0], 1e-5)
+}
+
+// The optimiser kernels over three tensors scattered in an arena, for
+// three steps (the gradient norm's last-block counter must reset), against
+// nn's GlobalNorm, ClipScale, Adam and EMA.
+func TestOptimiserKernelsMatchNN(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 10))
+	sizes := []int{5000, 37, 8200}
+	arena := randn(rng, 2*(5000+37+8200)+100)
+	var tab Tables
+	var params, grads [][]float32
+	at, flat := 50, 0
+	for i, n := range sizes {
+		tab.Param = append(tab.Param, int64(at))
+		tab.Grad = append(tab.Grad, int64(at+n))
+		tab.Flat = append(tab.Flat, int64(flat))
+		tab.Size = append(tab.Size, int64(n))
+		for s := 0; s < n; s += 4096 {
+			tab.ChunkTensor = append(tab.ChunkTensor, int32(i))
+			tab.ChunkStart = append(tab.ChunkStart, int64(s))
+		}
+		params = append(params, append([]float32(nil), arena[at:at+n]...))
+		grads = append(grads, arena[at+n:at+2*n])
+		at, flat = at+2*n, flat+n
+	}
+	adam := nn.NewAdam(params, grads, 0.9, 0.999, 1e-8)
+	ema := nn.NewEMA(params, 0.999)
+	m, v, shadow := make([]float32, flat), make([]float32, flat), make([]float32, 0, flat)
+	for _, p := range params {
+		shadow = append(shadow, p...)
+	}
+	chunks := len(tab.ChunkTensor)
+	blocks := Launch{chunks, threads}
+	partial := make([]float64, chunks)
+	var norm float64
+	var done uint32
+	const lr, maxNorm = 1e-3, 1.0
+	for step := range 3 {
+		for _, gr := range grads { // new gradients, the same on both sides
+			for j := range gr {
+				gr[j] = float32(rng.NormFloat64()) * 0.1
+			}
+		}
+		want := nn.GlobalNorm(grads)
+		NormSq(blocks, &norm, partial, &done, arena, &tab)
+		if math.Abs(norm-want) > 1e-12*want || done != 0 {
+			t.Fatalf("step %d: norm %v, want %v (counter left at %d)", step, norm, want, done)
+		}
+		adam.Update(lr, nn.ClipScale(want, maxNorm))
+		ema.Update(params)
+		c1, c2 := 1-math.Pow(0.9, float64(step+1)), 1-math.Pow(0.999, float64(step+1))
+		keep := math.Min(0.999, float64(2+step)/float64(11+step))
+		ctl := StepCtl{lr / c1, math.Sqrt(c2), keep, 1 - keep}
+		Adam(blocks, arena, m, v, &norm, &ctl, &tab, 0.9, 0.999, 1e-8, maxNorm)
+		EMA(blocks, shadow, arena, &ctl, &tab)
+	}
+	for i := range sizes {
+		p, f := int(tab.Param[i]), int(tab.Flat[i])
+		assertClose(t, "adam weights", arena[p:p+sizes[i]], params[i], 1e-6)
+		assertClose(t, "adam m", m[f:f+sizes[i]], adam.M[i], 1e-6)
+		assertClose(t, "adam v", v[f:f+sizes[i]], adam.V[i], 1e-6)
+		assertClose(t, "ema", shadow[f:f+sizes[i]], ema.Shadow[i], 1e-6)
+	}
+}
+
+// One Langevin corrector step by the three kernels equals
+// sde.LangevinCorrector's with the same network output.
+func TestLangevinKernelsMatchSDE(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 11))
+	vp, err := sde.NewVP(0.1, 20, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batch, dim, snr, seed = 3, 40, 0.16, 21
+	sched, err := sde.PCSchedule(vp, 10, 1, snr, 1e-3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := sched[4] // the corrector of step 2
+	if !st.Corrector {
+		t.Fatalf("schedule entry %+v is not a corrector", st)
+	}
+	x0, epsHat := randn(rng, batch*dim), randn(rng, batch*dim)
+	scale := float32(-1 / st.Std)
+	score := func(_, _, out []float32) error {
+		for i, e := range epsHat {
+			out[i] = e * scale
+		}
+		return nil
+	}
+	want := append([]float32(nil), x0...)
+	if err := sde.LangevinCorrector(vp, score, want, batch, st.T, snr, seed, st.Draw); err != nil {
+		t.Fatal(err)
+	}
+	ctl := SamplerCtl{T: st.T, ScoreScale: float64(scale), Mode: 2, Seed: seed, Draw: st.Draw, SNR: snr, Alpha: st.Alpha}
+	z, norms, bad := make([]float32, batch*dim), make([]float64, 2*batch), make([]float64, 2)
+	x := append([]float32(nil), x0...)
+	LangevinNoise(z, &ctl)
+	LangevinNorms(Launch{batch, threads}, norms, epsHat, z, dim, &ctl)
+	LangevinStep(Launch{2, threads}, x, epsHat, z, norms, batch, &ctl, bad)
+	if bad[0] != 0 {
+		t.Fatalf("corrector reported a bad norm %v", bad[1])
+	}
+	for j := range want {
+		if ulps(x[j], want[j]) > 1 {
+			t.Fatalf("element %d: %v from the kernels, %v from sde", j, x[j], want[j])
+		}
+	}
+}
