@@ -24,6 +24,11 @@ package hostemu
 // void normals(float *y, long long n, double sd, uint64_t seed, uint32_t stream, uint64_t draw);
 // void em_step(float *x, const float *eps_hat, long long n, const void *ctl);
 // void langevin_noise(float *z, long long n, const void *ctl);
+// void act_fwd(float *y, const float *x, long long n, int act, float slope);
+// void act_bwd(float *dx, const float *x, const float *dy, long long n, int act, float slope);
+// void binary(float *y, const float *a, const float *b, long long n, int op, int d1, int d2, int d3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3);
+// void expand(float *y, const float *x, long long n, float f, int d1, int d2, int d3, int s0, int s1, int s2, int s3);
+// void sinusoidal_fwd(float *y, const float *t, int batch, int dim, double scale);
 // void emu_gn_fwd(int grid, int block, float *y, const float *x, const float *gamma, const float *beta, int groups, int d, int s, double eps, int act);
 // void emu_gn_bwd_x(int grid, int block, float *dx, const float *x, const float *gamma, const float *beta, const float *dy, int groups, int d, int s, double eps, int act);
 // void emu_gn_stats(int grid, int block, float *stats, const float *x, int d, int s, double eps);
@@ -225,4 +230,30 @@ func LangevinNorms(l Launch, norms []float64, epsHat, z []float32, d int, ctl *S
 func LangevinStep(l Launch, x, epsHat, z []float32, norms []float64, batch int, ctl *SamplerCtl, bad []float64) {
 	g, b := l.c()
 	C.emu_langevin_step(g, b, p(x), p(epsHat), p(z), (*C.double)(&norms[0]), C.int(batch), C.longlong(len(x)), unsafe.Pointer(ctl), (*C.double)(&bad[0]))
+}
+
+// ActFwd and ActBwd run kernels/elementwise.cu's activations.
+func ActFwd(y, x []float32, act int, slope float32) {
+	C.act_fwd(p(y), p(x), C.longlong(len(x)), C.int(act), C.float(slope))
+}
+
+func ActBwd(dx, x, dy []float32, act int, slope float32) {
+	C.act_bwd(p(dx), p(x), p(dy), C.longlong(len(x)), C.int(act), C.float(slope))
+}
+
+// Binary runs kernels/elementwise.cu's broadcasting binary op over an
+// output of sizes d (four axes), with the operands' strides sa and sb.
+func Binary(y, a, b []float32, op int, d, sa, sb [4]int) {
+	C.binary(p(y), p(a), p(b), C.longlong(len(y)), C.int(op), C.int(d[1]), C.int(d[2]), C.int(d[3]),
+		C.int(sa[0]), C.int(sa[1]), C.int(sa[2]), C.int(sa[3]), C.int(sb[0]), C.int(sb[1]), C.int(sb[2]), C.int(sb[3]))
+}
+
+// Expand runs kernels/elementwise.cu's expand.
+func Expand(y, x []float32, f float32, d, s [4]int) {
+	C.expand(p(y), p(x), C.longlong(len(y)), C.float(f), C.int(d[1]), C.int(d[2]), C.int(d[3]), C.int(s[0]), C.int(s[1]), C.int(s[2]), C.int(s[3]))
+}
+
+// SinusoidalFwd runs kernels/embedding.cu's sinusoidal_fwd.
+func SinusoidalFwd(y, t []float32, dim int, scale float64) {
+	C.sinusoidal_fwd(p(y), p(t), C.int(len(t)), C.int(dim), C.double(scale))
 }

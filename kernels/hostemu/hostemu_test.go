@@ -290,3 +290,68 @@ func TestSamplerKernels(t *testing.T) {
 	EMStep(y, eps, &ctl)
 	assertClose(t, "em_step off", y, x0, 0)
 }
+
+// Every activation and its derivative, and the broadcasting kernels with
+// the strides nn/arith_gpu.go and nn/reduce_gpu.go compute, against the CPU
+// ops; and the time embedding.
+func TestElementwiseKernelsMatchTheCPUOps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 12))
+	x := randn(rng, 60)
+	for _, act := range []nn.Act{nn.SiLU, nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.Tanh} {
+		g := gorgonia.NewGraph()
+		xn, dyn := input(g, "x", 60), input(g, "dy", 60)
+		y, err := nn.Activate(xn, act, 0.2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prod, _ := nn.Binary(nn.Mul, y, dyn)
+		cost, _ := nn.Sum(prod)
+		grads, err := gorgonia.Grad(cost, xn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dy := randn(rng, 60)
+		want := cpuRun(t, map[*gorgonia.Node][]float32{xn: x, dyn: dy}, y, grads[0])
+		got, dx := make([]float32, 60), make([]float32, 60)
+		ActFwd(got, x, int(act), 0.2)
+		ActBwd(dx, x, dy, int(act), 0.2)
+		assertClose(t, act.String(), got, want[0], 1e-6)
+		assertClose(t, act.String()+" derivative", dx, want[1], 1e-6)
+	}
+
+	// [2,1,4,5] * [2,3,1,5] -> [2,3,4,5], and [1,3,1,5] expanded to it.
+	a, b, small := randn(rng, 40), randn(rng, 30), randn(rng, 15)
+	g := gorgonia.NewGraph()
+	an, bn, sn := input(g, "a", 2, 1, 4, 5), input(g, "b", 2, 3, 1, 5), input(g, "s", 1, 3, 1, 5)
+	prod, err := nn.Binary(nn.Mul, an, bn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := nn.Binary(nn.Add, prod, sn) // s broadcast and added: what expand computes, plus prod
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := cpuRun(t, map[*gorgonia.Node][]float32{an: a, bn: b, sn: small}, prod, sum)
+	d := [4]int{2, 3, 4, 5}
+	got := make([]float32, 120)
+	Binary(got, a, b, int(nn.Mul), d, [4]int{20, 0, 5, 1}, [4]int{15, 5, 0, 1})
+	assertClose(t, "broadcast multiply", got, want[0], 0)
+	ex := make([]float32, 120)
+	Expand(ex, small, 1, d, [4]int{0, 5, 0, 1})
+	for i := range ex {
+		ex[i] += got[i]
+	}
+	assertClose(t, "expand", ex, want[1], 1e-6)
+
+	tt := []float32{0, 0.25, 0.9}
+	gt := gorgonia.NewGraph()
+	tn := input(gt, "t", 3)
+	emb, err := nn.Sinusoidal(tn, 16, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEmb := cpuRun(t, map[*gorgonia.Node][]float32{tn: tt}, emb)[0]
+	gotEmb := make([]float32, 48)
+	SinusoidalFwd(gotEmb, tt, 16, 1000)
+	assertClose(t, "sinusoidal embedding", gotEmb, wantEmb, 1e-6)
+}
