@@ -2,13 +2,7 @@
 
 package nn
 
-import (
-	"fmt"
-
-	"gorgonia.org/tensor"
-
-	"github.com/scoregen/scoregen/gpu"
-)
+import "github.com/scoregen/scoregen/gpu"
 
 // Each op's CUDA launcher sits in <family>_gpu.go beside its CPU kernel;
 // the kernels are in kernels/<family>.cu. This file holds what they share.
@@ -48,37 +42,4 @@ var (
 func launch1(b *gpu.Backend, name string, n int, args ...any) func() error {
 	d := b.D
 	return func() error { return d.Launch(name, d.Grid(n), gpu.Threads, args...) }
-}
-
-// view4 pads a shape to four axes on the left; the kernels index at most
-// four.
-func view4(s tensor.Shape) ([4]int, error) {
-	v := [4]int{1, 1, 1, 1}
-	if s.Dims() > 4 {
-		return v, fmt.Errorf("shape %v has more than 4 axes, which the CUDA kernels do not index", s)
-	}
-	copy(v[4-s.Dims():], s)
-	return v, nil
-}
-
-// strides4 are the row-major element strides of s's four-axis view, with 0
-// along the axes where s has size 1 and full does not (broadcast).
-func strides4(s, full tensor.Shape) ([4]int, error) {
-	v, err := view4(s)
-	if err != nil {
-		return v, err
-	}
-	f, err := view4(full)
-	if err != nil {
-		return v, err
-	}
-	var st [4]int
-	step := 1
-	for i := 3; i >= 0; i-- {
-		if v[i] != 1 || f[i] == 1 {
-			st[i] = step
-		}
-		step *= v[i]
-	}
-	return st, nil
 }
