@@ -15,34 +15,6 @@ import (
 // threads is the block size of the launchers (gpu.Threads).
 const threads = 256
 
-// gradients is a graph's output y = f(inputs) and the gradients of
-// sum(y * dy) with respect to the inputs, from the CPU backend.
-func gradients(t *testing.T, f func(g *gorgonia.ExprGraph) (y *gorgonia.Node, in []*gorgonia.Node), values [][]float32, dy func(n int) []float32) (out, gy []float32, grads [][]float32) {
-	t.Helper()
-	g := gorgonia.NewGraph()
-	y, in := f(g)
-	dyNode := input(g, "dy", y.Shape()...)
-	prod, err := nn.Binary(nn.Mul, y, dyNode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cost, err := nn.Sum(prod)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs, err := gorgonia.Grad(cost, in...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gy = dy(y.Shape().TotalSize())
-	feed := map[*gorgonia.Node][]float32{dyNode: gy}
-	for i, n := range in {
-		feed[n] = values[i]
-	}
-	res := cpuRun(t, feed, append(gorgonia.Nodes{y}, gs...)...)
-	return res[0], gy, res[1:]
-}
-
 // GroupNorm with SiLU: the forward kernel, the input gradient, and the
 // statistics plus affine gradient, as nn/groupnorm_gpu.go launches them.
 func TestGroupNormKernelsMatchTheCPUOp(t *testing.T) {

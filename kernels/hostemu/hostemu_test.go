@@ -65,6 +65,34 @@ func assertClose(t *testing.T, what string, got, want []float32, tol float64) {
 	}
 }
 
+// gradients is a graph's output y = f(inputs) and the gradients of
+// sum(y * dy) with respect to the inputs, from the CPU backend.
+func gradients(t *testing.T, f func(g *gorgonia.ExprGraph) (y *gorgonia.Node, in []*gorgonia.Node), values [][]float32, dy func(n int) []float32) (out, gy []float32, grads [][]float32) {
+	t.Helper()
+	g := gorgonia.NewGraph()
+	y, in := f(g)
+	dyNode := input(g, "dy", y.Shape()...)
+	prod, err := nn.Binary(nn.Mul, y, dyNode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost, err := nn.Sum(prod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs, err := gorgonia.Grad(cost, in...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gy = dy(y.Shape().TotalSize())
+	feed := map[*gorgonia.Node][]float32{dyNode: gy}
+	for i, n := range in {
+		feed[n] = values[i]
+	}
+	res := cpuRun(t, feed, append(gorgonia.Nodes{y}, gs...)...)
+	return res[0], gy, res[1:]
+}
+
 // gemm is C[m,n] = sum_k A[m,k] B[k,n] with A and B read through strides,
 // in float64, standing in for cuBLAS.
 func gemm(m, n, k int, a func(i, l int) float32, b func(l, j int) float32) []float32 {
@@ -92,28 +120,18 @@ func TestConvKernelsMatchTheCPUOp(t *testing.T) {
 		{3, 2, 6, 7, 3, 3, 1, 0},
 	} {
 		rng := rand.New(rand.NewPCG(uint64(c.h), 5))
-		g := gorgonia.NewGraph()
-		x, w, b := input(g, "x", c.n, c.cin, c.h, c.w), input(g, "w", c.cout, c.cin, c.k, c.k), input(g, "b", c.cout)
-		y, err := nn.Conv2d(x, w, b, c.stride, c.pad)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ys := y.Shape()
-		dyNode := input(g, "dy", ys...)
-		prod, err := nn.Binary(nn.Mul, y, dyNode)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cost, err := nn.Sum(prod)
-		if err != nil {
-			t.Fatal(err)
-		}
-		grads, err := gorgonia.Grad(cost, x, w)
-		if err != nil {
-			t.Fatal(err)
-		}
-		xv, wv, bv, dy := randn(rng, x.Shape().TotalSize()), randn(rng, w.Shape().TotalSize()), randn(rng, c.cout), randn(rng, ys.TotalSize())
-		want := cpuRun(t, map[*gorgonia.Node][]float32{x: xv, w: wv, b: bv, dyNode: dy}, y, grads[0], grads[1])
+		xv, wv, bv := randn(rng, c.n*c.cin*c.h*c.w), randn(rng, c.cout*c.cin*c.k*c.k), randn(rng, c.cout)
+		var ys tensor.Shape
+		yv, dy, grads := gradients(t, func(g *gorgonia.ExprGraph) (*gorgonia.Node, []*gorgonia.Node) {
+			x, w, b := input(g, "x", c.n, c.cin, c.h, c.w), input(g, "w", c.cout, c.cin, c.k, c.k), input(g, "b", c.cout)
+			y, err := nn.Conv2d(x, w, b, c.stride, c.pad)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ys = y.Shape()
+			return y, []*gorgonia.Node{x, w, b}
+		}, [][]float32{xv, wv, bv}, func(k int) []float32 { return randn(rng, k) })
+		want := [][]float32{yv, grads[0], grads[1]}
 
 		geo := ConvGeom{C: c.cin, H: c.h, W: c.w, KH: c.k, KW: c.k, OH: ys[2], OW: ys[3], Stride: c.stride, Pad: c.pad}
 		kdim, P := c.cin*c.k*c.k, ys[2]*ys[3]
@@ -298,25 +316,19 @@ func TestElementwiseKernelsMatchTheCPUOps(t *testing.T) {
 	rng := rand.New(rand.NewPCG(12, 12))
 	x := randn(rng, 60)
 	for _, act := range []nn.Act{nn.SiLU, nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.Tanh} {
-		g := gorgonia.NewGraph()
-		xn, dyn := input(g, "x", 60), input(g, "dy", 60)
-		y, err := nn.Activate(xn, act, 0.2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		prod, _ := nn.Binary(nn.Mul, y, dyn)
-		cost, _ := nn.Sum(prod)
-		grads, err := gorgonia.Grad(cost, xn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dy := randn(rng, 60)
-		want := cpuRun(t, map[*gorgonia.Node][]float32{xn: x, dyn: dy}, y, grads[0])
+		y, dy, grads := gradients(t, func(g *gorgonia.ExprGraph) (*gorgonia.Node, []*gorgonia.Node) {
+			xn := input(g, "x", 60)
+			y, err := nn.Activate(xn, act, 0.2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return y, []*gorgonia.Node{xn}
+		}, [][]float32{x}, func(k int) []float32 { return randn(rng, k) })
 		got, dx := make([]float32, 60), make([]float32, 60)
 		ActFwd(got, x, int(act), 0.2)
 		ActBwd(dx, x, dy, int(act), 0.2)
-		assertClose(t, act.String(), got, want[0], 1e-6)
-		assertClose(t, act.String()+" derivative", dx, want[1], 1e-6)
+		assertClose(t, act.String(), got, y, 1e-6)
+		assertClose(t, act.String()+" derivative", dx, grads[0], 1e-6)
 	}
 
 	// [2,1,4,5] * [2,3,1,5] -> [2,3,4,5], and [1,3,1,5] expanded to it.
