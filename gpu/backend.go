@@ -117,9 +117,6 @@ func (b *Backend) Alloc(n, scratch int) error {
 // Slot is the device address of a slot of the plan.
 func (b *Backend) Slot(s engine.Slot) Buf { return Buf{Ptr: b.arena.Add(s.Offset), Shape: s.Shape} }
 
-// Arena is the device address of the plan's arena.
-func (b *Backend) Arena() Ptr { return b.arena }
-
 // Uniform returns the device address where *v is found during each Run.
 func (b *Backend) Uniform(v *uint64) (Ptr, error) {
 	for _, u := range b.uniforms {
