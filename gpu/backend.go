@@ -176,39 +176,47 @@ func (b *Backend) Read(off int, dst []float32) error {
 // for it to finish.
 func (b *Backend) Run(steps []func() error) error {
 	return b.D.Do(func() error {
-		if len(b.uniforms) > 0 {
-			host := unsafe.Slice((*uint64)(unsafe.Pointer(&b.uniformHost.Floats()[0])), maxUniforms)
-			for _, u := range b.uniforms {
-				host[u.slot] = *u.host
-			}
-			if err := upload(b.uniformDev, b.uniformHost, 2*len(b.uniforms), b.D.stream); err != nil {
-				return err
-			}
+		err := b.replay(steps)
+		if err != nil {
+			b.D.stream.Synchronize() // the uniforms' copy may still be reading its pinned buffer
 		}
-		if b.graph == nil {
-			g, err := b.D.Capture(func() error {
-				for _, group := range [][]func() error{b.Pre, steps, b.Post} {
-					for _, s := range group {
-						if err := s(); err != nil {
-							return err
-						}
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			b.graph = g
+		return err
+	})
+}
+
+func (b *Backend) replay(steps []func() error) error {
+	if len(b.uniforms) > 0 {
+		host := unsafe.Slice((*uint64)(unsafe.Pointer(&b.uniformHost.Floats()[0])), maxUniforms)
+		for _, u := range b.uniforms {
+			host[u.slot] = *u.host
 		}
-		if err := b.D.Replay(b.graph); err != nil {
+		if err := upload(b.uniformDev, b.uniformHost, 2*len(b.uniforms), b.D.stream); err != nil {
 			return err
 		}
-		if err := b.D.Sync(); err != nil {
-			return fmt.Errorf("gpu: running the plan: %w", err)
+	}
+	if b.graph == nil {
+		g, err := b.D.Capture(func() error {
+			for _, group := range [][]func() error{b.Pre, steps, b.Post} {
+				for _, s := range group {
+					if err := s(); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		return nil
-	})
+		b.graph = g
+	}
+	if err := b.D.Replay(b.graph); err != nil {
+		return err
+	}
+	if err := b.D.Sync(); err != nil {
+		return fmt.Errorf("gpu: running the plan: %w", err)
+	}
+	return nil
 }
 
 // Close frees the plan's device memory.
@@ -224,7 +232,7 @@ func (b *Backend) Close() error {
 			}
 		}
 		if b.uniformHost != nil {
-			b.uniformHost.Free()
+			b.D.FreePinned(b.uniformHost)
 		}
 		b.arena, b.scratch, b.uniformDev, b.uniformHost = 0, 0, 0, nil
 		return nil

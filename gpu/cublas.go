@@ -105,8 +105,10 @@ func openBLAS(stream cu.Stream, pool *Pool, tf32 bool) (*blas, error) {
 
 var errNotFound = errors.New("not found")
 
-func tryBLAS(name string, stream cu.Stream, pool *Pool, tf32 bool) (b *blas, err error) {
-	b = &blas{compute: computeFP32}
+// tryBLAS opens and starts the cuBLAS at name; on any failure it releases
+// what it took and says why (errNotFound when there is no such library).
+func tryBLAS(name string, stream cu.Stream, pool *Pool, tf32 bool) (*blas, error) {
+	b := &blas{compute: computeFP32}
 	if tf32 {
 		b.compute = computeTF32
 	}
@@ -114,11 +116,18 @@ func tryBLAS(name string, stream cu.Stream, pool *Pool, tf32 bool) (b *blas, err
 	b.lib = C.dlopen(cname, C.RTLD_NOW|C.RTLD_LOCAL)
 	C.free(unsafe.Pointer(cname))
 	if b.lib == nil {
+		if msg := C.GoString(C.dlerror()); !strings.Contains(msg, "No such file") {
+			return nil, fmt.Errorf("%s: %s", name, msg) // there, but it will not load
+		}
 		return nil, errNotFound
 	}
+	ok := false
 	defer func() {
-		if err != nil {
+		if !ok {
 			b.close()
+			if b.workspace != 0 {
+				pool.Free(b.workspace)
+			}
 			C.dlclose(b.lib)
 		}
 	}()
@@ -139,30 +148,28 @@ func tryBLAS(name string, stream cu.Stream, pool *Pool, tf32 bool) (b *blas, err
 	// A workspace of our own, so that cuBLAS allocates nothing while a
 	// graph is being captured.
 	if setWS := b.symbol("cublasSetWorkspace_v2"); setWS != nil {
-		if b.workspace == 0 {
-			if b.workspace, err = pool.Alloc(workspace); err != nil {
-				return nil, err
-			}
+		var err error
+		if b.workspace, err = pool.Alloc(workspace); err != nil {
+			return nil, err
 		}
 		if err := blasCheck(name+": cublasSetWorkspace", C.call_set_workspace(setWS, b.handle, C.ulonglong(b.workspace), workspace)); err != nil {
 			return nil, err
 		}
 	}
-	// A 1x1x1 product on the workspace, then wait for it.
-	ws := C.ulonglong(b.workspace)
-	if ws == 0 {
-		var p Ptr
-		if p, err = pool.Alloc(16); err != nil {
-			return nil, err
-		}
-		ws = C.ulonglong(p)
+	// A 1x1x1 product on a buffer of its own, then wait for it.
+	buf, err := pool.Alloc(16)
+	if err != nil {
+		return nil, err
 	}
-	if err := blasCheck(name+": a first GEMM", C.call_gemm(b.gemm, b.handle, 0, 0, 1, 1, 1, 1, ws, 1, 0, ws+4, 1, 0, 0, ws+8, 1, 0, 1, b.compute)); err != nil {
+	defer pool.Free(buf)
+	x := C.ulonglong(buf)
+	if err := blasCheck(name+": a first GEMM", C.call_gemm(b.gemm, b.handle, 0, 0, 1, 1, 1, 1, x, 1, 0, x+4, 1, 0, 0, x+8, 1, 0, 1, b.compute)); err != nil {
 		return nil, err
 	}
 	if err := stream.Synchronize(); err != nil {
 		return nil, fmt.Errorf("%s: a first GEMM: %w", name, err)
 	}
+	ok = true
 	return b, nil
 }
 

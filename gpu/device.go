@@ -70,6 +70,7 @@ func (d *Device) loop(ordinal int, started chan<- error) {
 	runtime.LockOSThread()
 	defer close(d.exited)
 	if err := d.init(ordinal); err != nil {
+		d.release() // what init made before it failed
 		started <- err
 		return
 	}
@@ -123,13 +124,29 @@ func (d *Device) init(ordinal int) (err error) {
 	return nil
 }
 
+// release frees what init made, also when init stopped part way.
 func (d *Device) release() {
+	streams := []*cu.Stream{&d.stream, &d.copies}
+	for _, st := range streams {
+		if *st != (cu.Stream{}) {
+			st.Synchronize() // nothing may still use what is freed below
+		}
+	}
 	d.blas.close()
-	d.Pool.release()
-	d.stream.Destroy()
-	d.copies.Destroy()
-	cu.DestroyEvent(&d.copied)
-	d.ctx.Destroy()
+	if d.Pool != nil {
+		d.Pool.release()
+	}
+	for _, st := range streams {
+		if *st != (cu.Stream{}) {
+			st.Destroy()
+		}
+	}
+	if d.copied != (cu.Event{}) {
+		cu.DestroyEvent(&d.copied)
+	}
+	if d.ctx != (cu.CUContext{}) {
+		d.ctx.Destroy()
+	}
 }
 
 // Do runs fn on the device's thread, where the context is current, and
@@ -149,7 +166,12 @@ func (d *Device) Close() error {
 	if d.work == nil {
 		return nil
 	}
-	err := d.Do(d.stream.Synchronize)
+	err := d.Do(func() error {
+		if err := d.copies.Synchronize(); err != nil {
+			return err
+		}
+		return d.stream.Synchronize()
+	})
 	close(d.work)
 	d.work = nil
 	<-d.exited

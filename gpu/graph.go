@@ -96,8 +96,13 @@ func AllocPinned(n int) (*Pinned, error) {
 // Floats is the buffer as a Go slice.
 func (h *Pinned) Floats() []float32 { return unsafe.Slice((*float32)(h.p), h.n) }
 
-// Free releases the buffer. It runs inside Do.
-func (h *Pinned) Free() { C.cuMemFreeHost(h.p) }
+// FreePinned waits for the copies that may still read h, then frees it. It
+// runs inside Do.
+func (d *Device) FreePinned(h *Pinned) {
+	d.copies.Synchronize()
+	d.stream.Synchronize()
+	C.cuMemFreeHost(h.p)
+}
 
 // upload copies the first n elements of h to dst on stream s.
 func upload(dst Ptr, h *Pinned, n int, s cu.Stream) error {

@@ -19,6 +19,12 @@ for f in .device/*.gz; do
 done
 chmod +x .device/bin/*
 export LD_LIBRARY_PATH="$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# cuBLAS: the CUDA toolkit's if the loader or /usr/local/cuda has it, else
+# the one that PyTorch's pip packages bring.
+if ! ls /usr/local/cuda/lib64/libcublas.so.* >/dev/null 2>&1 && ! ldconfig -p | grep -q 'libcublas\.so\.'; then
+	dir=$(python3 -c 'import nvidia.cublas as m; print(list(m.__path__)[0] + "/lib")' 2>/dev/null) &&
+		export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$dir"
+fi
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
 case ${1:?usage: device-run.sh tests|bench|torch} in
 tests)

@@ -150,7 +150,7 @@ func (g *gpuStep) memory() (int64, int64) {
 
 func (g *gpuStep) close() {
 	if g.host != nil {
-		g.dev.Do(func() error { g.host.Free(); return nil })
+		g.dev.Do(func() error { g.dev.FreePinned(g.host); return nil })
 	}
 	g.b.Close()
 	g.dev.Close()
