@@ -53,19 +53,13 @@ type Backend struct {
 	Pre, Post []func() error
 
 	arena, scratch Ptr
-	arenaElems     int
-	uniforms       []uniform
-	uniformHost    *Pinned
-	uniformDev     Ptr
-	graph          *Graph
-}
-
-// uniform is a host value that kernels read from device memory, copied to
-// the device before each replay (the dropout step, say), since a graph
-// keeps the values of its kernels' arguments.
-type uniform struct {
-	host *uint64
-	slot int
+	// uniforms are host values that kernels read from device memory, the
+	// i-th at uniformDev + 8i, copied there before each replay (the dropout
+	// step, say), since a graph keeps the values of its kernels' arguments.
+	uniforms    []*uint64
+	uniformHost *Pinned
+	uniformDev  Ptr
+	graph       *Graph
 }
 
 const maxUniforms = 64
@@ -85,7 +79,6 @@ func (b *Backend) Alloc(n, scratch int) error {
 		if b.arena, err = b.D.Pool.Alloc(4 * int64(max(n, 1))); err != nil {
 			return err
 		}
-		b.arenaElems = n
 		if scratch > 0 {
 			if b.scratch, err = b.D.Pool.Alloc(4 * int64(scratch)); err != nil {
 				return err
@@ -119,9 +112,9 @@ func (b *Backend) Slot(s engine.Slot) Buf { return Buf{Ptr: b.arena.Add(s.Offset
 
 // Uniform returns the device address where *v is found during each Run.
 func (b *Backend) Uniform(v *uint64) (Ptr, error) {
-	for _, u := range b.uniforms {
-		if u.host == v {
-			return b.uniformDev + Ptr(8*u.slot), nil
+	for i, u := range b.uniforms {
+		if u == v {
+			return b.uniformDev + Ptr(8*i), nil
 		}
 	}
 	return b.UniformBlock(unsafe.Slice(v, 1))
@@ -136,7 +129,7 @@ func (b *Backend) UniformBlock(block []uint64) (Ptr, error) {
 	}
 	at := b.uniformDev + Ptr(8*len(b.uniforms))
 	for i := range block {
-		b.uniforms = append(b.uniforms, uniform{host: &block[i], slot: len(b.uniforms)})
+		b.uniforms = append(b.uniforms, &block[i])
 	}
 	return at, nil
 }
@@ -187,8 +180,8 @@ func (b *Backend) Run(steps []func() error) error {
 func (b *Backend) replay(steps []func() error) error {
 	if len(b.uniforms) > 0 {
 		host := unsafe.Slice((*uint64)(unsafe.Pointer(&b.uniformHost.Floats()[0])), maxUniforms)
-		for _, u := range b.uniforms {
-			host[u.slot] = *u.host
+		for i, u := range b.uniforms {
+			host[i] = *u
 		}
 		if err := upload(b.uniformDev, b.uniformHost, 2*len(b.uniforms), b.D.stream); err != nil {
 			return err

@@ -34,7 +34,6 @@ type Device struct {
 	Minor    int   //
 	TotalMem int64 // bytes
 
-	opt     Options
 	dev     cu.Device
 	ctx     cu.CUContext
 	work    chan func()
@@ -56,9 +55,9 @@ func Open(ordinal int, opt Options) (*Device, error) {
 	if ordinal < 0 || ordinal >= n {
 		return nil, fmt.Errorf("gpu: device %d does not exist (%d found)", ordinal, n)
 	}
-	d := &Device{opt: opt, work: make(chan func()), exited: make(chan struct{})}
+	d := &Device{work: make(chan func()), exited: make(chan struct{})}
 	started := make(chan error)
-	go d.loop(ordinal, started)
+	go d.loop(ordinal, opt, started)
 	if err := <-started; err != nil {
 		return nil, err
 	}
@@ -66,10 +65,10 @@ func Open(ordinal int, opt Options) (*Device, error) {
 }
 
 // loop owns the OS thread that the context is current on.
-func (d *Device) loop(ordinal int, started chan<- error) {
+func (d *Device) loop(ordinal int, opt Options, started chan<- error) {
 	runtime.LockOSThread()
 	defer close(d.exited)
-	if err := d.init(ordinal); err != nil {
+	if err := d.init(ordinal, opt); err != nil {
 		d.release() // what init made before it failed
 		started <- err
 		return
@@ -81,7 +80,7 @@ func (d *Device) loop(ordinal int, started chan<- error) {
 	d.release()
 }
 
-func (d *Device) init(ordinal int) (err error) {
+func (d *Device) init(ordinal int, opt Options) (err error) {
 	if d.dev, err = cu.GetDevice(ordinal); err != nil {
 		return fmt.Errorf("gpu: device %d: %w", ordinal, err)
 	}
@@ -118,25 +117,21 @@ func (d *Device) init(ordinal int) (err error) {
 	if d.kernels, err = loadKernels(); err != nil {
 		return err
 	}
-	if d.blas, err = openBLAS(d.stream, d.Pool, d.opt.TF32); err != nil {
+	if d.blas, err = openBLAS(d.stream, d.Pool, opt.TF32); err != nil {
 		return err
 	}
 	return nil
 }
 
-// release frees what init made, also when init stopped part way.
+// release frees what init made, also when init stopped part way. The
+// streams are idle: Close waited for them, and after a failed init nothing
+// ran.
 func (d *Device) release() {
-	streams := []*cu.Stream{&d.stream, &d.copies}
-	for _, st := range streams {
-		if *st != (cu.Stream{}) {
-			st.Synchronize() // nothing may still use what is freed below
-		}
-	}
 	d.blas.close()
 	if d.Pool != nil {
 		d.Pool.release()
 	}
-	for _, st := range streams {
+	for _, st := range []*cu.Stream{&d.stream, &d.copies} {
 		if *st != (cu.Stream{}) {
 			st.Destroy()
 		}

@@ -33,7 +33,7 @@ func check(what string, r C.CUresult) error {
 }
 
 // Graph is a captured sequence of work on the device's stream, replayed by
-// Launch with one call.
+// Replay with one call.
 type Graph struct {
 	graph C.CUgraph
 	exec  C.CUgraphExec
