@@ -8,7 +8,6 @@ import (
 	"gorgonia.org/gorgonia"
 
 	"github.com/scoregen/scoregen/configs"
-	"github.com/scoregen/scoregen/engine"
 	"github.com/scoregen/scoregen/gpu"
 	"github.com/scoregen/scoregen/sde"
 )
@@ -27,34 +26,24 @@ type gpuSampler struct {
 // compileGPUScore compiles m's network on a new GPU context, with the
 // sampler step (off) around it.
 func compileGPUScore(m *ScoreModel, g configs.GPU) (err error) {
-	dev, err := gpu.Open(0, gpu.Options{TF32: g.TF32})
+	p, err := compileOnGPU(gorgonia.Nodes{m.net.Out}, g)
 	if err != nil {
 		return err
 	}
-	b := gpu.NewBackend(dev)
-	m.close = func() {
-		b.Close()
-		dev.Close()
-	}
 	defer func() {
 		if err != nil {
-			m.close()
+			p.close()
 		}
 	}()
-	if m.plan, err = engine.Compile(gorgonia.Nodes{m.net.Out}, b); err != nil {
-		return err
-	}
-	slot := func(n *gorgonia.Node) gpu.Buf {
-		sl, _ := m.plan.Slot(n)
-		return b.Slot(sl)
-	}
-	step, err := b.NewSamplerStep(slot(m.net.X), slot(m.net.T), slot(m.net.Out))
+	b := p.b
+	step, err := b.NewSamplerStep(p.buf(m.net.X), p.buf(m.net.T), p.buf(m.net.Out))
 	if err != nil {
 		return err
 	}
 	b.Pre = []func() error{step.Pre()}
 	b.Post = step.Post()
-	m.fused = &gpuSampler{m: m, b: b, step: step, x: slot(m.net.X)}
+	m.plan, m.close = p.plan, p.close
+	m.fused = &gpuSampler{m: m, b: b, step: step, x: p.buf(m.net.X)}
 	return nil
 }
 

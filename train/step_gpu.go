@@ -5,8 +5,6 @@ package train
 import (
 	"fmt"
 
-	"gorgonia.org/gorgonia"
-
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/engine"
 	"github.com/scoregen/scoregen/gpu"
@@ -16,10 +14,8 @@ import (
 // kernel, the plan, then the optimiser's three launches. Only the clean
 // batch goes up and the loss and norm come back each step.
 type gpuStep struct {
+	*gpuPlan
 	sg   *stepGraph
-	dev  *gpu.Device
-	b    *gpu.Backend
-	plan *engine.Plan
 	opt  *gpu.Optimizer
 	x0   gpu.Ptr     // the clean batch on the device
 	host *gpu.Pinned // and its staging buffer
@@ -44,33 +40,26 @@ func newGPUStep(sg *stepGraph, cfg *configs.Config) (st stepper, err error) {
 	if err != nil {
 		return nil, err
 	}
-	dev, err := gpu.Open(0, gpu.Options{TF32: cfg.GPU.TF32})
+	p, err := compileOnGPU(sg.outputs(), cfg.GPU)
 	if err != nil {
 		return nil, err
 	}
-	g := &gpuStep{sg: sg, dev: dev, b: gpu.NewBackend(dev), n: sg.net.X.Shape().TotalSize()}
+	g := &gpuStep{gpuPlan: p, sg: sg, n: sg.net.X.Shape().TotalSize()}
 	defer func() {
 		if err != nil {
 			g.close()
 		}
 	}()
-	if g.plan, err = engine.Compile(sg.outputs(), g.b); err != nil {
-		return nil, err
-	}
-	slot := func(n *gorgonia.Node) engine.Slot {
-		s, _ := g.plan.Slot(n)
-		return s
-	}
 	params, grads := make([]engine.Slot, len(sg.net.Params)), make([]engine.Slot, len(sg.grads))
-	for i, p := range sg.net.Params {
-		params[i], grads[i] = slot(p), slot(sg.grads[i])
+	for i, w := range sg.net.Params {
+		params[i], grads[i] = g.slot(w), g.slot(sg.grads[i])
 	}
 	c := cfg.Train
 	if g.opt, err = gpu.NewOptimizer(g.b, params, grads, adamBeta1, adamBeta2, adamEps, c.GradClip, c.EMA); err != nil {
 		return nil, err
 	}
-	err = dev.Do(func() (err error) {
-		if g.x0, err = dev.Pool.Alloc(4 * int64(g.n)); err != nil {
+	err = g.dev.Do(func() (err error) {
+		if g.x0, err = g.dev.Pool.Alloc(4 * int64(g.n)); err != nil {
 			return err
 		}
 		g.host, err = gpu.AllocPinned(g.n)
@@ -82,8 +71,7 @@ func newGPUStep(sg *stepGraph, cfg *configs.Config) (st stepper, err error) {
 	// The noise is keyed by the same step as the dropout masks, which the
 	// backend copies to the device before each replay.
 	x0 := gpu.Buf{Ptr: g.x0, Shape: sg.net.X.Shape()}
-	perturb, err := g.b.Perturb(s, x0, g.b.Slot(slot(sg.net.X)), g.b.Slot(slot(sg.z)), g.b.Slot(slot(sg.net.T)),
-		cfg.SDE.Eps, c.Seed, &sg.net.RNG.Step)
+	perturb, err := g.b.Perturb(s, x0, g.buf(sg.net.X), g.buf(sg.z), g.buf(sg.net.T), cfg.SDE.Eps, c.Seed, &sg.net.RNG.Step)
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +140,5 @@ func (g *gpuStep) close() {
 	if g.host != nil {
 		g.dev.Do(func() error { g.dev.FreePinned(g.host); return nil })
 	}
-	g.b.Close()
-	g.dev.Close()
+	g.gpuPlan.close()
 }
