@@ -96,22 +96,23 @@ func (w *sampler) prior() {
 }
 
 // predict is one step of score_sde's EulerMaruyamaPredictor on the
-// reverse-time SDE (eq. 6), going from t to t + dt (dt < 0):
+// reverse-time SDE (eq. 6), going from t to t + dt (dt < 0), with f and g
+// the schedule's drift coefficient and diffusion at t:
 //
-//	x_mean = x + [f(t) x - g(t)^2 s(x, t)] dt
-//	x      = x_mean + g(t) sqrt(-dt) z,   z ~ N(0, I) (draw `draw` of StreamPredictor)
+//	x_mean = x + [f x - g^2 s(x, t)] dt
+//	x      = x_mean + g sqrt(-dt) z,   z ~ N(0, I) (draw st.Draw of StreamPredictor)
 //
-// With last set it stops at x_mean: the final denoising step, which keeps
-// the sample free of the last step's noise (score_sde returns x_mean).
-func (w *sampler) predict(t, dt float64, draw uint64, last bool) error {
-	if err := w.evalScore(t); err != nil {
+// On the last step it stops at x_mean: the final denoising step, which
+// keeps the sample free of the last step's noise (score_sde returns x_mean).
+func (w *sampler) predict(st SamplerStep) error {
+	if err := w.evalScore(st.T); err != nil {
 		return err
 	}
-	f, g := w.sde.DriftCoef(t), w.sde.Diffusion(t)
-	g2, noise := g*g, g*math.Sqrt(-dt)
+	f, dt, last := st.F, st.DT, st.Last
+	g2, noise := st.G*st.G, st.G*math.Sqrt(-dt)
 	x, s := w.x, w.grad
 	parallel(len(x), len(x), func(lo, hi int) {
-		z := newNormals(w.seed, StreamPredictor, draw)
+		z := newNormals(w.seed, StreamPredictor, st.Draw)
 		for j := lo; j < hi; j++ {
 			xj := float64(x[j])
 			xm := xj + (f*xj-g2*float64(s[j]))*dt
@@ -182,8 +183,8 @@ func (w *sampler) langevinUpdate(step float64, z []float32) {
 }
 
 // SamplerStep is one network evaluation of PredictorCorrector's schedule
-// and the update that follows it, for samplers that run the update
-// elsewhere (the fused CUDA kernels). The score is taken at time T, with
+// and the update that follows it: what PredictorCorrector runs here, and
+// what the fused CUDA sampler runs on the device. The score is taken at time T, with
 // the marginal std Std (at float32(T), the time the network sees). A
 // predictor step (Corrector false) is Euler-Maruyama with drift
 // coefficient F, diffusion G and step DT (negative), and no noise when
@@ -249,7 +250,8 @@ func EulerMaruyama(s SDE, score ScoreFunc, x []float32, batch, steps int, eps fl
 // score_sde always samples with steps = s.N(), which the corrector's alpha
 // assumes.
 func PredictorCorrector(s SDE, score ScoreFunc, x []float32, batch, steps, correctorSteps int, snr, eps float64, seed uint64, progress func(i int)) error {
-	if err := checkPC(s, steps, correctorSteps, snr, eps); err != nil {
+	sched, err := PCSchedule(s, steps, correctorSteps, snr, eps)
+	if err != nil {
 		return err
 	}
 	w, err := newSampler(s, score, x, batch, seed)
@@ -257,19 +259,18 @@ func PredictorCorrector(s SDE, score ScoreFunc, x []float32, batch, steps, corre
 		return err
 	}
 	w.prior()
-	dt := -1 / float64(steps)
-	for i := range steps {
-		t := gridTime(i, steps, eps)
-		for j := range correctorSteps {
-			if err := w.correct(t, snr, uint64(i)*uint64(correctorSteps)+uint64(j)); err != nil {
-				return fmt.Errorf("sde: step %d (t = %g), corrector %d: %w", i, t, j, err)
+	for _, st := range sched {
+		if st.Corrector {
+			if err := w.correct(st.T, st.SNR, st.Draw); err != nil {
+				return fmt.Errorf("sde: step %d (t = %g), corrector %d: %w", st.Step, st.T, st.Sub, err)
 			}
+			continue
 		}
-		if err := w.predict(t, dt, uint64(i), i == steps-1); err != nil {
-			return fmt.Errorf("sde: step %d (t = %g): %w", i, t, err)
+		if err := w.predict(st); err != nil {
+			return fmt.Errorf("sde: step %d (t = %g): %w", st.Step, st.T, err)
 		}
 		if progress != nil {
-			progress(i + 1)
+			progress(st.Step + 1)
 		}
 	}
 	return nil

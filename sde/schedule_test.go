@@ -49,9 +49,10 @@ func replay(sched []SamplerStep, priorStd float64, batch, dim int, seed uint64) 
 	return x
 }
 
-// Replaying PCSchedule gives exactly what PredictorCorrector (and, without
-// corrector steps, EulerMaruyama) gives: the schedule is all the fused GPU
-// sampler needs.
+// PCSchedule lists the documented steps, and replaying it with the updates
+// written out by hand gives exactly what PredictorCorrector (and, without
+// corrector steps, EulerMaruyama) gives: the schedule and those updates are
+// all the fused GPU sampler needs.
 func TestPCScheduleReplaysTheSamplers(t *testing.T) {
 	vp, err := NewVP(0.1, 20, 1000)
 	if err != nil {
@@ -80,6 +81,21 @@ func TestPCScheduleReplaysTheSamplers(t *testing.T) {
 			}
 			if len(sched) != steps*(1+correctors) {
 				t.Fatalf("%d schedule entries, want %d", len(sched), steps*(1+correctors))
+			}
+			// The documented order, times and Philox draws: for each step i,
+			// corrector j draws i*correctors+j, then the predictor draws i.
+			for k, st := range sched {
+				i, j := k/(1+correctors), k%(1+correctors)
+				wantT := 1 + float64(i)*(eps-1)/float64(steps-1)
+				corrector := j < correctors
+				wantDraw := uint64(i)
+				if corrector {
+					wantDraw = uint64(i*correctors + j)
+				}
+				if st.Step != i || st.Corrector != corrector || st.Draw != wantDraw || st.T != wantT ||
+					st.Last != (!corrector && i == steps-1) || (!corrector && st.DT != -1.0/steps) {
+					t.Fatalf("entry %d is %+v: want step %d, corrector %v, draw %d, t %v", k, st, i, corrector, wantDraw, wantT)
+				}
 			}
 			got := replay(sched, s.PriorStd(), batch, dim, seed)
 			for j := range want {
