@@ -17,6 +17,8 @@ const chunk = 4096
 // Optimizer is nn.Adam, nn.ClipScale and nn.EMA on the device, over
 // parameters and gradients that live in a plan's arena: three launches
 // (gradient norm, clipped Adam, EMA) that Post adds to the plan's graph.
+// As on the CPU, a step whose loss or gradient norm is not finite updates
+// nothing; Settle then takes back Next's count.
 type Optimizer struct {
 	Beta1, Beta2, Eps float64
 	MaxNorm           float64 // clip the gradient's global norm to this; 0 for none
@@ -31,6 +33,7 @@ type Optimizer struct {
 	tables  Ptr // param, grad, flat, size (int64 each, per tensor), then chunk_tensor (int32) and chunk_start (int64)
 	m, v    Ptr // flat moments
 	ema     Ptr // flat EMA weights
+	loss    Ptr // the plan's loss, which guards the update
 	norm    Ptr // one double, then the partial sums and the done counter
 	partial Ptr
 	done    Ptr
@@ -39,13 +42,18 @@ type Optimizer struct {
 }
 
 // NewOptimizer makes the optimiser's device state for the parameters at
-// params, with gradients at grads (slots of b's plan). The moments start at
-// zero and the EMA weights at the parameters' current values.
-func NewOptimizer(b *Backend, params, grads []engine.Slot, beta1, beta2, eps, maxNorm, emaDecay float64) (*Optimizer, error) {
+// params, with gradients at grads, of the scalar loss at loss (slots of b's
+// plan). The moments start at zero and the EMA weights at the parameters'
+// current values.
+func NewOptimizer(b *Backend, params, grads []engine.Slot, loss engine.Slot, beta1, beta2, eps, maxNorm, emaDecay float64) (*Optimizer, error) {
 	if len(params) != len(grads) || len(params) == 0 {
 		return nil, fmt.Errorf("gpu: optimiser over %d parameters and %d gradients", len(params), len(grads))
 	}
-	o := &Optimizer{Beta1: beta1, Beta2: beta2, Eps: eps, MaxNorm: maxNorm, EMADecay: emaDecay, b: b, ctl: make([]uint64, 4)}
+	if loss.Size() != 1 {
+		return nil, fmt.Errorf("gpu: the optimiser's loss has %d elements, want 1", loss.Size())
+	}
+	o := &Optimizer{Beta1: beta1, Beta2: beta2, Eps: eps, MaxNorm: maxNorm, EMADecay: emaDecay, b: b, ctl: make([]uint64, 4),
+		loss: b.arena.Add(loss.Offset)}
 	var param, grad, flat, size []int64
 	var chunkTensor []int32
 	var chunkStart []int64
@@ -131,11 +139,11 @@ func (o *Optimizer) Post() []func() error {
 			return d.Launch("norm_sq", o.chunks, Threads, o.norm, o.partial, o.done, arena, grad, size, chunkTensor, chunkStart, o.chunks)
 		},
 		func() error {
-			return d.Launch("adam", o.chunks, Threads, arena, o.m, o.v, o.norm, o.ctlDev, param, grad, flat, size,
+			return d.Launch("adam", o.chunks, Threads, arena, o.m, o.v, o.norm, o.loss, o.ctlDev, param, grad, flat, size,
 				chunkTensor, chunkStart, float32(o.Beta1), float32(o.Beta2), float32(o.Eps), o.MaxNorm)
 		},
 		func() error {
-			return d.Launch("ema", o.chunks, Threads, o.ema, arena, o.ctlDev, param, flat, size, chunkTensor, chunkStart)
+			return d.Launch("ema", o.chunks, Threads, o.ema, arena, o.norm, o.loss, o.ctlDev, param, flat, size, chunkTensor, chunkStart)
 		},
 	}
 }
@@ -153,12 +161,21 @@ func (o *Optimizer) Next(lr float64) {
 	}
 }
 
-// Norm is the gradient's global norm at the last update.
-func (o *Optimizer) Norm() (float64, error) {
-	var n float64
-	err := o.b.D.Do(func() error { return o.b.D.CopyOut(unsafe.Pointer(&n), o.norm, 8) })
-	return n, err
+// Settle returns the gradient's global norm of the step just run, whose
+// loss was loss. When either is not finite the kernels updated nothing, so
+// Settle takes back the counts of Next, as the CPU's step never makes them.
+func (o *Optimizer) Settle(loss float64) (norm float64, err error) {
+	if err := o.b.D.Do(func() error { return o.b.D.CopyOut(unsafe.Pointer(&norm), o.norm, 8) }); err != nil {
+		return 0, err
+	}
+	if !finite(loss) || !finite(norm) {
+		o.Step--
+		o.EMAUpdates--
+	}
+	return norm, nil
 }
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 // State is the optimiser's device state in parameter order: the moments and
 // the EMA weights.

@@ -6,6 +6,9 @@
 // flat (its offset in the flat arrays) and size; per chunk of CHUNK
 // elements, chunk_tensor and chunk_start. Moments and EMA weights are flat
 // arrays in parameter order.
+//
+// As on the CPU (train's cpuStep), a step whose loss or gradient norm is not
+// finite changes nothing: adam and ema read both and return at once.
 #include "common.cuh"
 
 #define CHUNK 4096
@@ -47,11 +50,18 @@ struct step_ctl {
 	double ema_take;  // 1 - d, rounded from double as on the CPU
 };
 
+// update_ok reports whether this step updates anything: its loss and
+// gradient norm are both finite.
+static __device__ __forceinline__ bool update_ok(const double *norm, const float *loss) {
+	return isfinite(*norm) && isfinite(*loss);
+}
+
 // adam: one clipped Adam step, as nn.Adam.Update with gradScale =
 // maxNorm / max(norm, maxNorm) (no clipping when maxNorm <= 0).
-extern "C" __global__ void adam(float *arena, float *m, float *v, const double *norm, const step_ctl *ctl,
+extern "C" __global__ void adam(float *arena, float *m, float *v, const double *norm, const float *loss, const step_ctl *ctl,
 	const long long *param, const long long *grad, const long long *flat, const long long *size,
 	const int *chunk_tensor, const long long *chunk_start, float beta1, float beta2, float eps, double max_norm) {
+	if (!update_ok(norm, loss)) return;
 	int k = chunk_tensor[blockIdx.x];
 	long long lo = chunk_start[blockIdx.x], hi = min(lo + CHUNK, size[k]);
 	float s = max_norm > 0.0 ? (float)(max_norm / fmax(*norm, max_norm)) : 1.f;
@@ -69,9 +79,10 @@ extern "C" __global__ void adam(float *arena, float *m, float *v, const double *
 }
 
 // ema: shadow = keep shadow + take param.
-extern "C" __global__ void ema(float *shadow, const float *arena, const step_ctl *ctl,
+extern "C" __global__ void ema(float *shadow, const float *arena, const double *norm, const float *loss, const step_ctl *ctl,
 	const long long *param, const long long *flat, const long long *size,
 	const int *chunk_tensor, const long long *chunk_start) {
+	if (!update_ok(norm, loss)) return;
 	int k = chunk_tensor[blockIdx.x];
 	long long lo = chunk_start[blockIdx.x], hi = min(lo + CHUNK, size[k]);
 	float keep = (float)ctl->ema_keep, take = (float)ctl->ema_take;

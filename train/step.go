@@ -18,8 +18,7 @@ type stepper interface {
 	// run does one step on the clean batch x0, its noise and dropout masks
 	// keyed by (seed, step), with Adam's learning rate lr, and returns the
 	// loss and the gradient's global norm. When either is not finite, the
-	// CPU leaves the weights as they were; on the GPU, where the step is one
-	// graph, the update has been applied.
+	// weights, moments, EMA and counters stay as they were.
 	run(x0 []float32, step uint64, lr float64) (loss, norm float64, err error)
 	// state is the weights, EMA, Adam's moments and counters; setState
 	// restores them.

@@ -55,7 +55,7 @@ func newGPUStep(sg *stepGraph, cfg *configs.Config) (st stepper, err error) {
 		params[i], grads[i] = g.slot(w), g.slot(sg.grads[i])
 	}
 	c := cfg.Train
-	if g.opt, err = gpu.NewOptimizer(g.b, params, grads, adamBeta1, adamBeta2, adamEps, c.GradClip, c.EMA); err != nil {
+	if g.opt, err = gpu.NewOptimizer(g.b, params, grads, g.slot(sg.loss), adamBeta1, adamBeta2, adamEps, c.GradClip, c.EMA); err != nil {
 		return nil, err
 	}
 	err = g.dev.Do(func() (err error) {
@@ -100,7 +100,7 @@ func (g *gpuStep) run(x0 []float32, step uint64, lr float64) (float64, float64, 
 	if err := g.plan.Read(g.sg.loss, loss[:]); err != nil {
 		return 0, 0, err
 	}
-	norm, err := g.opt.Norm()
+	norm, err := g.opt.Settle(float64(loss[0]))
 	return float64(loss[0]), norm, err
 }
 

@@ -140,8 +140,7 @@ type Stats struct {
 
 // TrainStep runs one step: a batch, its noising, forward and backward,
 // clipping, Adam and the EMA. A loss or gradient norm that is not finite is
-// an error naming the step (on the CPU the weights stay as they were before
-// the step; on the GPU the checkpoints on disk are the good state).
+// an error naming the step, and the weights stay as they were before it.
 func (tr *Trainer) TrainStep() (Stats, error) {
 	start := time.Now()
 	if err := tr.loader.Next(tr.x0); err != nil {

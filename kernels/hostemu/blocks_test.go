@@ -3,6 +3,7 @@ package hostemu
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"gorgonia.org/gorgonia"
@@ -122,8 +123,10 @@ func TestLossAndEmbeddingKernels(t *testing.T) {
 }
 
 // The optimiser kernels over three tensors scattered in an arena, for
-// three steps (the gradient norm's last-block counter must reset), against
-// nn's GlobalNorm, ClipScale, Adam and EMA.
+// five steps (the gradient norm's last-block counter must reset), against
+// nn's GlobalNorm, ClipScale, Adam and EMA. Steps 3 and 4 are poisoned, by
+// a NaN gradient and by an infinite loss: there, as on the CPU, the
+// kernels must leave weights, moments and EMA exactly as they were.
 func TestOptimiserKernelsMatchNN(t *testing.T) {
 	rng := rand.New(rand.NewPCG(10, 10))
 	sizes := []int{5000, 37, 8200}
@@ -156,24 +159,44 @@ func TestOptimiserKernelsMatchNN(t *testing.T) {
 	var norm float64
 	var done uint32
 	const lr, maxNorm = 1e-3, 1.0
-	for step := range 3 {
+	updates := 0
+	for step := range 5 {
 		for _, gr := range grads { // new gradients, the same on both sides
 			for j := range gr {
 				gr[j] = float32(rng.NormFloat64()) * 0.1
 			}
 		}
+		loss := float32(0.5)
+		switch step {
+		case 2:
+			grads[1][7] = float32(math.NaN())
+		case 3:
+			loss = float32(math.Inf(1))
+		}
 		want := nn.GlobalNorm(grads)
 		NormSq(blocks, &norm, partial, &done, arena, &tab)
-		if math.Abs(norm-want) > 1e-12*want || done != 0 {
+		if !(math.Abs(norm-want) <= 1e-12*want || math.IsNaN(norm) && math.IsNaN(want)) || done != 0 {
 			t.Fatalf("step %d: norm %v, want %v (counter left at %d)", step, norm, want, done)
 		}
-		adam.Update(lr, nn.ClipScale(want, maxNorm))
-		ema.Update(params)
-		c1, c2 := 1-math.Pow(0.9, float64(step+1)), 1-math.Pow(0.999, float64(step+1))
-		keep := math.Min(0.999, float64(2+step)/float64(11+step))
+		poisoned := math.IsNaN(want) || math.IsInf(float64(loss), 0)
+		before := [][]float32{slices.Clone(arena), slices.Clone(m), slices.Clone(v), slices.Clone(shadow)}
+		if !poisoned {
+			updates++
+			adam.Update(lr, nn.ClipScale(want, maxNorm))
+			ema.Update(params)
+		}
+		c1, c2 := 1-math.Pow(0.9, float64(updates)), 1-math.Pow(0.999, float64(updates))
+		keep := math.Min(0.999, float64(1+updates)/float64(10+updates))
 		ctl := StepCtl{lr / c1, math.Sqrt(c2), keep, 1 - keep}
-		Adam(blocks, arena, m, v, &norm, &ctl, &tab, 0.9, 0.999, 1e-8, maxNorm)
-		EMA(blocks, shadow, arena, &ctl, &tab)
+		Adam(blocks, arena, m, v, &norm, &loss, &ctl, &tab, 0.9, 0.999, 1e-8, maxNorm)
+		EMA(blocks, shadow, arena, &norm, &loss, &ctl, &tab)
+		if poisoned {
+			for i, after := range [][]float32{arena, m, v, shadow} {
+				if d := mismatches(before[i], after); d > 0 {
+					t.Errorf("step %d (loss %v, norm %v): the update changed %d values of %s", step, loss, norm, d, []string{"the arena", "m", "v", "the EMA"}[i])
+				}
+			}
+		}
 	}
 	for i := range sizes {
 		p, f := int(tab.Param[i]), int(tab.Flat[i])
@@ -182,6 +205,17 @@ func TestOptimiserKernelsMatchNN(t *testing.T) {
 		assertClose(t, "adam v", v[f:f+sizes[i]], adam.V[i], 1e-6)
 		assertClose(t, "ema", shadow[f:f+sizes[i]], ema.Shadow[i], 1e-6)
 	}
+}
+
+// mismatches counts the elements whose bits differ.
+func mismatches(a, b []float32) int {
+	n := 0
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			n++
+		}
+	}
+	return n
 }
 
 // One Langevin corrector step by the three kernels equals

@@ -94,11 +94,11 @@ void emu_sinusoidal_bwd(int grid, int block, float *dt, const float *t, const fl
 void emu_norm_sq(int grid, int block, double *norm, double *partial, unsigned int *done, const float *arena, const long long *grad, const long long *size, const int *chunk_tensor, const long long *chunk_start, int chunks) {
 	emu_launch(grid, block, [=] { norm_sq(norm, partial, done, arena, grad, size, chunk_tensor, chunk_start, chunks); });
 }
-void emu_adam(int grid, int block, float *arena, float *m, float *v, const double *norm, const void *ctl, const long long *param, const long long *grad, const long long *flat, const long long *size, const int *chunk_tensor, const long long *chunk_start, float beta1, float beta2, float eps, double max_norm) {
-	emu_launch(grid, block, [=] { adam(arena, m, v, norm, (const step_ctl *)ctl, param, grad, flat, size, chunk_tensor, chunk_start, beta1, beta2, eps, max_norm); });
+void emu_adam(int grid, int block, float *arena, float *m, float *v, const double *norm, const float *loss, const void *ctl, const long long *param, const long long *grad, const long long *flat, const long long *size, const int *chunk_tensor, const long long *chunk_start, float beta1, float beta2, float eps, double max_norm) {
+	emu_launch(grid, block, [=] { adam(arena, m, v, norm, loss, (const step_ctl *)ctl, param, grad, flat, size, chunk_tensor, chunk_start, beta1, beta2, eps, max_norm); });
 }
-void emu_ema(int grid, int block, float *shadow, const float *arena, const void *ctl, const long long *param, const long long *flat, const long long *size, const int *chunk_tensor, const long long *chunk_start) {
-	emu_launch(grid, block, [=] { ema(shadow, arena, (const step_ctl *)ctl, param, flat, size, chunk_tensor, chunk_start); });
+void emu_ema(int grid, int block, float *shadow, const float *arena, const double *norm, const float *loss, const void *ctl, const long long *param, const long long *flat, const long long *size, const int *chunk_tensor, const long long *chunk_start) {
+	emu_launch(grid, block, [=] { ema(shadow, arena, norm, loss, (const step_ctl *)ctl, param, flat, size, chunk_tensor, chunk_start); });
 }
 void emu_langevin_norms(int grid, int block, double *norms, const float *eps_hat, const float *z, long long d, const void *ctl) {
 	emu_launch(grid, block, [=] { langevin_norms(norms, eps_hat, z, d, (const sampler_ctl *)ctl); });

@@ -39,8 +39,8 @@ package hostemu
 // void emu_mse(int grid, int block, float *out, const float *a, const float *b, long long n);
 // void emu_sinusoidal_bwd(int grid, int block, float *dt, const float *t, const float *g, int dim, double scale);
 // void emu_norm_sq(int grid, int block, double *norm, double *partial, unsigned int *done, const float *arena, const long long *grad, const long long *size, const int *chunk_tensor, const long long *chunk_start, int chunks);
-// void emu_adam(int grid, int block, float *arena, float *m, float *v, const double *norm, const void *ctl, const long long *param, const long long *grad, const long long *flat, const long long *size, const int *chunk_tensor, const long long *chunk_start, float beta1, float beta2, float eps, double max_norm);
-// void emu_ema(int grid, int block, float *shadow, const float *arena, const void *ctl, const long long *param, const long long *flat, const long long *size, const int *chunk_tensor, const long long *chunk_start);
+// void emu_adam(int grid, int block, float *arena, float *m, float *v, const double *norm, const float *loss, const void *ctl, const long long *param, const long long *grad, const long long *flat, const long long *size, const int *chunk_tensor, const long long *chunk_start, float beta1, float beta2, float eps, double max_norm);
+// void emu_ema(int grid, int block, float *shadow, const float *arena, const double *norm, const float *loss, const void *ctl, const long long *param, const long long *flat, const long long *size, const int *chunk_tensor, const long long *chunk_start);
 // void emu_langevin_norms(int grid, int block, double *norms, const float *eps_hat, const float *z, long long d, const void *ctl);
 // void emu_langevin_step(int grid, int block, float *x, const float *eps_hat, const float *z, const double *norms, int batch, long long n, const void *ctl, double *bad);
 import "C"
@@ -206,17 +206,17 @@ func NormSq(l Launch, norm *float64, partial []float64, done *uint32, arena []fl
 }
 
 // Adam runs kernels/optim.cu's adam.
-func Adam(l Launch, arena, m, v []float32, norm *float64, ctl *StepCtl, t *Tables, beta1, beta2, eps float32, maxNorm float64) {
+func Adam(l Launch, arena, m, v []float32, norm *float64, loss *float32, ctl *StepCtl, t *Tables, beta1, beta2, eps float32, maxNorm float64) {
 	g, b := l.c()
-	C.emu_adam(g, b, p(arena), p(m), p(v), (*C.double)(norm), unsafe.Pointer(ctl), (*C.longlong)(&t.Param[0]), (*C.longlong)(&t.Grad[0]),
+	C.emu_adam(g, b, p(arena), p(m), p(v), (*C.double)(norm), (*C.float)(loss), unsafe.Pointer(ctl), (*C.longlong)(&t.Param[0]), (*C.longlong)(&t.Grad[0]),
 		(*C.longlong)(&t.Flat[0]), (*C.longlong)(&t.Size[0]), (*C.int)(&t.ChunkTensor[0]), (*C.longlong)(&t.ChunkStart[0]),
 		C.float(beta1), C.float(beta2), C.float(eps), C.double(maxNorm))
 }
 
 // EMA runs kernels/optim.cu's ema.
-func EMA(l Launch, shadow, arena []float32, ctl *StepCtl, t *Tables) {
+func EMA(l Launch, shadow, arena []float32, norm *float64, loss *float32, ctl *StepCtl, t *Tables) {
 	g, b := l.c()
-	C.emu_ema(g, b, p(shadow), p(arena), unsafe.Pointer(ctl), (*C.longlong)(&t.Param[0]), (*C.longlong)(&t.Flat[0]),
+	C.emu_ema(g, b, p(shadow), p(arena), (*C.double)(norm), (*C.float)(loss), unsafe.Pointer(ctl), (*C.longlong)(&t.Param[0]), (*C.longlong)(&t.Flat[0]),
 		(*C.longlong)(&t.Size[0]), (*C.int)(&t.ChunkTensor[0]), (*C.longlong)(&t.ChunkStart[0]))
 }
 
