@@ -4,7 +4,6 @@ package nn
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/scoregen/scoregen/engine"
 	"github.com/scoregen/scoregen/gpu"
+	"github.com/scoregen/scoregen/internal/numdiff"
 )
 
 var (
@@ -175,23 +175,6 @@ func gpuGraph(t *testing.T, c gpuCase, seed uint64) (outs []*gorgonia.Node) {
 	return append(gorgonia.Nodes{out, cost}, grads...)
 }
 
-// closeTo reports whether got matches want within tol relative to want's
-// largest magnitude (sums of different order differ by rounding in every
-// element, so a per-element relative test would fail near zero).
-func closeTo(got, want []float32, tol float64) (int, bool) {
-	scale := 0.0
-	for _, w := range want {
-		scale = max(scale, math.Abs(float64(w)))
-	}
-	for i := range want {
-		d := math.Abs(float64(got[i]) - float64(want[i]))
-		if !(d <= tol*max(scale, 1e-30)) { // NaN fails too: poisoned, unwritten
-			return i, false
-		}
-	}
-	return 0, true
-}
-
 // TestOpsMatchCPU runs every op forward and backward on the GPU and on the
 // CPU backend from the same graph, with the GPU arena poisoned by NaN: the
 // fixed cases, then random ones (a failing case's name gives its sizes).
@@ -228,8 +211,13 @@ func TestOpsMatchCPU(t *testing.T) {
 					if err := gp.Read(n, got); err != nil {
 						t.Fatal(err)
 					}
-					if i, ok := closeTo(got, want, 1e-5); !ok {
-						t.Errorf("run %d, %s: element %d is %g on the GPU, %g on the CPU", run, n.Name(), i, got[i], want[i])
+					// Relative to want's largest magnitude (sums of another
+					// order round every element); NaN (poisoned, unwritten)
+					// fails.
+					d := numdiff.Of(got, want)
+					t.Logf("run %d, %s: %v", run, n.Name(), d)
+					if !d.Within(1e-5) {
+						t.Errorf("run %d, %s: GPU against CPU: %v, tolerance 1e-5", run, n.Name(), d)
 					}
 				}
 			}

@@ -4,28 +4,44 @@ package train
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"testing"
+
+	"github.com/scoregen/scoregen/internal/numdiff"
 )
 
-// maxRelDiff is the largest |a-b| over the tensors, relative to the largest
-// |b| of the tensor it occurs in.
-func maxRelDiff(a, b [][]float32) float64 {
-	worst := 0.0
-	for i := range b {
-		scale, d := 0.0, 0.0
-		for j := range b[i] {
-			scale = max(scale, math.Abs(float64(b[i][j])))
-			d = max(d, math.Abs(float64(a[i][j])-float64(b[i][j])))
-		}
-		if math.IsNaN(d) || scale == 0 && d > 0 {
-			return math.Inf(1)
-		}
-		if scale > 0 {
-			worst = max(worst, d/scale)
+// compare logs how far each GPU tensor is from its CPU twin, pass or fail,
+// and fails the test where one differs by more than tol relative to the
+// CPU tensor's largest magnitude.
+func compare(t *testing.T, what string, names []string, gpu, cpu [][]float32, tol float64) {
+	t.Helper()
+	for i := range cpu {
+		d := numdiff.Of(gpu[i], cpu[i])
+		t.Logf("%s %s: %v", what, names[i], d)
+		if !d.Within(tol) {
+			t.Errorf("%s %s: %v, tolerance %.2g", what, names[i], d, tol)
 		}
 	}
-	return worst
+}
+
+// paramNames are the names of tr's parameters, in state order.
+func paramNames(tr *Trainer) []string {
+	var names []string
+	for _, p := range tr.net.Params {
+		names = append(names, p.Name())
+	}
+	return names
+}
+
+// compareScalar logs and checks one figure of a step, as compare does.
+func compareScalar(t *testing.T, what string, gpu, cpu, tol float64) {
+	t.Helper()
+	d := math.Abs(gpu-cpu) / math.Abs(cpu)
+	t.Logf("%s: %v on the GPU, %v on the CPU: abs diff %.3g, rel %.3g", what, gpu, cpu, math.Abs(gpu-cpu), d)
+	if !(d <= tol) {
+		t.Errorf("%s: %v on the GPU, %v on the CPU (relative difference %.2g, tolerance %.2g)", what, gpu, cpu, d, tol)
+	}
 }
 
 // Ten training steps on the GPU match ten on the CPU from the same batches
@@ -45,25 +61,45 @@ func TestGPUStepMatchesCPU(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := math.Abs(a.Loss-b.Loss) / math.Abs(a.Loss); !(d <= 1e-5) {
-			t.Errorf("step %d: loss %v on the GPU, %v on the CPU (relative difference %.2g)", i+1, b.Loss, a.Loss, d)
-		}
-		if d := math.Abs(a.GradNorm-b.GradNorm) / a.GradNorm; !(d <= 1e-5) {
-			t.Errorf("step %d: gradient norm %v on the GPU, %v on the CPU", i+1, b.GradNorm, a.GradNorm)
-		}
+		compareScalar(t, fmt.Sprintf("step %d: loss", i+1), b.Loss, a.Loss, 1e-5)
+		compareScalar(t, fmt.Sprintf("step %d: gradient norm", i+1), b.GradNorm, a.GradNorm, 1e-5)
 	}
-	sc, sg := state(t, cpu), state(t, gpu)
+	compareStates(t, fmt.Sprintf("after %d steps:", steps), gpu, cpu)
+}
+
+// compareStates compares the GPU trainer's weights, EMA, Adam moments and
+// counters with the CPU's, to 1e-4 relative.
+func compareStates(t *testing.T, when string, gpu, cpu *Trainer) {
+	t.Helper()
+	sc, sg, names := state(t, cpu), state(t, gpu), paramNames(cpu)
 	for _, part := range []struct {
 		name string
 		g, c [][]float32
 	}{{"weights", sg.Params, sc.Params}, {"EMA", sg.EMA, sc.EMA}, {"Adam m", sg.M, sc.M}, {"Adam v", sg.V, sc.V}} {
-		if d := maxRelDiff(part.g, part.c); !(d <= 1e-4) {
-			t.Errorf("%s after %d steps: GPU and CPU differ by %.2g relative", part.name, steps, d)
-		}
+		compare(t, when+" "+part.name, names, part.g, part.c, 1e-4)
 	}
 	if sc.AdamStep != sg.AdamStep || sc.EMAUpdates != sg.EMAUpdates {
-		t.Errorf("counters: Adam %d vs %d, EMA %d vs %d", sg.AdamStep, sc.AdamStep, sg.EMAUpdates, sc.EMAUpdates)
+		t.Errorf("%s counters: Adam %d on the GPU, %d on the CPU; EMA %d, %d", when, sg.AdamStep, sc.AdamStep, sg.EMAUpdates, sc.EMAUpdates)
 	}
+}
+
+// A batch holding a NaN changes nothing on the GPU, as on the CPU
+// (runPoisonedBatch), and the step after it matches the CPU's again.
+func TestGPUSkipsNonFiniteStep(t *testing.T) {
+	cpu := newTrainer(t, smallConfig(t, t.TempDir()), false)
+	gpu := newTrainer(t, smallConfig(t, t.TempDir(), "device=cuda"), false)
+	runPoisonedBatch(t, cpu)
+	runPoisonedBatch(t, gpu)
+	a, err := cpu.TrainStep()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := gpu.TrainStep()
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareScalar(t, "loss after the poisoned batch", b.Loss, a.Loss, 1e-5)
+	compareStates(t, "after the poisoned batch and one more step:", gpu, cpu)
 }
 
 // A GPU run stopped at step 3 and resumed to 6 from its checkpoint ends
@@ -124,9 +160,7 @@ func TestGPUSamplerMatchesCPU(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if d := maxRelDiff([][]float32{scores["cuda"]}, [][]float32{scores["cpu"]}); !(d <= 1e-5) {
-		t.Errorf("score: GPU and CPU differ by %.2g relative", d)
-	}
+	compare(t, "score", []string{"of x"}, [][]float32{scores["cuda"]}, [][]float32{scores["cpu"]}, 1e-5)
 	for _, sampler := range []string{"em", "pc"} {
 		sc := cfg.Sample
 		sc.Sampler, sc.Steps = sampler, 5
@@ -136,16 +170,12 @@ func TestGPUSamplerMatchesCPU(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if d := maxRelDiff([][]float32{samples["cuda"]}, [][]float32{samples["cpu"]}); !(d <= 1e-4) {
-			t.Errorf("%s samples after %d steps: GPU and CPU differ by %.2g relative", sampler, sc.Steps, d)
-		}
+		compare(t, sampler, []string{fmt.Sprintf("samples after %d steps", sc.Steps)}, [][]float32{samples["cuda"]}, [][]float32{samples["cpu"]}, 1e-4)
 	}
 	// Score after sampling evaluates the network alone again.
 	again := make([]float32, len(x))
 	if err := models["cuda"].Score(x, tt, again); err != nil {
 		t.Fatal(err)
 	}
-	if d := maxRelDiff([][]float32{again}, [][]float32{scores["cuda"]}); d != 0 {
-		t.Errorf("score after sampling differs from before by %.2g", d)
-	}
+	compare(t, "score", []string{"after sampling, against before"}, [][]float32{again}, [][]float32{scores["cuda"]}, 0)
 }
