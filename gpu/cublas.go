@@ -7,11 +7,19 @@ package gpu
 // declared here by hand rather than taken from a header of one release.
 
 // #cgo LDFLAGS: -ldl
+// #define _GNU_SOURCE
 // #include <dlfcn.h>
 // #include <stdlib.h>
 //
+// // file_of is the path of the loaded file that holds symbol f.
+// static const char *file_of(void *f) {
+//   Dl_info info;
+//   return dladdr(f, &info) ? info.dli_fname : NULL;
+// }
+//
 // typedef int (*create_fn)(void **handle);
 // typedef int (*destroy_fn)(void *handle);
+// typedef int (*version_fn)(void *handle, int *version);
 // typedef int (*set_stream_fn)(void *handle, void *stream);
 // typedef int (*set_workspace_fn)(void *handle, void *ws, size_t bytes);
 // typedef int (*gemm_fn)(void *handle, int transa, int transb, int m, int n, int k,
@@ -22,6 +30,7 @@ package gpu
 //
 // static int call_create(void *f, void **h) { return ((create_fn)f)(h); }
 // static int call_destroy(void *f, void *h) { return ((destroy_fn)f)(h); }
+// static int call_version(void *f, void *h, int *v) { return ((version_fn)f)(h, v); }
 // static int call_set_stream(void *f, void *h, void *s) { return ((set_stream_fn)f)(h, s); }
 // // Device addresses cross from Go as integers.
 // static int call_set_workspace(void *f, void *h, unsigned long long ws, size_t n) {
@@ -39,9 +48,9 @@ import "C"
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"log/slog"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"gorgonia.org/cu"
@@ -55,42 +64,25 @@ const (
 
 type blas struct {
 	lib                              unsafe.Pointer
+	lt                               unsafe.Pointer // libcublasLt, when loaded from cuBLAS's folder first
 	handle                           unsafe.Pointer
 	create, destroy, setStream, gemm unsafe.Pointer
 	compute                          C.int
 	workspace                        Ptr
 	pool                             *Pool
-}
-
-// libcublasCandidates lists where cuBLAS is looked for, newest first: the
-// loader's own search path, then the CUDA toolkit's folders.
-func libcublasCandidates() []string {
-	var dirs []string
-	for _, env := range []string{"CUDA_HOME", "CUDA_PATH"} {
-		if d := os.Getenv(env); d != "" {
-			dirs = append(dirs, filepath.Join(d, "lib64"))
-		}
-	}
-	dirs = append(dirs, "/usr/local/cuda/lib64", "/usr/lib/x86_64-linux-gnu")
-	var names []string
-	for _, v := range []string{"13", "12", "11"} {
-		lib := "libcublas.so." + v
-		names = append(names, lib)
-		for _, d := range dirs {
-			names = append(names, filepath.Join(d, lib))
-		}
-	}
-	return names
+	path, version                    string // the file opened, and cuBLAS's own version
 }
 
 // openBLAS opens the newest cuBLAS that loads and starts, binds it to
 // stream, gives it a workspace, and runs one small GEMM outside any graph
 // capture, so that its first-use setup is done before a graph is recorded.
+// The first time in a process it logs which file it opened and its version.
 func openBLAS(stream cu.Stream, pool *Pool, tf32 bool) (*blas, error) {
 	var problems []string
-	for _, name := range libcublasCandidates() {
+	for _, name := range blasCandidates() {
 		b, err := tryBLAS(name, stream, pool, tf32)
 		if err == nil {
+			blasLogged.Do(func() { slog.Info("gpu: cuBLAS opened", "path", b.path, "version", b.version) })
 			return b, nil
 		}
 		if !errors.Is(err, errNotFound) {
@@ -98,12 +90,12 @@ func openBLAS(stream cu.Stream, pool *Pool, tf32 bool) (*blas, error) {
 		}
 	}
 	if len(problems) == 0 {
-		return nil, fmt.Errorf("gpu: cuBLAS (libcublas.so.13, .12 or .11) not found on the loader path, in $CUDA_HOME/lib64 or /usr/local/cuda/lib64; install CUDA's cuBLAS or set CUDA_HOME")
+		return nil, fmt.Errorf("gpu: cuBLAS (libcublas.so.13, .12 or .11) not found on the loader path, in $CUDA_HOME/lib64, /usr/local/cuda/lib64 or a Python environment's nvidia/cu13/lib or nvidia/cublas/lib; install CUDA's cuBLAS or set CUDA_HOME")
 	}
 	return nil, fmt.Errorf("gpu: no cuBLAS works: %s", strings.Join(problems, "; "))
 }
 
-var errNotFound = errors.New("not found")
+var blasLogged sync.Once
 
 // tryBLAS opens and starts the cuBLAS at name; on any failure it releases
 // what it took and says why (errNotFound when there is no such library).
@@ -112,14 +104,9 @@ func tryBLAS(name string, stream cu.Stream, pool *Pool, tf32 bool) (*blas, error
 	if tf32 {
 		b.compute = computeTF32
 	}
-	cname := C.CString(name)
-	b.lib = C.dlopen(cname, C.RTLD_NOW|C.RTLD_LOCAL)
-	C.free(unsafe.Pointer(cname))
-	if b.lib == nil {
-		if msg := C.GoString(C.dlerror()); !strings.Contains(msg, "No such file") {
-			return nil, fmt.Errorf("%s: %s", name, msg) // there, but it will not load
-		}
-		return nil, errNotFound
+	var err error
+	if b.lib, b.lt, err = openLibrary(name); err != nil {
+		return nil, err
 	}
 	ok := false
 	defer func() {
@@ -128,7 +115,7 @@ func tryBLAS(name string, stream cu.Stream, pool *Pool, tf32 bool) (*blas, error
 			if b.workspace != 0 {
 				pool.Free(b.workspace)
 			}
-			C.dlclose(b.lib)
+			closeLibrary(b.lib, b.lt)
 		}
 	}()
 	for _, s := range []struct {
@@ -141,6 +128,17 @@ func tryBLAS(name string, stream cu.Stream, pool *Pool, tf32 bool) (*blas, error
 	}
 	if err := blasCheck(name+": cublasCreate", C.call_create(b.create, &b.handle)); err != nil {
 		return nil, err
+	}
+	b.path = name
+	if f := C.file_of(b.create); f != nil {
+		b.path = C.GoString(f)
+	}
+	b.version = "unknown"
+	if getVersion := b.symbol("cublasGetVersion_v2"); getVersion != nil {
+		var v C.int
+		if C.call_version(getVersion, b.handle, &v) == 0 {
+			b.version = fmt.Sprintf("%d.%d.%d", v/10000, v%10000/100, v%100)
+		}
 	}
 	if err := blasCheck(name+": cublasSetStream", C.call_set_stream(b.setStream, b.handle, unsafe.Pointer(stream.C()))); err != nil {
 		return nil, err
