@@ -168,6 +168,9 @@ func (d *Device) Close() error {
 // Sync waits until every kernel launched so far has finished.
 func (d *Device) Sync() error { return d.stream.Synchronize() }
 
+// BLAS is the cuBLAS in use: the file opened and cuBLAS's own version.
+func (d *Device) BLAS() (path, version string) { return d.blas.path, d.blas.version }
+
 func (d *Device) String() string {
 	return fmt.Sprintf("%s (compute %d.%d, %d SMs, %.0f GiB)", d.Name, d.Major, d.Minor, d.SMs, float64(d.TotalMem)/(1<<30))
 }
