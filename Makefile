@@ -2,7 +2,7 @@
 GO ?= go
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build test bench lint data train kernels gpu check-cuda bench-gpu
+.PHONY: setup build test bench lint data train kernels gpu check-cuda device-check
 
 # setup installs what a fresh machine lacks (OpenBLAS for CPU matrix
 # products; numpy, which tests use to read our .npy files) and fetches the
@@ -15,8 +15,11 @@ setup:
 build:
 	$(GO) build ./...
 
+# test runs every package's tests, then device-check.sh's phases, limits
+# and outputs with a CPU build and a fake nvidia-smi.
 test:
 	$(GO) test ./...
+	./scripts/test-device-check.sh
 
 # staticcheck (pinned; `go run` fetches it through the module proxy) finds
 # dead code and misuses that vet does not.
@@ -70,10 +73,9 @@ check-cuda:
 	$(GO) vet -tags gpu ./...
 	./scripts/gpu-tests.sh $$(mktemp -d)
 
-# bench-gpu, on a GPU machine: our figures (CPU and GPU, from bin/bench of
-# `make gpu`, or the .device/ pack of scripts/device-pack.sh) and PyTorch's
-# (bench/torch_reference.py, eager and torch.compile) side by side.
-bench-gpu:
-	[ -d .device ] || { $(MAKE) gpu && mkdir -p .device && gzip -c bin/bench > .device/bench.gz; }
-	OUT=out ./scripts/device-run.sh bench
-	OUT=out ./scripts/device-run.sh torch
+# device-check, on a GPU machine (from the pack that scripts/device-pack.sh
+# builds on a machine with Go): the GPU tests, then our step and PyTorch's
+# side by side, all within about 7 minutes; results in out/.
+device-check:
+	[ -d .device ] || ./scripts/device-pack.sh
+	OUT=out timeout 500 ./scripts/device-check.sh

@@ -2,9 +2,9 @@
 
 This is our own PyTorch implementation of the same network, training step and
 sampler as the Go code (unet/, train/, sde/), timed on CUDA in FP32 so that
-our figures have a peer to stand beside. `make bench-gpu` runs cmd/bench on
-the GPU and this script with --json, and prints the two sets of figures side
-by side.
+our figures have a peer to stand beside. scripts/device-check.sh runs
+cmd/bench on the GPU and this script (eager) with --json, and prints the two
+sets of figures side by side (bench/compare.py).
 
 What it times, for each model, batch size and mode (eager, torch.compile):
 
@@ -462,6 +462,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sample-steps", type=int, default=1000,
                    help="Euler-Maruyama steps of the mnist sampling run; 0 skips sampling (default 1000)")
     p.add_argument("--sample-batch", type=int, default=1024, help="images per sampling run (default 1024)")
+    p.add_argument("--no-train", action="store_true", help="time mnist sampling only, no training steps")
     p.add_argument("--tf32", action="store_true", help="allow TF32 in matrix products and convolutions")
     p.add_argument("--json", metavar="PATH", help="write the records as a JSON list to PATH")
     p.add_argument("--cpu-smoke", action="store_true",
@@ -483,6 +484,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--batch, --steps and --sample-batch must be at least 1")
     if args.warmup < 0 or args.sample_steps < 0:
         p.error("--warmup and --sample-steps must be at least 0")
+    if args.no_train and (args.sample_steps == 0 or "mnist" not in args.models):
+        p.error("--no-train times mnist sampling only: it needs --sample-steps above 0 and the mnist model")
     return args
 
 
@@ -515,7 +518,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.models:
         cfg = CONFIGS[name]
         for mode in args.modes:
-            for batch in args.batches:
+            for batch in [] if args.no_train else args.batches:
                 report(bench_train(cfg, batch, mode, args, device))
             if name == "mnist" and args.sample_steps > 0:
                 report(bench_sample(cfg, mode, args, device))
