@@ -100,6 +100,9 @@ func bindConcat[T engine.Float](o *concat, c *engine.Call[T]) func() {
 }
 
 func (o *concat) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
 	d := make(gorgonia.Nodes, len(in))
 	at := 0
 	for i, ch := range o.chans {
@@ -155,6 +158,9 @@ func bindSplit[T engine.Float](o *split, c *engine.Call[T]) func() {
 }
 
 func (o *split) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
 	x := in[0]
 	c := x.Shape()[1]
 	g, err := apply(&splitGrad{gradBase: gradOf(splitName("SplitGrad", o.from, o.to, c), x.Shape(), grad), from: o.from, to: o.to}, grad)

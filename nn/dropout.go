@@ -66,7 +66,10 @@ func (o *dropout) InPlace() int                                   { return 0 }
 func (o *dropout) BindCPU(c *engine.Call[float32]) func()         { return bindDrop(o.drop, c) }
 func (o *dropout) bind64(c *engine.Call[float64]) func()          { return bindDrop(o.drop, c) }
 
-func (o *dropout) SymDiff(_ gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+func (o *dropout) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
 	g, err := apply(&dropoutGrad{gradOf(o.opName("DropoutGrad"), grad.Shape(), grad), o.drop}, grad)
 	return gorgonia.Nodes{g}, err
 }

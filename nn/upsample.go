@@ -46,6 +46,9 @@ func bindUpsample[T engine.Float](c *engine.Call[T]) func() {
 }
 
 func (o *upsample) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
 	x := in[0]
 	g, err := apply(&upsampleGrad{gradOf("Upsample2xGrad", x.Shape(), grad)}, grad)
 	return gorgonia.Nodes{g}, err
