@@ -177,6 +177,15 @@ func (o *splitGrad) Do(v ...gorgonia.Value) (gorgonia.Value, error) { return do(
 func (o *splitGrad) BindCPU(c *engine.Call[float32]) func()         { return bindSplitGrad(o, c) }
 func (o *splitGrad) bind64(c *engine.Call[float64]) func()          { return bindSplitGrad(o, c) }
 
+// SymDiff: splitGrad is linear in grad, and Split is its adjoint.
+func (o *splitGrad) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
+	g, err := Split(grad, o.from, o.to)
+	return gorgonia.Nodes{g}, err
+}
+
 func bindSplitGrad[T engine.Float](o *splitGrad, c *engine.Call[T]) func() {
 	dx, g := c.Out.Data, c.In[0].Data
 	s := channelSize(c.Out.Shape)

@@ -61,6 +61,15 @@ func (o *upsampleGrad) Do(v ...gorgonia.Value) (gorgonia.Value, error) { return 
 func (o *upsampleGrad) BindCPU(c *engine.Call[float32]) func()         { return bindUpsampleGrad(c) }
 func (o *upsampleGrad) bind64(c *engine.Call[float64]) func()          { return bindUpsampleGrad(c) }
 
+// SymDiff: upsampleGrad is linear in grad, and Upsample2x is its adjoint.
+func (o *upsampleGrad) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
+	g, err := Upsample2x(grad)
+	return gorgonia.Nodes{g}, err
+}
+
 func bindUpsampleGrad[T engine.Float](c *engine.Call[T]) func() {
 	dx, g := c.Out.Data, c.In[0].Data
 	w := c.Out.Shape[3]
