@@ -114,6 +114,9 @@ func bindActivation[T engine.Float](o *activation, c *engine.Call[T]) func() {
 }
 
 func (o *activation) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
 	x := in[0]
 	g, err := apply(&activationGrad{gradBase: gradOf(actName(o.act, o.slope)+"Grad", x.Shape(), x, grad), act: o.act, slope: o.slope}, x, grad)
 	return gorgonia.Nodes{g}, err

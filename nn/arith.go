@@ -82,6 +82,9 @@ func bindBinary[T engine.Float](o *binary, c *engine.Call[T]) func() {
 }
 
 func (o *binary) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
 	a, b := in[0], in[1]
 	ga, gb := grad, grad
 	var err error
@@ -131,7 +134,10 @@ func bindScale[T engine.Float](o *scale, c *engine.Call[T]) func() {
 	return func() { par.For(len(out), grain, body) }
 }
 
-func (o *scale) SymDiff(_ gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+func (o *scale) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
 	g, err := Scale(grad, o.factor)
 	return gorgonia.Nodes{g}, err
 }

@@ -100,6 +100,9 @@ func bindConcat[T engine.Float](o *concat, c *engine.Call[T]) func() {
 }
 
 func (o *concat) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
 	d := make(gorgonia.Nodes, len(in))
 	at := 0
 	for i, ch := range o.chans {
@@ -155,6 +158,9 @@ func bindSplit[T engine.Float](o *split, c *engine.Call[T]) func() {
 }
 
 func (o *split) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
 	x := in[0]
 	c := x.Shape()[1]
 	g, err := apply(&splitGrad{gradBase: gradOf(splitName("SplitGrad", o.from, o.to, c), x.Shape(), grad), from: o.from, to: o.to}, grad)
@@ -170,6 +176,15 @@ type splitGrad struct {
 func (o *splitGrad) Do(v ...gorgonia.Value) (gorgonia.Value, error) { return do(o, v) }
 func (o *splitGrad) BindCPU(c *engine.Call[float32]) func()         { return bindSplitGrad(o, c) }
 func (o *splitGrad) bind64(c *engine.Call[float64]) func()          { return bindSplitGrad(o, c) }
+
+// SymDiff: splitGrad is linear in grad, and Split is its adjoint.
+func (o *splitGrad) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
+	g, err := Split(grad, o.from, o.to)
+	return gorgonia.Nodes{g}, err
+}
 
 func bindSplitGrad[T engine.Float](o *splitGrad, c *engine.Call[T]) func() {
 	dx, g := c.Out.Data, c.In[0].Data

@@ -307,6 +307,9 @@ func bindConv2d[T engine.Float](o *conv2d, c *engine.Call[T]) func() {
 }
 
 func (o *conv2d) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
 	x, w := in[0], in[1]
 	dx, err := apply(&conv2dInputGrad{gradBase: gradOf(convName("Conv2dInputGrad", o.stride, o.pad), x.Shape(), grad, w), stride: o.stride, pad: o.pad}, grad, w)
 	if err != nil {

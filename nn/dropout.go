@@ -66,8 +66,17 @@ func (o *dropout) InPlace() int                                   { return 0 }
 func (o *dropout) BindCPU(c *engine.Call[float32]) func()         { return bindDrop(o.drop, c) }
 func (o *dropout) bind64(c *engine.Call[float64]) func()          { return bindDrop(o.drop, c) }
 
-func (o *dropout) SymDiff(_ gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	g, err := apply(&dropoutGrad{gradOf(o.opName("DropoutGrad"), grad.Shape(), grad), o.drop}, grad)
+func (o *dropout) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
+	return o.drop.grad(grad)
+}
+
+// grad applies the mask and scale to grad: the gradient of dropout, and of
+// dropoutGrad (a diagonal map, its own adjoint).
+func (d drop) grad(grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	g, err := apply(&dropoutGrad{gradOf(d.opName("DropoutGrad"), grad.Shape(), grad), d}, grad)
 	return gorgonia.Nodes{g}, err
 }
 
@@ -81,6 +90,13 @@ func (o *dropoutGrad) Do(v ...gorgonia.Value) (gorgonia.Value, error) { return d
 func (o *dropoutGrad) InPlace() int                                   { return 0 }
 func (o *dropoutGrad) BindCPU(c *engine.Call[float32]) func()         { return bindDrop(o.drop, c) }
 func (o *dropoutGrad) bind64(c *engine.Call[float64]) func()          { return bindDrop(o.drop, c) }
+
+func (o *dropoutGrad) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
+	return o.drop.grad(grad)
+}
 
 // dropThreshold is the keep test in integers: philox.Uniform24(r) = (r>>8)/2^24 is
 // at least p iff r>>8 >= ceil(p*2^24) (p*2^24 is exact in float64).

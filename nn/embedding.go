@@ -63,6 +63,9 @@ func bindSinusoidal[T engine.Float](o *sinusoidal, c *engine.Call[T]) func() {
 }
 
 func (o *sinusoidal) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
 	t := in[0]
 	name := fmt.Sprintf("SinusoidalGrad(dim=%d,scale=%s)", o.dim, fmtFloat(o.scale))
 	g, err := apply(&sinusoidalGrad{gradBase: gradOf(name, t.Shape(), t, grad), dim: o.dim, scale: o.scale}, t, grad)

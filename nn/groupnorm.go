@@ -105,6 +105,9 @@ func bindGroupNorm[T engine.Float](o *groupNorm, c *engine.Call[T]) func() {
 }
 
 func (o *groupNorm) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
 	x, gamma, beta := in[0], in[1], in[2]
 	c := gamma.Shape()[0]
 	grads := make(gorgonia.Nodes, 2)

@@ -54,6 +54,9 @@ func bindLinear[T engine.Float](c *engine.Call[T]) func() {
 }
 
 func (o *linear) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
 	x, w := in[0], in[1]
 	dx, err := MatMul(grad, w, false, false) // [B,out] x [out,in]
 	if err != nil {

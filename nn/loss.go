@@ -54,6 +54,9 @@ func bindMSE[T engine.Float](c *engine.Call[T]) func() {
 }
 
 func (o *mse) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
 	a, b := in[0], in[1]
 	da, err := apply(&mseGrad{gradOf("MSEGrad", a.Shape(), a, b, grad)}, a, b, grad)
 	if err != nil {

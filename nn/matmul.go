@@ -87,6 +87,9 @@ func bindMatMul[T engine.Float](o *matMul, c *engine.Call[T]) func() {
 // SymDiff: with g = dc, for c = a b the gradients are da = g b^T and
 // db = a^T g; the transposed cases follow by transposing those.
 func (o *matMul) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
 	a, b := in[0], in[1]
 	var da, db *gorgonia.Node
 	var err error

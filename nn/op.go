@@ -14,7 +14,9 @@ import (
 	"hash"
 	"hash/fnv"
 	"io"
+	"reflect"
 	"strconv"
+	"unsafe"
 
 	"github.com/chewxy/hm"
 	"github.com/pkg/errors"
@@ -92,16 +94,45 @@ func (b *base) DiffWRT(n int) []bool {
 }
 
 // gradBase is embedded instead of base by ops that only appear in backward
-// graphs: they are not differentiated again.
+// graphs. It keeps base's DiffWRT (every input differentiable): an op that
+// declared its inputs constant would be skipped by gorgonia, silently dropping
+// its share of a second derivative. Its SymDiff refuses by name; a backward op
+// whose own derivative is defined overrides it.
 type gradBase struct{ base }
 
 func gradOf(name string, out tensor.Shape, in ...*gorgonia.Node) gradBase {
 	return gradBase{newBase(name, out, in...)}
 }
 
-func (*gradBase) DiffWRT(n int) []bool { return make([]bool, n) }
-func (*gradBase) SymDiff(gorgonia.Nodes, *gorgonia.Node, *gorgonia.Node) (gorgonia.Nodes, error) {
-	return nil, errors.New("nn: second derivatives are not supported")
+func (b *gradBase) SymDiff(gorgonia.Nodes, *gorgonia.Node, *gorgonia.Node) (gorgonia.Nodes, error) {
+	return nil, errors.Errorf("nn: the gradient of %s is not defined (second derivatives through it are not supported)", b.name)
+}
+
+// derivOffset locates gorgonia.Node's unexported deriv field: the gradient an
+// earlier Backpropagate left on the node. See forgetDerivs.
+var derivOffset, derivFound = func() (uintptr, bool) {
+	f, ok := reflect.TypeFor[gorgonia.Node]().FieldByName("deriv")
+	return f.Offset, ok && f.Type == reflect.TypeFor[*gorgonia.Node]()
+}()
+
+// forgetDerivs clears the gradients that an earlier Backpropagate left on the
+// inputs of a node being differentiated. Backpropagate takes a node that has
+// one as already done: it neither differentiates it nor sums the new terms
+// into it, so the gradient of a gradient (which passes through the nodes of
+// the first pass) would silently lose every term through such a node. The
+// inputs of a node are visited after the node itself, so whatever they hold
+// at this point is from an earlier pass. Every SymDiff calls it first.
+func forgetDerivs(in gorgonia.Nodes) error {
+	for _, n := range in {
+		if n.Deriv() == nil {
+			continue
+		}
+		if !derivFound {
+			return errors.Errorf("nn: %v was differentiated before, and this gorgonia version hides where its gradient is kept", n)
+		}
+		*(**gorgonia.Node)(unsafe.Add(unsafe.Pointer(n), derivOffset)) = nil
+	}
+	return nil
 }
 
 // apply adds op to the graph of its inputs.

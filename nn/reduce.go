@@ -118,6 +118,9 @@ func bindReduce[T engine.Float](o *reduceTo, c *engine.Call[T]) func() {
 }
 
 func (o *reduceTo) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
 	g, err := expand(grad, in[0].Shape(), o.factor)
 	return gorgonia.Nodes{g}, err
 }
@@ -157,6 +160,9 @@ func bindExpand[T engine.Float](o *expandTo, c *engine.Call[T]) func() {
 }
 
 func (o *expandTo) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
 	g, err := reduce(grad, in[0].Shape(), o.factor)
 	return gorgonia.Nodes{g}, err
 }

@@ -36,6 +36,9 @@ func bindCopy[T engine.Float](c *engine.Call[T]) func() {
 }
 
 func (o *reshape) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
 	g, err := Reshape(grad, in[0].Shape())
 	return gorgonia.Nodes{g}, err
 }

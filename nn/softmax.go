@@ -54,7 +54,10 @@ func bindSoftmax[T engine.Float](c *engine.Call[T]) func() {
 	return func() { par.For(rows, max(1, grain/n), body) }
 }
 
-func (o *softmax) SymDiff(_ gorgonia.Nodes, y, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+func (o *softmax) SymDiff(in gorgonia.Nodes, y, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
 	g, err := apply(&softmaxGrad{gradOf("SoftmaxGrad", y.Shape(), y, grad)}, y, grad)
 	return gorgonia.Nodes{g}, err
 }

@@ -46,6 +46,9 @@ func bindUpsample[T engine.Float](c *engine.Call[T]) func() {
 }
 
 func (o *upsample) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
 	x := in[0]
 	g, err := apply(&upsampleGrad{gradOf("Upsample2xGrad", x.Shape(), grad)}, grad)
 	return gorgonia.Nodes{g}, err
@@ -57,6 +60,15 @@ type upsampleGrad struct{ gradBase }
 func (o *upsampleGrad) Do(v ...gorgonia.Value) (gorgonia.Value, error) { return do(o, v) }
 func (o *upsampleGrad) BindCPU(c *engine.Call[float32]) func()         { return bindUpsampleGrad(c) }
 func (o *upsampleGrad) bind64(c *engine.Call[float64]) func()          { return bindUpsampleGrad(c) }
+
+// SymDiff: upsampleGrad is linear in grad, and Upsample2x is its adjoint.
+func (o *upsampleGrad) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
+	g, err := Upsample2x(grad)
+	return gorgonia.Nodes{g}, err
+}
 
 func bindUpsampleGrad[T engine.Float](c *engine.Call[T]) func() {
 	dx, g := c.Out.Data, c.In[0].Data
