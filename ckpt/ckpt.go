@@ -6,6 +6,10 @@
 // can read them: an 8-byte little-endian header length N, N bytes of JSON
 // header (padded with spaces to a multiple of 8), then the raw little-endian
 // tensor data, laid out in the order the tensors were given to Save.
+//
+// The format has no checksum, so Save adds one to the metadata (ChecksumKey:
+// the CRC-32C of the data section) and Load checks it when it is there: a
+// file damaged after it was written is refused even where it still parses.
 package ckpt
 
 import (
@@ -14,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math"
 	"math/bits"
@@ -41,15 +46,41 @@ const maxHeader = 100_000_000
 // metadataKey is the reserved header key that holds the metadata map.
 const metadataKey = "__metadata__"
 
+// ChecksumKey is the metadata key under which Save records the CRC-32C
+// (Castagnoli) of the data section, as 8 lowercase hex digits. Load checks
+// and removes it; callers may not set it.
+const ChecksumKey = "data_crc32c"
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrCorrupt is wrapped by Load's error when the file's content is not a
+// valid safetensors file, or its data does not match its checksum: it was
+// truncated or damaged, or was never a checkpoint. Errors reading the file
+// at all (a missing file, no permission) do not wrap it.
+var ErrCorrupt = errors.New("corrupt or truncated")
+
 // Save writes tensors and meta to path as one safetensors file. The file is
 // written to a temporary file in the same folder, fsynced, renamed over path,
 // and then the folder is fsynced, so a crash or an error never leaves a
 // partial file at path; on failure the temporary file is removed and any
 // existing file at path is untouched. Tensor names must be non-empty,
 // unique, valid UTF-8 and not "__metadata__", and each Shape's product must
-// equal len(Data). A nil or empty meta writes no __metadata__ entry.
+// equal len(Data). meta may not hold ChecksumKey: Save adds it.
 func Save(path string, tensors []Tensor, meta map[string]string) error {
-	header, dataLen, err := buildHeader(tensors, meta)
+	if _, ok := meta[ChecksumKey]; ok {
+		return fmt.Errorf("ckpt: save %s: metadata key %q is reserved for the checksum Save writes", path, ChecksumKey)
+	}
+	var sum uint32
+	_ = encodeData(tensors, func(b []byte) error { // the callback never fails
+		sum = crc32.Update(sum, castagnoli, b)
+		return nil
+	})
+	withSum := make(map[string]string, len(meta)+1)
+	for k, v := range meta {
+		withSum[k] = v
+	}
+	withSum[ChecksumKey] = fmt.Sprintf("%08x", sum)
+	header, dataLen, err := buildHeader(tensors, withSum)
 	if err != nil {
 		return fmt.Errorf("ckpt: save %s: %w", path, err)
 	}
@@ -63,28 +94,37 @@ func Save(path string, tensors []Tensor, meta map[string]string) error {
 			return err
 		}
 		var written int64
-		buf := make([]byte, 0, 1<<16)
-		for _, t := range tensors {
-			for _, v := range t.Data {
-				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-				if len(buf) == cap(buf) {
-					if _, err := w.Write(buf); err != nil {
-						return err
-					}
-					written += int64(len(buf))
-					buf = buf[:0]
-				}
-			}
-		}
-		if _, err := w.Write(buf); err != nil {
+		err := encodeData(tensors, func(b []byte) error {
+			written += int64(len(b))
+			_, err := w.Write(b)
+			return err
+		})
+		if err != nil {
 			return err
 		}
-		written += int64(len(buf))
 		if written != dataLen {
 			return fmt.Errorf("wrote %d data bytes, expected %d (tensor data changed during Save?)", written, dataLen)
 		}
 		return nil
 	})
+}
+
+// encodeData passes the data section of tensors (little-endian float32s in
+// tensor order) to emit in chunks of at most 64 KiB.
+func encodeData(tensors []Tensor, emit func([]byte) error) error {
+	buf := make([]byte, 0, 1<<16)
+	for _, t := range tensors {
+		for _, v := range t.Data {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+			if len(buf) == cap(buf) {
+				if err := emit(buf); err != nil {
+					return err
+				}
+				buf = buf[:0]
+			}
+		}
+	}
+	return emit(buf)
 }
 
 // buildHeader validates the tensors and returns the padded JSON header and
@@ -180,18 +220,38 @@ func writeJSONString(b *bytes.Buffer, s string) {
 
 // Load reads a safetensors file written by Save (or by any safetensors
 // writer, as long as every tensor is F32) and returns its tensors in data
-// order and its metadata (an empty, non-nil map when the file has none).
-// Every part of the file is validated; errors name the file and the problem.
+// order and its metadata without ChecksumKey (an empty, non-nil map when
+// the file has none). Every part of the file is validated, and the data
+// against its checksum when the file has one; errors name the file and the
+// problem, and wrap ErrCorrupt when the content is at fault.
 func Load(path string) ([]Tensor, map[string]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ckpt: load: %w", err)
 	}
 	ts, meta, err := decode(b)
-	if err != nil {
-		return nil, nil, fmt.Errorf("ckpt: load %s: %w", path, err)
+	if err == nil {
+		err = checkSum(b, meta)
 	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("ckpt: load %s: %w: %w", path, ErrCorrupt, err)
+	}
+	delete(meta, ChecksumKey)
 	return ts, meta, nil
+}
+
+// checkSum compares the CRC-32C of the data section of the decoded file b
+// with the one its metadata records, if any.
+func checkSum(b []byte, meta map[string]string) error {
+	want, ok := meta[ChecksumKey]
+	if !ok {
+		return nil // written by another safetensors writer, or before checksums
+	}
+	data := b[8+binary.LittleEndian.Uint64(b[:8]):]
+	if got := fmt.Sprintf("%08x", crc32.Checksum(data, castagnoli)); got != want {
+		return fmt.Errorf("the %d data bytes have CRC-32C %s, the header records %q (%s)", len(data), got, want, ChecksumKey)
+	}
+	return nil
 }
 
 // tensorInfo is one tensor entry of the JSON header.
@@ -436,18 +496,33 @@ func parseName(name string) (int, bool) {
 // in dir. When dir has none, or does not exist, the error names the folder
 // and wraps ErrNoCheckpoint.
 func Latest(dir string) (path string, step int, err error) {
+	paths, steps, err := Newest(dir)
+	if err != nil {
+		return "", 0, err
+	}
+	return paths[0], steps[0], nil
+}
+
+// Newest returns the paths and steps of the checkpoints in dir, newest
+// (highest step) first, for a caller that falls back to an older one when
+// a newer one does not load. When dir has none, or does not exist, the
+// error names the folder and wraps ErrNoCheckpoint.
+func Newest(dir string) (paths []string, steps []int, err error) {
 	fs, err := list(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return "", 0, fmt.Errorf("ckpt: %w in %s: %w", ErrNoCheckpoint, dir, err)
+			return nil, nil, fmt.Errorf("ckpt: %w in %s: %w", ErrNoCheckpoint, dir, err)
 		}
-		return "", 0, fmt.Errorf("ckpt: find latest checkpoint: %w", err)
+		return nil, nil, fmt.Errorf("ckpt: list checkpoints: %w", err)
 	}
 	if len(fs) == 0 {
-		return "", 0, fmt.Errorf("ckpt: %w in %s (no ckpt_*.safetensors files)", ErrNoCheckpoint, dir)
+		return nil, nil, fmt.Errorf("ckpt: %w in %s (no ckpt_*.safetensors files)", ErrNoCheckpoint, dir)
 	}
-	last := fs[len(fs)-1]
-	return filepath.Join(dir, last.name), last.step, nil
+	for i := len(fs) - 1; i >= 0; i-- {
+		paths = append(paths, filepath.Join(dir, fs[i].name))
+		steps = append(steps, fs[i].step)
+	}
+	return paths, steps, nil
 }
 
 // Prune removes all checkpoints in dir but the newest keep (by step). Other

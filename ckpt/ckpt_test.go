@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"math"
 	"os"
 	"os/exec"
@@ -124,8 +126,9 @@ func TestMetadataRoundTrip(t *testing.T) {
 }
 
 // TestReferenceBytes checks Save's exact output against the byte vectors of
-// the reference safetensors implementation's own serialization tests, and
-// that Load reads them.
+// the reference safetensors implementation's own serialization tests, with
+// the checksum entry added to the metadata, and that Load reads both the
+// reference's bytes (no checksum) and ours.
 func TestReferenceBytes(t *testing.T) {
 	f32 := func(vs ...float32) string {
 		var b []byte
@@ -135,10 +138,10 @@ func TestReferenceBytes(t *testing.T) {
 		return string(b)
 	}
 	cases := []struct {
-		name    string
-		tensors []Tensor
-		meta    map[string]string
-		want    string
+		name     string
+		tensors  []Tensor
+		meta     map[string]string
+		ref, our string // the reference's file, and Save's
 	}{
 		{
 			"one tensor, no padding",
@@ -146,6 +149,9 @@ func TestReferenceBytes(t *testing.T) {
 			nil,
 			"\x40\x00\x00\x00\x00\x00\x00\x00" +
 				`{"attn.0":{"dtype":"F32","shape":[1,2,3],"data_offsets":[0,24]}}` +
+				f32(0, 1, 2, 3, 4, 5),
+			"\x70\x00\x00\x00\x00\x00\x00\x00" +
+				`{"__metadata__":{"data_crc32c":"78743a5d"},"attn.0":{"dtype":"F32","shape":[1,2,3],"data_offsets":[0,24]}}` + "      " +
 				f32(0, 1, 2, 3, 4, 5),
 		},
 		{
@@ -155,23 +161,29 @@ func TestReferenceBytes(t *testing.T) {
 			"\x48\x00\x00\x00\x00\x00\x00\x00" +
 				`{"attn0":{"dtype":"F32","shape":[1,1,2,3],"data_offsets":[0,24]}}` + "       " +
 				f32(0, 1, 2, 3, 4, 5),
+			"\x70\x00\x00\x00\x00\x00\x00\x00" +
+				`{"__metadata__":{"data_crc32c":"78743a5d"},"attn0":{"dtype":"F32","shape":[1,1,2,3],"data_offsets":[0,24]}}` + "     " +
+				f32(0, 1, 2, 3, 4, 5),
 		},
 		{
 			"empty",
 			nil,
 			nil,
 			"\x08\x00\x00\x00\x00\x00\x00\x00{}      ",
+			"\x30\x00\x00\x00\x00\x00\x00\x00" + `{"__metadata__":{"data_crc32c":"00000000"}}` + "     ",
 		},
 		{
 			"metadata only",
 			nil,
 			map[string]string{"framework": "pt"},
 			"\x28\x00\x00\x00\x00\x00\x00\x00" + `{"__metadata__":{"framework":"pt"}}` + "     ",
+			"\x40\x00\x00\x00\x00\x00\x00\x00" + `{"__metadata__":{"data_crc32c":"00000000","framework":"pt"}}` + "    ",
 		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := filepath.Join(t.TempDir(), "ref.safetensors")
+			dir := t.TempDir()
+			p := filepath.Join(dir, "ours.safetensors")
 			if err := Save(p, c.tensors, c.meta); err != nil {
 				t.Fatal(err)
 			}
@@ -179,16 +191,22 @@ func TestReferenceBytes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if string(got) != c.want {
-				t.Fatalf("bytes differ:\n got %q\nwant %q", got, c.want)
+			if string(got) != c.our {
+				t.Fatalf("bytes differ:\n got %q\nwant %q", got, c.our)
 			}
-			ts, meta, err := Load(p)
-			if err != nil {
+			ref := filepath.Join(dir, "ref.safetensors")
+			if err := os.WriteFile(ref, []byte(c.ref), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			equalTensors(t, ts, c.tensors)
-			if len(c.meta) > 0 && !reflect.DeepEqual(meta, c.meta) {
-				t.Errorf("meta %v, want %v", meta, c.meta)
+			for _, p := range []string{p, ref} {
+				ts, meta, err := Load(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				equalTensors(t, ts, c.tensors)
+				if len(meta) != len(c.meta) || len(c.meta) > 0 && !reflect.DeepEqual(meta, c.meta) {
+					t.Errorf("%s: meta %v, want %v", p, meta, c.meta)
+				}
 			}
 		})
 	}
@@ -220,10 +238,12 @@ func TestLayout(t *testing.T) {
 	if err := json.Unmarshal(hdr, &h); err != nil {
 		t.Fatal(err)
 	}
-	if string(h["__metadata__"]) != `{"step":"5"}` {
-		t.Errorf("__metadata__ = %s", h["__metadata__"])
-	}
 	data := b[8+n:]
+	// The checksum covers exactly the data section.
+	sum := crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli))
+	if want := fmt.Sprintf(`{"data_crc32c":"%08x","step":"5"}`, sum); string(h["__metadata__"]) != want {
+		t.Errorf("__metadata__ = %s, want %s", h["__metadata__"], want)
+	}
 	var off uint64
 	for _, tn := range ts {
 		var info struct {
@@ -281,6 +301,7 @@ func TestSaveInvalid(t *testing.T) {
 		{"overflow", []Tensor{{Name: "big", Shape: []int{1 << 40, 1 << 40}, Data: nil}}, nil, `"big"`},
 		{"bad utf8 name", []Tensor{{Name: "\xff", Shape: []int{1}, Data: []float32{1}}}, nil, "UTF-8"},
 		{"bad utf8 meta", nil, map[string]string{"k": "\xfe"}, "UTF-8"},
+		{"checksum key", nil, map[string]string{ChecksumKey: "00000000"}, "reserved"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -419,13 +440,41 @@ func TestLoadErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("Load succeeded")
 			}
-			if !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), c.wantErr) {
-				t.Errorf("error %q should name %s and say %q", err, p, c.wantErr)
+			if !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), c.wantErr) || !errors.Is(err, ErrCorrupt) {
+				t.Errorf("error %q should name %s, say %q and wrap ErrCorrupt", err, p, c.wantErr)
 			}
 		})
 	}
-	if _, _, err := Load(filepath.Join(t.TempDir(), "missing.safetensors")); err == nil || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "missing.safetensors") {
+	if _, _, err := Load(filepath.Join(t.TempDir(), "missing.safetensors")); err == nil || !errors.Is(err, os.ErrNotExist) || errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "missing.safetensors") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// A file that still parses but whose data changed after Save (one flipped
+// bit), or whose recorded checksum changed, is refused as corrupt.
+func TestChecksumCatchesDamage(t *testing.T) {
+	p := filepath.Join(t.TempDir(), Name(3))
+	if err := Save(p, sample(), map[string]string{"step": "3"}); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := binary.LittleEndian.Uint64(good)
+	flipData := bytes.Clone(good)
+	flipData[8+n+5] ^= 0x10 // a mantissa bit of conv.weight[1]
+	i := bytes.Index(good, []byte(`"data_crc32c":"`)) + len(`"data_crc32c":"`)
+	badSum := bytes.Clone(good)
+	badSum[i] = map[bool]byte{true: '1', false: '0'}[good[i] == '0']
+	for name, b := range map[string][]byte{"flipped data bit": flipData, "changed checksum": badSum} {
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := Load(p)
+		if err == nil || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "CRC-32C") {
+			t.Errorf("%s: err = %v, want ErrCorrupt naming %s and the CRC-32C", name, err, p)
+		}
 	}
 }
 
@@ -486,6 +535,10 @@ func TestNameLatestPrune(t *testing.T) {
 	p, step, err := Latest(dir)
 	if err != nil || step != 123456789 || p != filepath.Join(dir, "ckpt_123456789.safetensors") {
 		t.Fatalf("Latest = %q, %d, %v", p, step, err)
+	}
+	paths, order, err := Newest(dir)
+	if err != nil || !reflect.DeepEqual(order, []int{123456789, 99999999, 100, 20, 7}) || len(paths) != 5 || paths[3] != filepath.Join(dir, Name(20)) {
+		t.Fatalf("Newest = %v, %v, %v", paths, order, err)
 	}
 	if err := Prune(dir, -1); err == nil {
 		t.Error("Prune(-1) succeeded")

@@ -2,16 +2,21 @@ package train
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"gorgonia.org/gorgonia"
 
 	"github.com/scoregen/scoregen/ckpt"
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
+	"github.com/scoregen/scoregen/internal/atomicfile"
 )
 
 // checkpointFormat marks our checkpoints in their metadata, so that a
@@ -67,17 +72,49 @@ type Checkpoint struct {
 	Config  *configs.Config
 	Meta    map[string]string
 	Tensors map[string]ckpt.Tensor
+	// Skipped are the newer checkpoints of the folder that did not load,
+	// newest first (only when a folder was loaded); callers warn about them.
+	Skipped []BadCheckpoint
 }
 
-// LoadCheckpoint reads a checkpoint file, or the newest in a folder.
+// BadCheckpoint is a checkpoint file that LoadCheckpoint passed over.
+type BadCheckpoint struct {
+	Path string
+	Err  error // names Path and why; wraps ckpt.ErrCorrupt when the content is at fault
+}
+
+// LoadCheckpoint reads a checkpoint file, or the newest intact one in a
+// folder: a newer one that does not load (truncated, damaged, unreadable)
+// is listed in Skipped and left where it is. When none loads, the error
+// names each.
 func LoadCheckpoint(path string) (*Checkpoint, error) {
-	if fi, err := os.Stat(path); err != nil {
+	fi, err := os.Stat(path)
+	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
-	} else if fi.IsDir() {
-		if path, _, err = ckpt.Latest(path); err != nil {
-			return nil, err
-		}
 	}
+	if !fi.IsDir() {
+		return loadCheckpointFile(path)
+	}
+	paths, _, err := ckpt.Newest(path)
+	if err != nil {
+		return nil, err
+	}
+	var skipped []BadCheckpoint
+	var errs []error
+	for _, p := range paths {
+		c, err := loadCheckpointFile(p)
+		if err == nil {
+			c.Skipped = skipped
+			return c, nil
+		}
+		skipped = append(skipped, BadCheckpoint{Path: p, Err: err})
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("no intact checkpoint in %s: %w", path, errors.Join(errs...))
+}
+
+// loadCheckpointFile reads and checks one checkpoint file.
+func loadCheckpointFile(path string) (*Checkpoint, error) {
 	ts, meta, err := ckpt.Load(path)
 	if err != nil {
 		return nil, err
@@ -122,13 +159,23 @@ func (c *Checkpoint) metaInt(key string) (int, error) {
 	return v, nil
 }
 
-// resume restores the newest checkpoint in train.out_dir: weights, EMA,
-// Adam's moments and step, and the data stream's position.
+// resume restores the newest intact checkpoint in train.out_dir: weights,
+// EMA, Adam's moments and step, and the data stream's position. With no
+// checkpoint there (a run killed before its first save) it starts from
+// step 0. Either way metrics.jsonl is cut back to the step resumed from.
 func (tr *Trainer) resume() error {
 	dir := tr.cfg.Train.OutDir
 	c, err := LoadCheckpoint(dir)
+	if errors.Is(err, ckpt.ErrNoCheckpoint) || errors.Is(err, fs.ErrNotExist) {
+		tr.log.Info("--resume: no checkpoint yet, starting from step 0", "out_dir", dir)
+		return tr.trimMetrics()
+	}
 	if err != nil {
 		return fmt.Errorf("--resume: %w", err)
+	}
+	for _, b := range c.Skipped {
+		tr.log.Warn("--resume: skipping a checkpoint that does not load", "path", b.Path, "err", b.Err)
+		tr.moveAside(b)
 	}
 	if a, b := c.Config.Model, tr.cfg.Model; fmt.Sprint(a) != fmt.Sprint(b) {
 		return fmt.Errorf("--resume: checkpoint %s has model %+v, the config asks for %+v", c.Path, a, b)
@@ -165,5 +212,60 @@ func (tr *Trainer) resume() error {
 		return fmt.Errorf("checkpoint %s: %w", c.Path, err)
 	}
 	tr.log.Info("resumed", "path", c.Path, "step", tr.step)
+	return tr.trimMetrics()
+}
+
+// corruptSuffix is added to the name of a corrupt checkpoint that resume
+// passed over, so that neither the save of the same step (which would
+// replace it) nor Prune (which would count it as one to keep) touches it.
+const corruptSuffix = ".corrupt"
+
+// moveAside renames a checkpoint whose content is corrupt out of the run's
+// list of checkpoints; one that could not be read at all stays put.
+func (tr *Trainer) moveAside(b BadCheckpoint) {
+	if !errors.Is(b.Err, ckpt.ErrCorrupt) {
+		return
+	}
+	if err := os.Rename(b.Path, b.Path+corruptSuffix); err != nil {
+		tr.log.Warn("--resume: could not move the corrupt checkpoint aside", "path", b.Path, "err", err)
+		return
+	}
+	tr.log.Warn("--resume: corrupt checkpoint kept as "+filepath.Base(b.Path+corruptSuffix), "path", b.Path+corruptSuffix)
+}
+
+// trimMetrics drops the lines of metrics.jsonl past the step the run
+// resumes from, which the run is about to write again, and a last line
+// that a kill cut short. Lines it cannot read as a step are kept.
+func (tr *Trainer) trimMetrics() error {
+	path := filepath.Join(tr.cfg.Train.OutDir, metricsFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("--resume: %w", err)
+	}
+	var kept []byte
+	dropped := 0
+	for line := range strings.Lines(string(b)) {
+		var st struct{ Step *int }
+		torn := !strings.HasSuffix(line, "\n")
+		if torn || json.Unmarshal([]byte(line), &st) == nil && st.Step != nil && *st.Step > tr.step {
+			dropped++
+			continue
+		}
+		kept = append(kept, line...)
+	}
+	if dropped == 0 {
+		return nil
+	}
+	err = atomicfile.Write(path, func(w io.Writer) error {
+		_, err := w.Write(kept)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("--resume: %w", err)
+	}
+	tr.log.Info("--resume: dropped the metrics past the step resumed from", "path", path, "lines", dropped, "step", tr.step)
 	return nil
 }

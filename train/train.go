@@ -16,14 +16,19 @@ import (
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
 	"github.com/scoregen/scoregen/grid"
+	"github.com/scoregen/scoregen/internal/atomicfile"
 	"github.com/scoregen/scoregen/nn"
 	"github.com/scoregen/scoregen/sde"
 	"github.com/scoregen/scoregen/unet"
 )
 
+// metricsFile is the name, in train.out_dir, of the file that gets a JSON
+// line of Stats every train.log_every steps.
+const metricsFile = "metrics.jsonl"
+
 // Options are how a run reports and starts.
 type Options struct {
-	Resume   bool         // continue from the newest checkpoint in train.out_dir
+	Resume   bool         // continue from the newest intact checkpoint in train.out_dir, or step 0 if none
 	Log      *slog.Logger // progress messages; nil discards them
 	Progress io.Writer    // a terminal for the progress bar; nil for none
 }
@@ -169,7 +174,14 @@ func (tr *Trainer) Run(ctx context.Context) error {
 	if err := os.MkdirAll(c.OutDir, 0o755); err != nil {
 		return err
 	}
-	metrics, err := os.OpenFile(filepath.Join(c.OutDir, "metrics.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	removed, err := atomicfile.RemoveTemps(c.OutDir)
+	for _, path := range removed {
+		tr.log.Info("removed a temporary file left by an interrupted save", "path", path)
+	}
+	if err != nil {
+		return err
+	}
+	metrics, err := os.OpenFile(filepath.Join(c.OutDir, metricsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}

@@ -216,12 +216,3 @@ func TestSampleGridsDuringTraining(t *testing.T) {
 		t.Fatalf("metrics.jsonl: %q, %v; want 4 lines with the step's statistics", lines, err)
 	}
 }
-
-// --resume with nothing to resume from is an error naming the run folder.
-func TestResumeWithoutCheckpointIsAnError(t *testing.T) {
-	dir := t.TempDir()
-	_, err := New(smallConfig(t, dir), digits(8), Options{Resume: true})
-	if err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "--resume") {
-		t.Fatalf("err = %v, want one naming --resume and %s", err, dir)
-	}
-}

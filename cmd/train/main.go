@@ -5,12 +5,14 @@
 //	go run ./cmd/train --config configs/mnist_tiny.yaml --set train.steps=50 --set train.out_dir=DIR
 //
 // Ctrl-C writes a checkpoint and exits 0; --resume continues from the
-// newest checkpoint in train.out_dir.
+// newest intact checkpoint in train.out_dir (from step 0 when there is none).
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scoregen/scoregen/ckpt"
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
 	"github.com/scoregen/scoregen/train"
@@ -47,7 +50,7 @@ func main() {
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "experiment file (e.g. configs/mnist_tiny.yaml); empty for the defaults")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a config key, KEY=VALUE (repeatable), e.g. --set train.steps=100")
-	cmd.Flags().BoolVar(&resume, "resume", false, "continue from the newest checkpoint in train.out_dir")
+	cmd.Flags().BoolVar(&resume, "resume", false, "continue from the newest intact checkpoint in train.out_dir (step 0 if there is none)")
 	if err := cmd.Execute(); err != nil {
 		os.Exit(1)
 	}
@@ -71,9 +74,24 @@ func run(cfg *configs.Config, resume bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := tr.Run(ctx); err != nil {
-		return fmt.Errorf("training stopped: %w (the last checkpoint in %s is intact)", err, cfg.Train.OutDir)
+		return fmt.Errorf("training stopped: %w (%s)", err, checkpointNote(cfg.Train.OutDir))
 	}
 	return nil
+}
+
+// checkpointNote says, after a failure, what a --resume would start from,
+// having loaded and verified it.
+func checkpointNote(dir string) string {
+	c, err := train.LoadCheckpoint(dir)
+	switch {
+	case errors.Is(err, ckpt.ErrNoCheckpoint) || errors.Is(err, fs.ErrNotExist):
+		return "no checkpoint was written in " + dir + "; --resume starts from step 0"
+	case err != nil:
+		return "no checkpoint in " + dir + " is intact: " + err.Error()
+	case len(c.Skipped) > 0:
+		return fmt.Sprintf("the newest intact checkpoint is %s, step %s; %d newer do not load", c.Path, c.Meta["step"], len(c.Skipped))
+	}
+	return fmt.Sprintf("the last checkpoint, %s, step %s, is intact", c.Path, c.Meta["step"])
 }
 
 func isTerminal(f *os.File) bool {

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/scoregen/scoregen/configs"
+	"github.com/scoregen/scoregen/data"
+	"github.com/scoregen/scoregen/train"
 )
 
 // CIFAR-10 is never fetched: training on it without the files says where
@@ -18,5 +21,50 @@ func TestMissingCIFARSaysWhereToPutIt(t *testing.T) {
 	err = run(cfg, false)
 	if err == nil || !strings.Contains(err.Error(), "cifar-10-batches-bin") || !strings.Contains(err.Error(), dir) {
 		t.Fatalf("err = %v, want one naming %s and cifar-10-batches-bin", err, dir)
+	}
+}
+
+// After a failure the message says what is true of the run folder's
+// checkpoints, having verified them: none, the last intact, or the newest
+// intact one past bad ones.
+func TestCheckpointNoteSaysWhatIsTrue(t *testing.T) {
+	dir := t.TempDir()
+	if got := checkpointNote(dir); !strings.Contains(got, "no checkpoint was written in "+dir) {
+		t.Errorf("empty folder: %q", got)
+	}
+	cfg, err := configs.Load("mnist_tiny.yaml", []string{"model.ch=8", "model.mult=[1]", "data.batch_size=1", "train.out_dir=" + dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := train.New(cfg, &data.Dataset{Name: "mnist", N: 1, C: 1, H: 28, W: 28, Pixels: make([]uint8, 784), Labels: []uint8{0}}, train.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	var paths []string
+	for range 2 {
+		if _, err := tr.TrainStep(); err != nil {
+			t.Fatal(err)
+		}
+		p, err := tr.Save()
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	if got := checkpointNote(dir); !strings.Contains(got, "the last checkpoint, "+paths[1]+", step 2, is intact") {
+		t.Errorf("intact: %q", got)
+	}
+	if err := os.Truncate(paths[1], 100); err != nil {
+		t.Fatal(err)
+	}
+	if got := checkpointNote(dir); !strings.Contains(got, "the newest intact checkpoint is "+paths[0]+", step 1; 1 newer do not load") {
+		t.Errorf("newest truncated: %q", got)
+	}
+	if err := os.Truncate(paths[0], 100); err != nil {
+		t.Fatal(err)
+	}
+	if got := checkpointNote(dir); !strings.Contains(got, "no checkpoint in "+dir+" is intact") || !strings.Contains(got, paths[0]) {
+		t.Errorf("all truncated: %q", got)
 	}
 }

@@ -5,11 +5,17 @@ package atomicfile
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
+
+// tmpInfix follows the target's name, after a leading dot, in the name of
+// its temporary file: ".ckpt_00000010.safetensors.tmp-123456".
+const tmpInfix = ".tmp-"
 
 // testHookBeforeRename, when set by tests, runs after the temporary file is
 // written and synced and before it is renamed; an error aborts the Save.
@@ -28,7 +34,7 @@ func Write(path string, write func(w io.Writer) error) (err error) {
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	f, err := os.CreateTemp(dir, "."+base+tmpInfix+"*")
 	if err != nil {
 		return err
 	}
@@ -76,4 +82,33 @@ func Write(path string, write func(w io.Writer) error) (err error) {
 		return fmt.Errorf("sync folder: %w", err)
 	}
 	return nil
+}
+
+// RemoveTemps removes the temporary files that Write leaves in dir when
+// the process is killed before its rename, and returns their paths. Call it
+// only where no other process is writing into dir at the same time: its
+// temporary files look the same.
+func RemoveTemps(dir string) ([]string, error) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("remove temporary files: %w", err)
+	}
+	var removed []string
+	var errs []error
+	for _, de := range des {
+		name := de.Name()
+		if !de.Type().IsRegular() || !strings.HasPrefix(name, ".") || !strings.Contains(name, tmpInfix) {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		if err := os.Remove(path); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, path)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return removed, fmt.Errorf("remove temporary files in %s: %w", dir, err)
+	}
+	return removed, nil
 }

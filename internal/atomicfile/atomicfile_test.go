@@ -92,3 +92,47 @@ func TestRenameOverAFolderFails(t *testing.T) {
 	}
 	noTemps(t, dir)
 }
+
+// RemoveTemps removes what a write killed before its rename leaves (a file
+// named as Write names its temporary files) and nothing else.
+func TestRemoveTemps(t *testing.T) {
+	dir := t.TempDir()
+	var tmpName string
+	testHookBeforeRename = func(tmp string) error { tmpName = filepath.Base(tmp); return errors.New("stop") }
+	defer func() { testHookBeforeRename = nil }()
+	if err := Write(filepath.Join(dir, "ckpt_00000010.safetensors"), writeString("x")); err == nil {
+		t.Fatal("Write with a failing hook succeeded")
+	}
+	// The kill: the temporary file stays where Write had it.
+	temps := []string{tmpName, ".samples_00000002.png.tmp-42"}
+	keep := []string{"ckpt_00000005.safetensors", "metrics.jsonl", ".hidden", "notes.tmp-1"}
+	for _, n := range append(append([]string{}, temps...), keep...) {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, ".dir.tmp-7"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	keep = append(keep, ".dir.tmp-7")
+	removed, err := RemoveTemps(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != len(temps) {
+		t.Errorf("removed %v, want the %d temporary files %v", removed, len(temps), temps)
+	}
+	for _, n := range temps {
+		if _, err := os.Stat(filepath.Join(dir, n)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s still there (%v)", n, err)
+		}
+	}
+	for _, n := range keep {
+		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+			t.Errorf("%s was removed: %v", n, err)
+		}
+	}
+	if _, err := RemoveTemps(filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("missing folder: %v", err)
+	}
+}
