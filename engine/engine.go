@@ -134,52 +134,84 @@ func isGradSum(n *gorgonia.Node, ch []*gorgonia.Node) bool {
 		len(ch) == 2 && ch[0].Shape().Eq(n.Shape()) && ch[1].Shape().Eq(n.Shape())
 }
 
-// Compile plans the graph that computes outputs and binds it to backend.
-// Inputs and constants keep their bound values (if any) as initial values.
-func Compile(outputs []*gorgonia.Node, backend Backend) (*Plan, error) {
-	nodes, children := schedule(outputs)
-	index := make(map[*gorgonia.Node]int, len(nodes))
-	for i, n := range nodes {
-		index[n] = i
+// layout is a graph scheduled and placed in an arena: the nodes in run
+// order, each one's operands, and where each value lives.
+type layout struct {
+	nodes          []*gorgonia.Node
+	children       map[*gorgonia.Node][]*gorgonia.Node
+	index          map[*gorgonia.Node]int
+	isOutput       map[*gorgonia.Node]bool
+	slots          []Slot
+	arena, scratch int // float32 elements
+}
+
+// bytes is the memory the layout's buffers and scratch take.
+func (l *layout) bytes() int64 { return 4 * (int64(l.arena) + int64(l.scratch)) }
+
+// plan schedules the graph that computes outputs and places its values,
+// asking backend only for scratch sizes: it allocates nothing on it.
+func plan(outputs []*gorgonia.Node, backend Backend) (*layout, error) {
+	l := &layout{index: map[*gorgonia.Node]int{}, isOutput: map[*gorgonia.Node]bool{}}
+	l.nodes, l.children = schedule(outputs)
+	for i, n := range l.nodes {
+		l.index[n] = i
 		if n.Dtype() != tensor.Float32 {
 			return nil, fmt.Errorf("engine: node %q has dtype %v; plans run float32", n.Name(), n.Dtype())
 		}
 	}
-	isOutput := map[*gorgonia.Node]bool{}
 	for _, n := range outputs {
-		isOutput[n] = true
+		l.isOutput[n] = true
 	}
-	slots, arena := planMemory(nodes, children, index, isOutput)
-
-	scratch := 0
-	for _, n := range nodes {
+	l.slots, l.arena = planMemory(l.nodes, l.children, l.index, l.isOutput)
+	for _, n := range l.nodes {
 		if !isSource(n) {
-			scratch = max(scratch, backend.ScratchSize(n.Op(), shapes(children[n])))
+			l.scratch = max(l.scratch, backend.ScratchSize(n.Op(), shapes(l.children[n])))
 		}
 	}
-	if err := backend.Alloc(arena, scratch); err != nil {
+	return l, nil
+}
+
+// PlanBytes is what Plan.Bytes would be for the plan that Compile makes of
+// outputs on backend, found without allocating anything, so that a caller
+// can check that the plan fits before compiling it.
+func PlanBytes(outputs []*gorgonia.Node, backend Backend) (int64, error) {
+	l, err := plan(outputs, backend)
+	if err != nil {
+		return 0, err
+	}
+	return l.bytes(), nil
+}
+
+// Compile plans the graph that computes outputs and binds it to backend.
+// Inputs and constants keep their bound values (if any) as initial values.
+func Compile(outputs []*gorgonia.Node, backend Backend) (*Plan, error) {
+	l, err := plan(outputs, backend)
+	if err != nil {
 		return nil, err
 	}
-	p := &Plan{backend: backend, slots: map[*gorgonia.Node]Slot{}, bytes: 4 * int64(arena+scratch)}
-	for i, n := range nodes {
-		if isOutput[n] || isSource(n) {
-			p.slots[n] = slots[i]
+	if err := backend.Alloc(l.arena, l.scratch); err != nil {
+		return nil, err
+	}
+	p := &Plan{backend: backend, slots: map[*gorgonia.Node]Slot{}, bytes: l.bytes()}
+	for i, n := range l.nodes {
+		if l.isOutput[n] || isSource(n) {
+			p.slots[n] = l.slots[i]
 		}
 		if isSource(n) {
-			if err := writeValue(p, n, slots[i]); err != nil {
+			if err := writeValue(p, n, l.slots[i]); err != nil {
 				return nil, err
 			}
 			continue
 		}
 		var op any = n.Op()
-		if isGradSum(n, children[n]) {
+		if isGradSum(n, l.children[n]) {
 			op = GradSum{}
 		}
-		in := make([]Slot, len(children[n]))
-		for k, c := range children[n] {
-			in[k] = slots[index[c]]
+		in := make([]Slot, len(l.children[n]))
+		for k, c := range l.children[n] {
+			in[k] = l.slots[l.index[c]]
 		}
-		step, err := backend.Bind(op, slots[i], in)
+		step, err := backend.Bind(op, l.slots[i], in)
 		if err != nil {
 			return nil, fmt.Errorf("engine: node %q: %w", n.Name(), err)
 		}

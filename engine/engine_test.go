@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -181,4 +182,42 @@ func TestLateInputKeepsItsValue(t *testing.T) {
 	b := must(nn.SumTo(a, tensor.Shape{1, 4})) // a dies here
 	h := must(nn.Binary(nn.Add, b, y))
 	compareWithTape(t, gorgonia.Nodes{h})
+}
+
+// noAlloc is a CPU backend that fails any allocation.
+type noAlloc struct{ *engine.CPU }
+
+func (noAlloc) Alloc(n, scratch int) error {
+	return fmt.Errorf("allocating %d + %d floats", n, scratch)
+}
+
+// PlanBytes finds what Compile will take, with scratch, without allocating:
+// on a backend that refuses every allocation it still answers, and the
+// answer equals the compiled plan's Bytes.
+func TestPlanBytesMatchesCompile(t *testing.T) {
+	g := gorgonia.NewGraph()
+	x := input(g, "x", 2, 3, 8, 8)
+	w := input(g, "w", 4, 3, 3, 3)
+	b := input(g, "b", 4)
+	y := must(nn.Conv2d(x, w, b, 1, 1)) // im2col needs scratch
+	loss := must(nn.Mean(must(nn.Activate(y, nn.SiLU, 0))))
+	grads, err := gorgonia.Grad(loss, x, w, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs := append(gorgonia.Nodes{loss}, grads...)
+	got, err := engine.PlanBytes(outputs, noAlloc{engine.NewCPU()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := engine.Compile(outputs, noAlloc{engine.NewCPU()}); err == nil || !strings.Contains(err.Error(), "allocating") {
+		t.Fatalf("Compile on a backend that cannot allocate: err = %v", err)
+	}
+	p, err := engine.Compile(outputs, engine.NewCPU())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != p.Bytes() || got <= 4*int64(2*3*8*8+4*3*3*3+4) {
+		t.Fatalf("PlanBytes = %d, compiled plan's Bytes = %d (want equal, and more than the inputs)", got, p.Bytes())
+	}
 }

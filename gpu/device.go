@@ -171,6 +171,35 @@ func (d *Device) Sync() error { return d.stream.Synchronize() }
 // BLAS is the cuBLAS in use: the file opened and cuBLAS's own version.
 func (d *Device) BLAS() (path, version string) { return d.blas.path, d.blas.version }
 
+// MemInfo is the free and total memory of GPU ordinal, read before a
+// context is opened there to compile a plan. It reads them in a context of
+// its own, which takes what the real one will, so that the free figure is
+// what is left for the plan.
+func MemInfo(ordinal int) (free, total int64, err error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // the context is current on this thread only
+		defer runtime.UnlockOSThread()
+		var dev cu.Device
+		if dev, err = cu.GetDevice(ordinal); err != nil {
+			err = fmt.Errorf("gpu: device %d: %w", ordinal, err)
+			return
+		}
+		ctx, e := dev.MakeContext(cu.SchedBlockingSync)
+		if e != nil {
+			err = fmt.Errorf("gpu: device %d: creating a context: %w", ordinal, e)
+			return
+		}
+		defer ctx.Destroy()
+		if free, total, err = cu.MemInfo(); err != nil {
+			err = fmt.Errorf("gpu: device %d: reading its free memory: %w", ordinal, err)
+		}
+	}()
+	<-done
+	return free, total, err
+}
+
 func (d *Device) String() string {
 	return fmt.Sprintf("%s (compute %d.%d, %d SMs, %.0f GiB)", d.Name, d.Major, d.Minor, d.SMs, float64(d.TotalMem)/(1<<30))
 }

@@ -38,6 +38,9 @@ type fusedSampler interface {
 // NewScoreModel compiles cfg's network for batches of `batch` images on
 // device ("cpu" or "cuda", with the settings g).
 func NewScoreModel(cfg unet.Config, s sde.SDE, batch int, device string, g configs.GPU) (*ScoreModel, error) {
+	if err := CheckSampling(cfg, batch, device, "the batch size"); err != nil {
+		return nil, err
+	}
 	net, err := unet.Build(gorgonia.NewGraph(), cfg, batch, false, 0)
 	if err != nil {
 		return nil, err

@@ -64,6 +64,9 @@ func New(cfg *configs.Config, ds *data.Dataset, opt Options) (*Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := CheckTraining(netCfg, cfg); err != nil {
+		return nil, err
+	}
 	batch := cfg.Data.BatchSize
 	sg, err := newStepGraph(netCfg, batch, cfg.Train.Seed)
 	if err != nil {

@@ -43,26 +43,41 @@ func ByName(name string) (Config, error) {
 	return Config{}, fmt.Errorf("unknown U-Net configuration %q (want mnist or cifar10)", name)
 }
 
-// FlopsPerImage is the forward cost in FLOP (2 per multiply-add) of the
-// convolutions, dense layers and attention products.
-func (c Config) FlopsPerImage() float64 {
-	var f float64
-	conv := func(cin, cout, k, hw int) { f += 2 * float64(cin*cout*k*k*hw) }
+// layers are what walk reports of a network, one call per layer: a
+// convolution (k x k, over hw output positions), a dense layer, a GroupNorm
+// over c channels, and the two products of an attention over hw positions.
+type layers struct {
+	conv       func(cin, cout, k, hw int)
+	dense      func(in, out int)
+	norm       func(c int)
+	attnMatMul func(ch, hw int)
+}
+
+// walk calls l for every layer of the network, in Build's order, so that
+// counts of the network (FLOP, parameters) follow Build without building it.
+func (c Config) walk(l layers) {
 	hw := c.Height * c.Width
 	res := func(cin, cout, hw int) {
-		conv(cin, cout, 3, hw)
-		conv(cout, cout, 3, hw)
-		f += 2 * float64(4*c.Ch*cout)
+		l.norm(cin)
+		l.conv(cin, cout, 3, hw)
+		l.dense(4*c.Ch, cout)
+		l.norm(cout)
+		l.conv(cout, cout, 3, hw)
 		if cin != cout {
-			conv(cin, cout, 1, hw)
+			l.conv(cin, cout, 1, hw)
 		}
 	}
 	attn := func(ch, hw int) {
-		conv(ch, ch, 1, hw*4)
-		f += 2 * 2 * float64(hw*hw*ch)
+		l.norm(ch)
+		for range 3 { // q, k, v
+			l.conv(ch, ch, 1, hw)
+		}
+		l.attnMatMul(ch, hw)
+		l.conv(ch, ch, 1, hw)
 	}
-	f += 2 * float64(c.Ch*4*c.Ch+16*c.Ch*c.Ch)
-	conv(c.Channels, c.Ch, 3, hw)
+	l.dense(c.Ch, 4*c.Ch)
+	l.dense(4*c.Ch, 4*c.Ch)
+	l.conv(c.Channels, c.Ch, 3, hw)
 	hs := []int{c.Ch}
 	ch, h := c.Ch, c.Height
 	for i, m := range c.Mult {
@@ -77,7 +92,7 @@ func (c Config) FlopsPerImage() float64 {
 		if i != len(c.Mult)-1 {
 			hw /= 4
 			h /= 2
-			conv(ch, ch, 3, hw)
+			l.conv(ch, ch, 3, hw)
 			hs = append(hs, ch)
 		}
 	}
@@ -97,11 +112,38 @@ func (c Config) FlopsPerImage() float64 {
 		if i != 0 {
 			hw *= 4
 			h *= 2
-			conv(ch, ch, 3, hw)
+			l.conv(ch, ch, 3, hw)
 		}
 	}
-	conv(ch, c.Channels, 3, hw)
+	l.norm(ch)
+	l.conv(ch, c.Channels, 3, hw)
+}
+
+// FlopsPerImage is the forward cost in FLOP (2 per multiply-add) of the
+// convolutions, dense layers and attention products.
+func (c Config) FlopsPerImage() float64 {
+	var f float64
+	c.walk(layers{
+		conv:       func(cin, cout, k, hw int) { f += 2 * float64(cin*cout*k*k*hw) },
+		dense:      func(in, out int) { f += 2 * float64(in*out) },
+		norm:       func(int) {},
+		attnMatMul: func(ch, hw int) { f += 2 * 2 * float64(hw*hw*ch) },
+	})
 	return f
+}
+
+// ParamCount is the number of parameters Build makes, counted without
+// making them (at model.ch = 100000 they would not fit in memory). It is an
+// int64 and counts in int64 so that absurd widths do not overflow.
+func (c Config) ParamCount() int64 {
+	var n int64
+	c.walk(layers{
+		conv:       func(cin, cout, k, _ int) { n += int64(cout)*int64(cin)*int64(k*k) + int64(cout) },
+		dense:      func(in, out int) { n += int64(out)*int64(in) + int64(out) },
+		norm:       func(ch int) { n += 2 * int64(ch) },
+		attnMatMul: func(int, int) {},
+	})
+	return n
 }
 
 func (c Config) hasAttn(res int) bool {

@@ -34,6 +34,9 @@ func TestParameterCounts(t *testing.T) {
 		if got := numParams(net.Params); got != c.want {
 			t.Errorf("%s: %d parameters, want %d", c.cfg.Name, got, c.want)
 		}
+		if got := c.cfg.ParamCount(); got != int64(c.want) {
+			t.Errorf("%s: ParamCount = %d, want %d", c.cfg.Name, got, c.want)
+		}
 		seen := map[string]bool{}
 		for _, p := range net.Params {
 			if seen[p.Name()] {
@@ -44,6 +47,30 @@ func TestParameterCounts(t *testing.T) {
 		if !seen["down.0.res.1.conv1.weight"] {
 			t.Errorf("%s: no parameter down.0.res.1.conv1.weight", c.cfg.Name)
 		}
+	}
+}
+
+// ParamCount follows Build on other shapes too (no attention, other
+// multipliers, RGB), and counts widths whose parameters Build could not
+// allocate without overflowing.
+func TestParamCountWithoutBuilding(t *testing.T) {
+	for _, cfg := range []Config{
+		{Name: "tiny", Channels: 1, Height: 28, Width: 28, Ch: 16, Mult: []int{1, 2, 2}, NumResBlocks: 1},
+		{Name: "rgb", Channels: 3, Height: 16, Width: 16, Ch: 8, Mult: []int{1, 2, 4, 1}, NumResBlocks: 3, AttnRes: []int{8, 2}},
+	} {
+		net, err := Build(gorgonia.NewGraph(), cfg, 1, true, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := cfg.ParamCount(), int64(numParams(net.Params)); got != want {
+			t.Errorf("%s: ParamCount = %d, Build makes %d", cfg.Name, got, want)
+		}
+	}
+	wide := MNIST
+	wide.Ch = 100000
+	// The 3x3 convolutions alone are about 9 ch^2 mult^2 each: far beyond 2^32.
+	if n := wide.ParamCount(); n < 1e12 {
+		t.Errorf("model.ch = 100000: ParamCount = %d, want over 1e12", n)
 	}
 }
 

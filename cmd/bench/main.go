@@ -33,16 +33,20 @@ import (
 
 // Result is one line of output.
 type Result struct {
-	Kind          string  `json:"kind"` // train or sample
-	Model         string  `json:"model"`
-	Device        string  `json:"device"`
-	Batch         int     `json:"batch"`
-	Steps         int     `json:"steps"`
-	SampleSteps   int     `json:"sample_steps,omitempty"`
-	MedianStepS   float64 `json:"median_step_s"`
-	ImagesPerS    float64 `json:"images_per_s"`
-	GflopPerS     float64 `json:"gflop_per_s"`
-	PeakRSSMiB    float64 `json:"peak_rss_mib"`
+	Kind        string  `json:"kind"` // train or sample
+	Model       string  `json:"model"`
+	Device      string  `json:"device"`
+	Batch       int     `json:"batch"`
+	Steps       int     `json:"steps"`
+	SampleSteps int     `json:"sample_steps,omitempty"`
+	MedianStepS float64 `json:"median_step_s"`
+	ImagesPerS  float64 `json:"images_per_s"`
+	GflopPerS   float64 `json:"gflop_per_s"`
+	PeakRSSMiB  float64 `json:"peak_rss_mib"`
+	// EstimateMiB is train's estimate of the memory the run takes before
+	// it is allocated (host on the CPU, device on cuda), to set beside the
+	// measured peak RSS or device peak.
+	EstimateMiB   float64 `json:"estimate_mib"`
 	PlanMiB       float64 `json:"plan_mib,omitempty"`
 	DevicePeakMiB float64 `json:"device_peak_mib,omitempty"`
 	GPUOverCPU    float64 `json:"gpu_over_cpu,omitempty"` // training images/s, cuda over cpu, when both ran
@@ -166,6 +170,13 @@ func randomData(c *configs.Config, netCfg unet.Config) *data.Dataset {
 }
 
 func benchTrain(cfg *configs.Config, netCfg unet.Config, steps, warm int) (Result, error) {
+	est, err := train.TrainingMemory(netCfg, cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := est.Check("--batch"); err != nil {
+		return Result{}, err
+	}
 	tr, err := train.New(cfg, randomData(cfg, netCfg), train.Options{})
 	if err != nil {
 		return Result{}, err
@@ -181,7 +192,7 @@ func benchTrain(cfg *configs.Config, netCfg unet.Config, steps, warm int) (Resul
 		Kind: "train", Model: netCfg.Name, Device: cfg.Device, Batch: batch, Steps: steps, MedianStepS: med,
 		ImagesPerS: float64(batch) / med,
 		GflopPerS:  3 * netCfg.FlopsPerImage() * float64(batch) / med / 1e9, // backward = 2x forward
-		PeakRSSMiB: peakRSSMiB(), PlanMiB: mib(plan), DevicePeakMiB: mib(peak),
+		PeakRSSMiB: peakRSSMiB(), PlanMiB: mib(plan), DevicePeakMiB: mib(peak), EstimateMiB: estimateMiB(est),
 	}, nil
 }
 
@@ -191,6 +202,13 @@ func benchTrain(cfg *configs.Config, netCfg unet.Config, steps, warm int) (Resul
 func benchSample(cfg *configs.Config, netCfg unet.Config, batch, steps int) (Result, error) {
 	s, err := train.NewSDE(cfg.SDE)
 	if err != nil {
+		return Result{}, err
+	}
+	est, err := train.SamplingMemory(netCfg, batch, cfg.Device)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := est.Check("--sample-batch"); err != nil {
 		return Result{}, err
 	}
 	m, err := train.NewScoreModel(netCfg, s, batch, cfg.Device, cfg.GPU)
@@ -214,7 +232,7 @@ func benchSample(cfg *configs.Config, netCfg unet.Config, batch, steps int) (Res
 		Kind: "sample", Model: netCfg.Name, Device: cfg.Device, Batch: batch, Steps: 1, SampleSteps: steps,
 		MedianStepS: total / float64(steps), ImagesPerS: float64(batch) / total,
 		GflopPerS:  netCfg.FlopsPerImage() * float64(batch) * float64(steps) / total / 1e9,
-		PeakRSSMiB: peakRSSMiB(),
+		PeakRSSMiB: peakRSSMiB(), EstimateMiB: estimateMiB(est),
 	}, nil
 }
 
@@ -251,14 +269,26 @@ func report(r Result, asJSON bool) error {
 	}
 	fmt.Printf("%-8s %-5s %-22s batch %4d: %.4f s/step, %8.2f images/s, %7.1f GFLOP/s, peak RSS %.0f MiB",
 		r.Model, r.Device, what, r.Batch, r.MedianStepS, r.ImagesPerS, r.GflopPerS, r.PeakRSSMiB)
+	if r.Device == "cpu" {
+		fmt.Printf(" (estimated %.0f MiB)", r.EstimateMiB)
+	}
 	if r.DevicePeakMiB > 0 {
-		fmt.Printf(", GPU peak %.0f MiB", r.DevicePeakMiB)
+		fmt.Printf(", GPU peak %.0f MiB (estimated %.0f MiB)", r.DevicePeakMiB, r.EstimateMiB)
 	}
 	if r.GPUOverCPU > 0 {
 		fmt.Printf(", %.1fx the CPU", r.GPUOverCPU)
 	}
 	fmt.Println()
 	return nil
+}
+
+// estimateMiB is the part of e to compare with what the run measures: the
+// host's on the CPU, the device's on the GPU.
+func estimateMiB(e train.Memory) float64 {
+	if e.Device > 0 {
+		return mib(e.Device)
+	}
+	return mib(e.Host)
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }

@@ -1,0 +1,231 @@
+package train
+
+import (
+	"fmt"
+	"math"
+
+	"gorgonia.org/gorgonia"
+
+	"github.com/scoregen/scoregen/configs"
+	"github.com/scoregen/scoregen/engine"
+	"github.com/scoregen/scoregen/internal/sysmem"
+	"github.com/scoregen/scoregen/unet"
+)
+
+// Memory is what a training step or a sampling run will take, estimated
+// before any of it is allocated, so that a size that cannot fit is refused
+// with an error instead of ending in the runtime's out-of-memory trace.
+type Memory struct {
+	Host   int64 // bytes of host memory
+	Device int64 // bytes of GPU memory (0 on the CPU)
+	// Fixed is the part of Host (on the CPU) or Device (on the GPU) that no
+	// batch size lowers: the weights, their gradients, Adam's moments and
+	// the EMA. When it alone does not fit, the model is too wide.
+	Fixed int64
+	Plan  int64 // the compiled plan's buffers, part of Host or Device
+
+	what   string // "the training step" or "sampling", for messages
+	device string
+	batch  int
+	ch     int
+}
+
+const (
+	f32 = 4 // bytes of a float32
+	// baseline is the host memory of the process around the plan: the Go
+	// runtime, OpenBLAS's buffers, the gorgonia graph and transient garbage
+	// of building it; measured with cmd/bench (mnist, batches 8 to 64).
+	baseline = 32 << 20
+	// loaderBatches are the batches of images the training loop holds on the
+	// host: the trainer's own and the data loader's prefetchDepth+1
+	// (data/loader.go).
+	loaderBatches = 5
+	// cublasWorkspace is the workspace the GPU backend gives cuBLAS
+	// (gpu/cublas.go).
+	cublasWorkspace = 32 << 20
+	// probeParams caps the parameters of a network built only to measure
+	// its plan: a wider one is measured at a smaller width and scaled
+	// (its weights, 4 bytes each, are allocated by the build).
+	probeParams = 64 << 20
+)
+
+// TrainingMemory estimates what New will take for cfg's training step on
+// cfg.Device, netCfg being NetConfig(cfg).
+func TrainingMemory(netCfg unet.Config, cfg *configs.Config) (Memory, error) {
+	batch := cfg.Data.BatchSize
+	m, err := newMemory("the training step", netCfg, batch, cfg.Device, func(c unet.Config) (gorgonia.Nodes, error) {
+		sg, err := newStepGraph(c, batch, 0)
+		if err != nil {
+			return nil, err
+		}
+		return sg.outputs(), nil
+	})
+	if err != nil {
+		return m, err
+	}
+	p, images := f32*netCfg.ParamCount(), f32*int64(batch)*imageSize(netCfg)
+	// The builder's initial weights stay with the graph on the host; the
+	// plan holds the live weights and gradients; Adam's two moments and the
+	// EMA are three more copies, beside the plan.
+	m.Host += p + loaderBatches*images
+	if m.device == "cpu" {
+		m.Host += m.Plan + 3*p
+		m.Fixed = 2*p + 3*p
+		return m, nil
+	}
+	// On the GPU: the clean batch and the optimiser's state on the device,
+	// its pinned staging buffer and checkpoints' copies of the four
+	// parameter tensors on the host.
+	m.Device += m.Plan + 3*p + images + cublasWorkspace
+	m.Host += images + 4*p
+	m.Fixed = 2*p + 3*p
+	return m, nil
+}
+
+// SamplingMemory estimates what NewScoreModel and a run of Sample (with a
+// corrector, the larger) will take for batches of `batch` images on device.
+func SamplingMemory(netCfg unet.Config, batch int, device string) (Memory, error) {
+	m, err := newMemory("sampling", netCfg, batch, device, func(c unet.Config) (gorgonia.Nodes, error) {
+		net, err := unet.Build(gorgonia.NewGraph(), c, batch, false, 0)
+		if err != nil {
+			return nil, err
+		}
+		return gorgonia.Nodes{net.Out}, nil
+	})
+	if err != nil {
+		return m, err
+	}
+	p, images := f32*netCfg.ParamCount(), f32*int64(batch)*imageSize(netCfg)
+	// The builder's weights, the checkpoint's weights being loaded, and on
+	// the host the samples, the score and the corrector's noise (sde's
+	// sampler), and the grid image (no larger than the samples).
+	m.Host += 2*p + 4*images
+	m.Fixed = p
+	if m.device == "cpu" {
+		m.Host += m.Plan
+		return m, nil
+	}
+	// The GPU sampler keeps x in the plan, and its noise beside it.
+	m.Device += m.Plan + images + cublasWorkspace
+	return m, nil
+}
+
+func imageSize(c unet.Config) int64 { return int64(c.Channels) * int64(c.Height) * int64(c.Width) }
+
+// newMemory starts an estimate with the size of the plan of the graph that
+// build makes, without allocating the plan, and the process's baseline.
+func newMemory(what string, netCfg unet.Config, batch int, device string, build func(unet.Config) (gorgonia.Nodes, error)) (Memory, error) {
+	m := Memory{what: what, device: device, batch: batch, ch: netCfg.Ch, Host: baseline}
+	backend, err := planBackend(device)
+	if err != nil {
+		return m, err
+	}
+	probe, scale := probeConfig(netCfg)
+	outputs, err := build(probe)
+	if err != nil {
+		return m, err
+	}
+	plan, err := engine.PlanBytes(outputs, backend)
+	if err != nil {
+		return m, err
+	}
+	if scale == 1 {
+		m.Plan = plan
+		return m, nil
+	}
+	// The plan holds the weights and their gradients (a training step) or
+	// the weights (sampling), which grow with the square of the width;
+	// the activations grow with the width. Attention's matrices do not, so
+	// scaling them too overestimates a little.
+	copies := int64(1)
+	if len(outputs) > 1 {
+		copies = 2
+	}
+	activations := plan - copies*f32*probe.ParamCount()
+	m.Plan = copies*f32*netCfg.ParamCount() + int64(float64(activations)*scale)
+	return m, nil
+}
+
+// probeConfig is the network to build for measuring netCfg's plan, and the
+// factor by which its width is smaller: netCfg itself when its weights are
+// few enough to allocate, otherwise a narrower one (a multiple of 128
+// channels, which GroupNorm's groups always divide).
+func probeConfig(netCfg unet.Config) (unet.Config, float64) {
+	n := netCfg.ParamCount()
+	if n <= probeParams {
+		return netCfg, 1
+	}
+	ch := max(128, int(float64(netCfg.Ch)*math.Sqrt(float64(probeParams)/float64(n)))/128*128)
+	probe := netCfg
+	probe.Ch = ch
+	return probe, float64(netCfg.Ch) / float64(ch)
+}
+
+// Check returns nil when m fits this machine's available memory (and on the
+// GPU, the device's free memory), and otherwise one line saying how much is
+// needed, how much there is, and what to lower: batchKey (the key or flag
+// of the batch size, e.g. "data.batch_size" or "--batch") or, when the
+// model's weights and optimiser state alone do not fit, model.ch.
+func (m Memory) Check(batchKey string) error {
+	avail, err := sysmem.Available()
+	if err != nil {
+		return err
+	}
+	if err := m.fits("host", m.Host, avail, m.device == "cpu", batchKey); err != nil {
+		return err
+	}
+	if m.device == "cpu" {
+		return nil
+	}
+	free, err := deviceFree()
+	if err != nil {
+		return err
+	}
+	return m.fits("GPU", m.Device, free, true, batchKey)
+}
+
+// fits compares need with have; fixed says whether m.Fixed lives there.
+func (m Memory) fits(where string, need, have int64, fixed bool, batchKey string) error {
+	if need <= have {
+		return nil
+	}
+	lower := batchKey
+	if fixed && m.Fixed > have {
+		lower = "model.ch"
+	}
+	return fmt.Errorf("%s needs %s of %s memory (batch %d, model.ch %d), this machine has %s available: lower %s",
+		m.what, gib(need), where, m.batch, m.ch, gib(have), lower)
+}
+
+func gib(b int64) string { return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30)) }
+
+// cpuPlanBackend is the CPU backend, for sizing a plan, or the error for
+// an unknown device.
+func cpuPlanBackend(device string) (engine.Backend, error) {
+	if device != "cpu" {
+		return nil, fmt.Errorf("device %q: want cpu or cuda", device)
+	}
+	return engine.NewCPU(), nil
+}
+
+// CheckTraining refuses, before anything is allocated, a training step of
+// cfg (netCfg being NetConfig(cfg)) that does not fit this machine, naming
+// data.batch_size or model.ch.
+func CheckTraining(netCfg unet.Config, cfg *configs.Config) error {
+	m, err := TrainingMemory(netCfg, cfg)
+	if err != nil {
+		return err
+	}
+	return m.Check("data.batch_size")
+}
+
+// CheckSampling refuses, before anything is allocated, sampling batches of
+// `batch` images on device that do not fit this machine, naming batchKey
+// (the caller's key or flag for the batch size) or model.ch.
+func CheckSampling(netCfg unet.Config, batch int, device, batchKey string) error {
+	m, err := SamplingMemory(netCfg, batch, device)
+	if err != nil {
+		return err
+	}
+	return m.Check(batchKey)
+}

@@ -1,0 +1,119 @@
+package train
+
+import (
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/scoregen/scoregen/configs"
+	"github.com/scoregen/scoregen/unet"
+)
+
+func loadConfig(t *testing.T, sets ...string) (*configs.Config, unet.Config) {
+	t.Helper()
+	cfg, err := configs.Load("", sets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	netCfg, err := NetConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, netCfg
+}
+
+// sizes are the "needs X GiB ... has Y GiB" figures of a memory error.
+var sizes = regexp.MustCompile(`needs \d+\.\d GiB of host memory .*has \d+\.\d GiB available: lower `)
+
+// The three sizes of issue 10 that ended in the runtime's out-of-memory
+// trace are one-line errors naming what to lower, found without
+// allocating more than the check's own small graph.
+func TestTooLargeIsOneLineError(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		check func() error
+		lower string
+	}{
+		{"data.batch_size=100000000", func() error {
+			cfg, netCfg := loadConfig(t, "data.batch_size=100000000")
+			return CheckTraining(netCfg, cfg)
+		}, "lower data.batch_size"},
+		{"model.ch=100000", func() error {
+			cfg, netCfg := loadConfig(t, "model.ch=100000")
+			return CheckTraining(netCfg, cfg)
+		}, "lower model.ch"},
+		{"sampling 100000000 images", func() error {
+			_, netCfg := loadConfig(t)
+			return CheckSampling(netCfg, 100000000, "cpu", "--batch")
+		}, "lower --batch"},
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		err := c.check()
+		runtime.ReadMemStats(&after)
+		if err == nil || strings.Contains(err.Error(), "\n") || !sizes.MatchString(err.Error()) || !strings.HasSuffix(err.Error(), c.lower) {
+			t.Errorf("%s: err = %v, want one line with both sizes ending %q", c.name, err, c.lower)
+		}
+		if got := after.TotalAlloc - before.TotalAlloc; got > 256<<20 {
+			t.Errorf("%s: the check allocated %d MiB", c.name, got>>20)
+		}
+	}
+}
+
+// Sane sizes pass, and the estimate's plan is the plan New compiles.
+func TestEstimateMatchesTheCompiledPlan(t *testing.T) {
+	cfg, netCfg := loadConfig(t, "model.ch=16", "model.num_res_blocks=1", "data.batch_size=4")
+	if err := CheckTraining(netCfg, cfg); err != nil {
+		t.Fatal(err)
+	}
+	m, err := TrainingMemory(netCfg, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := New(cfg, digits(8), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	plan, _ := tr.Memory()
+	if m.Plan != plan {
+		t.Fatalf("estimated plan %d bytes, compiled %d", m.Plan, plan)
+	}
+	p := 4 * netCfg.ParamCount()
+	if m.Host < m.Plan+4*p || m.Fixed != 5*p {
+		t.Fatalf("host %d bytes, fixed %d, for a plan of %d and %d bytes of weights", m.Host, m.Fixed, m.Plan, p)
+	}
+	s, err := SamplingMemory(netCfg, 4, "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Plan >= m.Plan || s.Plan <= p {
+		t.Fatalf("sampling plan %d bytes, training plan %d, weights %d", s.Plan, m.Plan, p)
+	}
+}
+
+// A network too wide to build for measuring is measured narrower and
+// scaled: its plan holds at least its weights and gradients, and more
+// than the probe's.
+func TestWideNetworkIsScaled(t *testing.T) {
+	_, netCfg := loadConfig(t, "model.ch=4096")
+	probe, scale := probeConfig(netCfg)
+	if probe.ParamCount() > probeParams || scale < 2 {
+		t.Fatalf("probe of ch %d: ch %d, %d parameters, scale %v", netCfg.Ch, probe.Ch, probe.ParamCount(), scale)
+	}
+	m, err := SamplingMemory(netCfg, 2, "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Plan <= 4*netCfg.ParamCount() {
+		t.Fatalf("plan %d bytes for %d parameters", m.Plan, netCfg.ParamCount())
+	}
+}
+
+func TestUnknownDevice(t *testing.T) {
+	_, netCfg := loadConfig(t)
+	if _, err := SamplingMemory(netCfg, 1, "tpu"); err == nil || !strings.Contains(err.Error(), `device "tpu"`) {
+		t.Fatalf("err = %v", err)
+	}
+}
