@@ -123,9 +123,11 @@ func Load(path string, sets []string) (*Config, error) {
 			return nil, fmt.Errorf("config %s: not valid YAML: %w", path, err)
 		}
 	}
-	v.SetEnvPrefix("SCOREGEN")
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
+	// Bound key by key, not by AutomaticEnv, which misses the keys that
+	// default.yaml leaves out (train.ema, sample.eps).
+	for _, key := range validKeys {
+		_ = v.BindEnv(key, envName(key)) // fails only when given no key
+	}
 	if err := checkEnv(); err != nil {
 		return nil, err
 	}

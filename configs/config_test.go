@@ -64,6 +64,20 @@ func TestOverridesTakePrecedence(t *testing.T) {
 	}
 }
 
+// train.ema and sample.eps are not in default.yaml, yet the environment
+// overrides them as it does every other key.
+func TestEnvironmentSetsKeysWithoutDefaults(t *testing.T) {
+	t.Setenv("SCOREGEN_TRAIN_EMA", "0.5")
+	t.Setenv("SCOREGEN_SAMPLE_EPS", "0.01")
+	c, err := Load("mnist_vp.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Train.EMA != 0.5 || c.Sample.Eps != 0.01 {
+		t.Fatalf("ema %v, sample eps %v: expected 0.5 and 0.01 from the environment", c.Train.EMA, c.Sample.Eps)
+	}
+}
+
 func TestBadInputNamesFileKeyAndExpectation(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) string {
