@@ -2,7 +2,8 @@
 // default.yaml, then an experiment file, then SCOREGEN_* environment
 // variables, then --set KEY=VALUE flags, each overriding the one before.
 // Unknown keys, wrong types and impossible values are errors naming the
-// file, the key and what was expected.
+// key, what was expected and where the value came from: the file, the
+// environment variable or the --set flag.
 package configs
 
 import (
@@ -95,7 +96,9 @@ type Sample struct {
 // Load reads the experiment file at path ("" for the defaults alone; a name
 // like "mnist_tiny.yaml" that is not a file is looked up among the
 // embedded experiments), then the environment and the --set overrides
-// ("train.steps=100").
+// ("train.steps=100"). Each source's values are checked against the types
+// of their keys on their own, so that a value of the wrong type is reported
+// with its source, even where a later source overrides it.
 func Load(path string, sets []string) (*Config, error) {
 	v := viper.New()
 	v.SetConfigType("yaml")
@@ -113,23 +116,28 @@ func Load(path string, sets []string) (*Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
-		if err := checkKeys(raw, path); err != nil {
+		if err := checkFile(raw, path); err != nil {
 			return nil, err
 		}
 		if err := v.MergeConfig(bytes.NewReader(raw)); err != nil {
 			return nil, fmt.Errorf("config %s: not valid YAML: %w", path, err)
 		}
 	}
-	v.SetEnvPrefix("SCOREGEN")
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
+	// Bound key by key, not by AutomaticEnv, which misses the keys that
+	// default.yaml leaves out (train.ema, sample.eps).
+	for _, key := range validKeys {
+		_ = v.BindEnv(key, envName(key)) // fails only when given no key
+	}
+	if err := checkEnv(); err != nil {
+		return nil, err
+	}
 	for _, s := range sets {
 		key, val, ok := strings.Cut(s, "=")
 		key = strings.ToLower(strings.TrimSpace(key))
 		if !ok || key == "" {
 			return nil, fmt.Errorf("--set %q: want KEY=VALUE, e.g. train.steps=100", s)
 		}
-		if !slices.Contains(validKeys, key) {
+		if _, ok := fieldTypes[key]; !ok {
 			return nil, fmt.Errorf("--set %s: unknown key (known: %s)", key, strings.Join(validKeys, ", "))
 		}
 		var parsed any // YAML syntax, so that lists and numbers keep their types
@@ -139,14 +147,15 @@ func Load(path string, sets []string) (*Config, error) {
 		if parsed == nil {
 			parsed = ""
 		}
+		if err := checkType(key, parsed); err != nil {
+			return nil, fmt.Errorf("--set %s=%s: %w", key, val, err)
+		}
 		v.Set(key, parsed)
 	}
 	var c Config
 	if err := v.UnmarshalExact(&c); err != nil {
-		// mapstructure lists its errors under a preamble; the lines alone
-		// name the key and the expected type.
-		msg := strings.TrimPrefix(err.Error(), "decoding failed due to the following error(s):\n\n")
-		return nil, fmt.Errorf("config %s: %s", source, strings.ReplaceAll(msg, "\n", "; "))
+		// Not expected: every key and value was checked where it came from.
+		return nil, fmt.Errorf("config %s with the environment and --set: %w", source, err)
 	}
 	if !v.IsSet("train.ema") {
 		c.Train.EMA = map[bool]float64{true: 0.999, false: 0.9999}[c.SDE.Type == "ve"]
@@ -160,9 +169,11 @@ func Load(path string, sets []string) (*Config, error) {
 	return &c, nil
 }
 
-// validKeys are the dotted keys of Config, from its mapstructure tags.
-var validKeys = func() []string {
+// validKeys are the dotted keys of Config, from its mapstructure tags, in
+// the order of its fields; fieldTypes maps each to its field's type.
+var validKeys, fieldTypes = func() ([]string, map[string]reflect.Type) {
 	var keys []string
+	types := map[string]reflect.Type{}
 	var walk func(t reflect.Type, prefix string)
 	walk = func(t reflect.Type, prefix string) {
 		for f := range t.Fields() {
@@ -171,16 +182,69 @@ var validKeys = func() []string {
 				walk(f.Type, k+".")
 			} else {
 				keys = append(keys, k)
+				types[k] = f.Type
 			}
 		}
 	}
 	walk(reflect.TypeFor[Config](), "")
-	return keys
+	return keys, types
 }()
 
-// checkKeys rejects keys of an experiment file that Config does not have
-// (a typo would otherwise be silently ignored).
-func checkKeys(raw []byte, path string) error {
+// checkType reports whether val decodes into the field of key as Load
+// decodes the merged settings (weakly typed, so the string "5" is an int),
+// and if not, says what the field wants.
+func checkType(key string, val any) error {
+	v := viper.New()
+	v.Set(key, val)
+	var c Config
+	if v.Unmarshal(&c) != nil {
+		return fmt.Errorf("want %s", describe(fieldTypes[key]))
+	}
+	return nil
+}
+
+// describe says in words what values of the type t are.
+func describe(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int:
+		return "an integer"
+	case reflect.Uint64:
+		return "a non-negative integer"
+	case reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice:
+		return "a list, each " + describe(t.Elem())
+	}
+	return t.String()
+}
+
+// envName is the environment variable that overrides key.
+func envName(key string) string {
+	return "SCOREGEN_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// checkEnv checks the type of every SCOREGEN_* variable that overrides a
+// key. Empty ones are skipped, as viper ignores them.
+func checkEnv() error {
+	for _, key := range validKeys {
+		name := envName(key)
+		if val := os.Getenv(name); val != "" {
+			if err := checkType(key, val); err != nil {
+				return fmt.Errorf("environment variable %s=%s (%s): %w", name, val, key, err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkFile rejects keys of an experiment file that Config does not have
+// (a typo would otherwise be silently ignored) and values of the wrong
+// type.
+func checkFile(raw []byte, path string) error {
 	var doc map[string]any
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		return fmt.Errorf("config %s: not valid YAML: %w", path, err)
@@ -195,8 +259,11 @@ func checkKeys(raw []byte, path string) error {
 				}
 				continue
 			}
-			if !slices.Contains(validKeys, key) {
+			if _, ok := fieldTypes[key]; !ok {
 				return fmt.Errorf("config %s: unknown key %s", path, key)
+			}
+			if err := checkType(key, val); err != nil {
+				return fmt.Errorf("config %s: %s = %v: %w", path, key, val, err)
 			}
 		}
 		return nil
@@ -268,7 +335,7 @@ func (c *Config) YAML() string {
 
 // Parse reads a config written by YAML, checking it as Load does.
 func Parse(doc, source string) (*Config, error) {
-	if err := checkKeys([]byte(doc), source); err != nil {
+	if err := checkFile([]byte(doc), source); err != nil {
 		return nil, err
 	}
 	var c Config

@@ -64,6 +64,20 @@ func TestOverridesTakePrecedence(t *testing.T) {
 	}
 }
 
+// train.ema and sample.eps are not in default.yaml, yet the environment
+// overrides them as it does every other key.
+func TestEnvironmentSetsKeysWithoutDefaults(t *testing.T) {
+	t.Setenv("SCOREGEN_TRAIN_EMA", "0.5")
+	t.Setenv("SCOREGEN_SAMPLE_EPS", "0.01")
+	c, err := Load("mnist_vp.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Train.EMA != 0.5 || c.Sample.Eps != 0.01 {
+		t.Fatalf("ema %v, sample eps %v: expected 0.5 and 0.01 from the environment", c.Train.EMA, c.Sample.Eps)
+	}
+}
+
 func TestBadInputNamesFileKeyAndExpectation(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) string {
@@ -79,7 +93,6 @@ func TestBadInputNamesFileKeyAndExpectation(t *testing.T) {
 		want []string
 	}{
 		{write("typo.yaml", "train:\n  stepz: 5\n"), nil, []string{"typo.yaml", "unknown key train.stepz"}},
-		{write("type.yaml", "train:\n  steps: many\n"), nil, []string{"type.yaml", "'train.steps' cannot parse value as 'int'"}},
 		{write("lr.yaml", "train:\n  lr: -1\n"), nil, []string{"lr.yaml", "train.lr = -1", "> 0"}},
 		{write("sigma.yaml", "sde:\n  type: ve\n  sigma_min: 60\n"), nil, []string{"sigma.yaml", "sde.sigma_max", "> sde.sigma_min"}},
 		{write("yaml.yaml", "train: [\n"), nil, []string{"yaml.yaml", "YAML"}},
@@ -98,6 +111,33 @@ func TestBadInputNamesFileKeyAndExpectation(t *testing.T) {
 			if !strings.Contains(err.Error(), w) {
 				t.Errorf("%s %v: error %q does not say %q", c.path, c.sets, err, w)
 			}
+		}
+	}
+}
+
+// A value of the wrong type is reported with where it came from (the file,
+// the environment variable or the --set flag) and the type its key wants.
+func TestWrongTypeNamesItsOrigin(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "type.yaml")
+	if err := os.WriteFile(file, []byte("train:\n  steps: many\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path string
+		env  string // SCOREGEN_TRAIN_STEPS, unless empty
+		sets []string
+		want string
+	}{
+		{file, "", nil, "config " + file + ": train.steps = many: want an integer"},
+		{"mnist_tiny.yaml", "abc", nil, "environment variable SCOREGEN_TRAIN_STEPS=abc (train.steps): want an integer"},
+		{"mnist_tiny.yaml", "", []string{"train.steps=abc"}, "--set train.steps=abc: want an integer"},
+		{"", "", []string{"data.flip=maybe"}, "--set data.flip=maybe: want true or false"},
+		{"", "", []string{"model.mult=[1, x]"}, "--set model.mult=[1, x]: want a list, each an integer"},
+	} {
+		t.Setenv("SCOREGEN_TRAIN_STEPS", c.env)
+		_, err := Load(c.path, c.sets)
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%s, SCOREGEN_TRAIN_STEPS=%q, --set %v: error %v, want %q", c.path, c.env, c.sets, err, c.want)
 		}
 	}
 }

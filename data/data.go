@@ -23,8 +23,8 @@ type Dataset struct {
 //
 // For "mnist" and "fashion", dir is the folder that holds the four idx
 // files (raw or gzip, named as published, e.g. train-images-idx3-ubyte or
-// train-images-idx3-ubyte.gz) or the folder holding that one as a
-// sub-folder named "mnist" or "fashion"; an empty dir means
+// train-images-idx3-ubyte.gz, which must be gzip) or the folder holding
+// that one as a sub-folder named "mnist" or "fashion"; an empty dir means
 // Fetch(name, DefaultCacheDir()). The md5 of each file read is checked
 // against the published one, once: the result is recorded in the folder.
 //

@@ -2,7 +2,6 @@ package data
 
 import (
 	"archive/tar"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -22,7 +21,7 @@ type idxSet struct {
 	source string // where Fetch gets it, for messages
 	// files are the train images, train labels, test images and test
 	// labels: the file name without ".gz" and the md5 of its uncompressed
-	// content. On disk each may be raw or gzip, with or without ".gz".
+	// content. On disk each may be raw, or gzip with or without ".gz".
 	files [4]check
 	// download fetches the set into the empty temporary folder tmp and
 	// returns the folder that holds its four files.
@@ -307,14 +306,14 @@ func untarDir(tgz, dirInTar, out string) error {
 		return fmt.Errorf("data: %w", err)
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(f)
+	tarball, _, err := uncompressed(tgz, f)
 	if err != nil {
-		return fmt.Errorf("data: %s: %v", tgz, err)
+		return err
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return fmt.Errorf("data: %w", err)
 	}
-	tr := tar.NewReader(zr)
+	tr := tar.NewReader(tarball)
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {

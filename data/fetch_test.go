@@ -139,6 +139,26 @@ func TestVerifyBadChecksumGzip(t *testing.T) {
 	}
 }
 
+// The md5 of a file named .gz is not taken of its raw bytes when it is not
+// gzip, nor of the part of a truncated one that decompresses.
+func TestVerifyBadGzip(t *testing.T) {
+	dir := t.TempDir()
+	content := []byte("the uncompressed content")
+	for _, c := range []struct {
+		file  string
+		data  []byte
+		parts []string
+	}{
+		{"raw.gz", content, []string{"not gzip (starts with 74 68, gzip files start with 1f 8b)"}},
+		{"cut.gz", gzipBytes(t, content)[:20], []string{"truncated gzip"}},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			path := put(t, filepath.Join(dir, c.file), c.data)
+			wantErr(t, verify(dir, []check{{c.file, md5Hex(content)}}), append([]string{path}, c.parts...)...)
+		})
+	}
+}
+
 func TestFetchOnceWhenConcurrent(t *testing.T) {
 	cache := t.TempDir()
 	counter := filepath.Join(t.TempDir(), "downloads")

@@ -1,8 +1,6 @@
 package data
 
 import (
-	"bufio"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -53,20 +51,17 @@ func readIDXFile(path string, magic uint32) ([]int, []byte, error) {
 	return decodeIDX(path, f, hint, magic)
 }
 
-// decodeIDX parses the idx stream r (raw or gzip), expecting magic. name is
-// used in errors; sizeHint, when it is the raw stream's length, lets the
-// body be allocated once.
+// decodeIDX parses the idx stream r (raw or gzip, see uncompressed),
+// expecting magic. name is used in errors; sizeHint, when it is the raw
+// stream's length, lets the body be allocated once.
 func decodeIDX(name string, r io.Reader, sizeHint int64, magic uint32) ([]int, []byte, error) {
-	br := bufio.NewReader(r)
+	in, gz, err := uncompressed(name, r)
+	if err != nil {
+		return nil, nil, err
+	}
 	what := "file size" // what the size in a size error measures
-	var in io.Reader = br
-	if head, _ := br.Peek(2); len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, nil, fmt.Errorf("data: %s: bad gzip header: %v", name, err)
-		}
-		defer zr.Close()
-		in, what, sizeHint = zr, "decompressed size", 0
+	if gz {
+		what, sizeHint = "decompressed size", 0
 	}
 
 	var word [4]byte
@@ -150,7 +145,7 @@ func idxReadError(name, what, want string, got int64, err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("data: %s: truncated: expected %s, %s is %d", name, want, what, got)
 	}
-	return fmt.Errorf("data: %s: reading after %d bytes (expected %s): %v", name, got, want, err)
+	return fmt.Errorf("data: %s: %v (%s %d so far, expected %s)", name, err, what, got, want)
 }
 
 func idxKind(magic uint32) string {

@@ -111,14 +111,19 @@ func TestReadIDXErrors(t *testing.T) {
 		{"short-header", good[:10], false, []string{"truncated", "at least 16 bytes", "file size is 10"}},
 		{"truncated", good[:40], false, []string{"truncated", "expected 52 bytes", "file size is 40"}},
 		{"truncated-gzip-body", gzipBytes(t, good[:40]), false, []string{"truncated", "expected 52 bytes", "decompressed size is 40"}},
-		{"cut-gzip-stream", gzipBytes(t, good)[:30], false, []string{"truncated", "expected"}},
+		{"cut-gzip-stream", gzipBytes(t, good)[:30], false, []string{"truncated gzip", "expected 52 bytes"}},
+		{"cut-gzip-header.gz", gzipBytes(t, good)[:5], false, []string{"truncated gzip"}},
+		{"raw-named.gz", good, false, []string{"not gzip (starts with 00 00, gzip files start with 1f 8b)"}},
+		{"zip-named.gz", []byte("PK\x03\x04"), false, []string{"not gzip (starts with 50 4b, gzip files start with 1f 8b)"}},
+		{"empty.gz", nil, false, []string{"not gzip (empty, gzip files start with 1f 8b)"}},
 		{"too-long", append(append([]byte{}, good...), 9, 9), false, []string{"wrong size", "expected 52 bytes", "file size is 54"}},
 		{"too-long-gzip", gzipBytes(t, append(append([]byte{}, good...), 9)), false, []string{"wrong size", "expected 52 bytes", "decompressed size is 53"}},
 		{"labels-as-images", goodLabels, false, []string{"bad magic number 0x00000801", "expected 0x00000803"}},
 		{"images-as-labels", good, true, []string{"bad magic number 0x00000803", "expected 0x00000801"}},
 		{"float-type", idxBytes(0x00000d03, []int{1, 1, 1}, make([]byte, 4)), false, []string{"bad magic number 0x00000d03"}},
 		{"huge-dims", idxBytes(idxImagesMagic, []int{1 << 20, 1 << 20, 1 << 20}, nil), false, []string{"more than"}},
-		{"bad-gzip-header", []byte{0x1f, 0x8b, 0, 0}, false, []string{"gzip"}},
+		{"cut-gzip-magic", []byte{0x1f, 0x8b, 0, 0}, false, []string{"truncated gzip"}},
+		{"bad-gzip-method", []byte{0x1f, 0x8b, 7, 0, 0, 0, 0, 0, 0, 0}, false, []string{"corrupt gzip", "invalid header"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,8 +1,6 @@
 package data
 
 import (
-	"bufio"
-	"compress/gzip"
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
@@ -88,26 +86,20 @@ func recorded(dir string, checks []check) bool {
 }
 
 // md5Uncompressed returns the hex md5 of the file's content, after gunzip
-// when the file starts with the gzip magic.
+// when it is gzip (see uncompressed).
 func md5Uncompressed(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("data: %w", err)
 	}
 	defer f.Close()
-	br := bufio.NewReader(f)
-	var in io.Reader = br
-	if head, _ := br.Peek(2); len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return "", fmt.Errorf("data: %s: bad gzip header: %v", path, err)
-		}
-		defer zr.Close()
-		in = zr
+	in, _, err := uncompressed(path, f)
+	if err != nil {
+		return "", err
 	}
 	h := md5.New()
 	if _, err := io.Copy(h, in); err != nil {
-		return "", fmt.Errorf("data: %s: reading to compute its md5: %v", path, err)
+		return "", fmt.Errorf("data: %s: %v (while computing its md5)", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
