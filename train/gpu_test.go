@@ -53,18 +53,24 @@ func TestGPUStepMatchesCPU(t *testing.T) {
 	gpuCfg := smallConfig(t, t.TempDir(), "device=cuda")
 	gpu := newTrainer(t, gpuCfg, false)
 	for i := range steps {
-		a, err := cpu.TrainStep()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := gpu.TrainStep()
-		if err != nil {
-			t.Fatal(err)
-		}
+		a, b := stepBoth(t, cpu, gpu)
 		compareScalar(t, fmt.Sprintf("step %d: loss", i+1), b.Loss, a.Loss, 1e-5)
 		compareScalar(t, fmt.Sprintf("step %d: gradient norm", i+1), b.GradNorm, a.GradNorm, 1e-5)
 	}
 	compareStates(t, fmt.Sprintf("after %d steps:", steps), gpu, cpu)
+}
+
+// stepBoth runs one training step on each trainer.
+func stepBoth(t *testing.T, cpu, gpu *Trainer) (a, b Stats) {
+	t.Helper()
+	var err error
+	if a, err = cpu.TrainStep(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = gpu.TrainStep(); err != nil {
+		t.Fatal(err)
+	}
+	return a, b
 }
 
 // compareStates compares the GPU trainer's weights, EMA, Adam moments and
@@ -90,14 +96,7 @@ func TestGPUSkipsNonFiniteStep(t *testing.T) {
 	gpu := newTrainer(t, smallConfig(t, t.TempDir(), "device=cuda"), false)
 	runPoisonedBatch(t, cpu)
 	runPoisonedBatch(t, gpu)
-	a, err := cpu.TrainStep()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := gpu.TrainStep()
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := stepBoth(t, cpu, gpu)
 	compareScalar(t, "loss after the poisoned batch", b.Loss, a.Loss, 1e-5)
 	compareStates(t, "after the poisoned batch and one more step:", gpu, cpu)
 }

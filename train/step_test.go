@@ -39,13 +39,19 @@ func runPoisonedBatch(t *testing.T, tr *Trainer) {
 	if finite(loss) {
 		t.Fatalf("a batch holding a NaN gave the loss %v (gradient norm %v)", loss, norm)
 	}
-	after := snapshot(t, tr)
-	sameBits(t, "weights", before.Params, after.Params)
-	sameBits(t, "EMA", before.EMA, after.EMA)
-	sameBits(t, "Adam m", before.M, after.M)
-	sameBits(t, "Adam v", before.V, after.V)
-	if before.AdamStep != after.AdamStep || before.EMAUpdates != after.EMAUpdates {
-		t.Errorf("counters went from Adam %d, EMA %d to %d, %d", before.AdamStep, before.EMAUpdates, after.AdamStep, after.EMAUpdates)
+	sameState(t, before, snapshot(t, tr))
+}
+
+// sameState fails the test unless the two states are equal bit for bit:
+// weights, EMA, Adam's moments and the counters.
+func sameState(t *testing.T, a, b *optState) {
+	t.Helper()
+	sameBits(t, "weights", a.Params, b.Params)
+	sameBits(t, "EMA", a.EMA, b.EMA)
+	sameBits(t, "Adam m", a.M, b.M)
+	sameBits(t, "Adam v", a.V, b.V)
+	if a.AdamStep != b.AdamStep || a.EMAUpdates != b.EMAUpdates {
+		t.Fatalf("counters: Adam %d and %d, EMA %d and %d", a.AdamStep, b.AdamStep, a.EMAUpdates, b.EMAUpdates)
 	}
 }
 
