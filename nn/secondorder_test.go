@@ -105,19 +105,9 @@ func (c secondOrder) check(t *testing.T) {
 	for k := range g2 {
 		analytic[k] = append([]float64(nil), f64s(t, g2[k].Value())...)
 	}
-	const h = 1e-6
 	for k, i := range c.wrt {
 		x := in[i].Value().Data().([]float64)
-		numeric := make([]float64, len(x))
-		for j := range x {
-			x0 := x[j]
-			x[j] = x0 + h
-			cp := cost()
-			x[j] = x0 - h
-			cm := cost()
-			x[j] = x0
-			numeric[j] = (cp - cm) / (2 * h)
-		}
+		numeric := centralDiff(x, cost)
 		assertClose(t, "second-order gradient of input "+string(rune('0'+i)), analytic[k], numeric, 1e-5)
 	}
 }
