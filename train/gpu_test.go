@@ -127,17 +127,22 @@ func TestGPUSamplerMatchesCPU(t *testing.T) {
 	if d := maxRelDiff([][]float32{scores["cuda"]}, [][]float32{scores["cpu"]}); !(d <= 1e-5) {
 		t.Errorf("score: GPU and CPU differ by %.2g relative", d)
 	}
+	// Images 0-2 of the run, and images 1000-1002, whose noise is drawn
+	// further along the same Philox draws.
 	for _, sampler := range []string{"em", "pc"} {
-		sc := cfg.Sample
-		sc.Sampler, sc.Steps = sampler, 5
-		samples := map[string][]float32{}
-		for dev, m := range models {
-			if samples[dev], err = m.Sample(sc, nil); err != nil {
-				t.Fatal(err)
+		for _, first := range []int{0, 1000} {
+			sc := cfg.Sample
+			sc.Sampler, sc.Steps = sampler, 5
+			samples := map[string][]float32{}
+			for dev, m := range models {
+				samples[dev] = make([]float32, len(x))
+				if err := m.SampleAt(sc, first, samples[dev], nil); err != nil {
+					t.Fatal(err)
+				}
 			}
-		}
-		if d := maxRelDiff([][]float32{samples["cuda"]}, [][]float32{samples["cpu"]}); !(d <= 1e-4) {
-			t.Errorf("%s samples after %d steps: GPU and CPU differ by %.2g relative", sampler, sc.Steps, d)
+			if d := maxRelDiff([][]float32{samples["cuda"]}, [][]float32{samples["cpu"]}); !(d <= 1e-4) {
+				t.Errorf("%s samples %d-%d after %d steps: GPU and CPU differ by %.2g relative", sampler, first, first+batch-1, sc.Steps, d)
+			}
 		}
 	}
 	// Score after sampling evaluates the network alone again.
