@@ -69,6 +69,7 @@ const (
 	ctlSeed
 	ctlSNR
 	ctlAlpha
+	ctlOffset
 	ctlWords
 
 	modeOff       = 0
@@ -150,8 +151,14 @@ func (s *SamplerStep) Corrector(t, std, snr, alpha float64, seed, draw uint64) {
 	s.ctl[ctlSNR], s.ctl[ctlAlpha] = math.Float64bits(snr), math.Float64bits(alpha)
 }
 
-// Reset clears the corrector's failure flag. It runs inside Do.
-func (s *SamplerStep) Reset() error { return s.b.D.Fill32(s.bad, 0, 4) }
+// Begin starts a sampling run whose noise starts at element off of each
+// draw (the batch's first image in the run times the image's size): it
+// sets that offset for the steps to come and clears the corrector's
+// failure flag. It runs inside Do.
+func (s *SamplerStep) Begin(off int64) error {
+	s.ctl[ctlOffset] = uint64(off)
+	return s.b.D.Fill32(s.bad, 0, 4)
+}
 
 // Failed reports whether a corrector step found a mean score norm that is
 // not finite and positive, and that norm. It runs inside Do.
@@ -163,9 +170,9 @@ func (s *SamplerStep) Failed() (bool, float64, error) {
 	return bad[0] != 0, bad[1], nil
 }
 
-// Prior fills x with the prior sample x(T) = sd z, z from (seed,
-// StreamPrior, 0), as the CPU samplers start. It runs inside Do.
-func (b *Backend) Prior(x Buf, sd float64, seed uint64) error {
+// Prior fills x with the prior sample x(T) = sd z, z from elements off, ...
+// of (seed, StreamPrior, 0), as the CPU samplers start. It runs inside Do.
+func (b *Backend) Prior(x Buf, sd float64, seed uint64, off int64) error {
 	n := x.Size()
-	return b.D.Launch("normals", b.D.Grid(n), Threads, x.Ptr, n, sd, seed, streamPrior, uint64(0))
+	return b.D.Launch("normals", b.D.Grid(n), Threads, x.Ptr, n, sd, seed, streamPrior, uint64(0), off)
 }

@@ -30,60 +30,86 @@ const Gap = 2
 // and mapped to 0..255 by round((v+1)*127.5); NaN maps to 0. c must be 1
 // (8-bit grayscale) or 3 (8-bit RGB); len(imgs) must be n*c*h*w.
 func WritePNG(path string, imgs []float32, n, c, h, w, cols int) error {
+	g, err := NewGrid(n, c, h, w, cols)
+	if err != nil {
+		return fmt.Errorf("grid: write %s: %w", path, err)
+	}
+	if total, _ := product(n, c, h, w); total != len(imgs) {
+		return fmt.Errorf("grid: write %s: %d values, want n*c*h*w = %d*%d*%d*%d", path, len(imgs), n, c, h, w)
+	}
+	for i := range n {
+		g.Set(i, imgs[i*g.size:(i+1)*g.size])
+	}
+	return g.WritePNG(path)
+}
+
+// Grid is a PNG grid filled one image at a time, as WritePNG lays it out:
+// it holds the grid's 8-bit pixels, not the images.
+type Grid struct {
+	c, h, w, cols, size int
+	gray                *image.Gray  // c = 1
+	rgb                 *image.NRGBA // c = 3
+}
+
+// NewGrid makes an empty (black) grid for n images of c x h x w with cols
+// columns, laid out as WritePNG does.
+func NewGrid(n, c, h, w, cols int) (*Grid, error) {
 	if c != 1 && c != 3 {
-		return fmt.Errorf("grid: write %s: %d channels, want 1 (gray) or 3 (RGB)", path, c)
+		return nil, fmt.Errorf("%d channels, want 1 (gray) or 3 (RGB)", c)
 	}
 	if n <= 0 || h <= 0 || w <= 0 || cols <= 0 {
-		return fmt.Errorf("grid: write %s: n=%d h=%d w=%d cols=%d must all be positive", path, n, h, w, cols)
+		return nil, fmt.Errorf("n=%d h=%d w=%d cols=%d must all be positive", n, h, w, cols)
 	}
-	total, ok := product(n, c, h, w)
-	if !ok || total != len(imgs) {
-		return fmt.Errorf("grid: write %s: %d values, want n*c*h*w = %d*%d*%d*%d", path, len(imgs), n, c, h, w)
+	if _, ok := product(n, c, h, w); !ok {
+		return nil, fmt.Errorf("%d images of %d x %d x %d: too many values", n, c, h, w)
 	}
 	cols = min(cols, n)
 	rows := (n + cols - 1) / cols
 	gw, ok1 := product(cols, w+Gap)
 	gh, ok2 := product(rows, h+Gap)
 	if !ok1 || !ok2 || gw-Gap > math.MaxInt32 || gh-Gap > math.MaxInt32 {
-		return fmt.Errorf("grid: write %s: grid too large", path)
+		return nil, fmt.Errorf("grid of %d x %d images of %d x %d too large", rows, cols, h, w)
 	}
 	rect := image.Rect(0, 0, gw-Gap, gh-Gap)
-	plane := h * w
-	var img image.Image
+	g := &Grid{c: c, h: h, w: w, cols: cols, size: c * h * w}
 	if c == 1 {
-		g := image.NewGray(rect)
-		for i := range n {
-			x0, y0 := (i%cols)*(w+Gap), (i/cols)*(h+Gap)
-			src := imgs[i*plane : (i+1)*plane]
-			for y := range h {
-				row := g.Pix[g.PixOffset(x0, y0+y):]
-				for x := range w {
-					row[x] = toByte(src[y*w+x])
-				}
+		g.gray = image.NewGray(rect)
+		return g, nil
+	}
+	g.rgb = image.NewNRGBA(rect)
+	// Opaque black background: the gaps and any empty cells.
+	for k := 3; k < len(g.rgb.Pix); k += 4 {
+		g.rgb.Pix[k] = 0xff
+	}
+	return g, nil
+}
+
+// Set draws image i (c*h*w values, CHW) into its cell. It panics if i is
+// not a cell of the grid or img is not one image.
+func (g *Grid) Set(i int, img []float32) {
+	if len(img) != g.size {
+		panic(fmt.Sprintf("grid: image of %d values, want %d", len(img), g.size))
+	}
+	x0, y0 := (i%g.cols)*(g.w+Gap), (i/g.cols)*(g.h+Gap)
+	plane := g.h * g.w
+	for y := range g.h {
+		for x := range g.w {
+			k := y*g.w + x
+			if g.gray != nil {
+				g.gray.Pix[g.gray.PixOffset(x0+x, y0+y)] = toByte(img[k])
+				continue
 			}
+			o := g.rgb.PixOffset(x0+x, y0+y)
+			g.rgb.Pix[o], g.rgb.Pix[o+1], g.rgb.Pix[o+2] = toByte(img[k]), toByte(img[plane+k]), toByte(img[2*plane+k])
 		}
-		img = g
-	} else {
-		g := image.NewNRGBA(rect)
-		// Opaque black background: the gaps and any empty cells.
-		for k := 3; k < len(g.Pix); k += 4 {
-			g.Pix[k] = 0xff
-		}
-		for i := range n {
-			x0, y0 := (i%cols)*(w+Gap), (i/cols)*(h+Gap)
-			base := i * 3 * plane
-			r, gr, b := imgs[base:base+plane], imgs[base+plane:base+2*plane], imgs[base+2*plane:base+3*plane]
-			for y := range h {
-				row := g.Pix[g.PixOffset(x0, y0+y):]
-				for x := range w {
-					k := y*w + x
-					row[4*x] = toByte(r[k])
-					row[4*x+1] = toByte(gr[k])
-					row[4*x+2] = toByte(b[k])
-				}
-			}
-		}
-		img = g
+	}
+}
+
+// WritePNG writes the grid to path, atomically.
+func (g *Grid) WritePNG(path string) error {
+	var img image.Image = g.rgb
+	if g.gray != nil {
+		img = g.gray
 	}
 	return atomicfile.Write(path, func(wr io.Writer) error {
 		return png.Encode(wr, img)
@@ -107,26 +133,15 @@ func toByte(v float32) uint8 {
 // 0-d array holding one value). The header is padded with spaces and ends
 // with a newline so that the data starts at a multiple of 64 bytes.
 func WriteNPY(path string, data []float32, shape []int) error {
-	for _, d := range shape {
-		if d < 0 {
-			return fmt.Errorf("grid: write %s: negative dimension in shape %v", path, shape)
-		}
+	pre, err := NPYHeader(shape)
+	if err != nil {
+		return fmt.Errorf("grid: write %s: %w", path, err)
 	}
-	total, ok := product(shape...)
-	if !ok || total != len(data) {
+	if total, _ := product(shape...); total != len(data) {
 		return fmt.Errorf("grid: write %s: shape %v does not hold %d values", path, shape, len(data))
 	}
-	header := npyHeader(shape)
-	if len(header) > math.MaxUint16 {
-		return fmt.Errorf("grid: write %s: .npy v1.0 header too long (%d bytes) for shape with %d dimensions", path, len(header), len(shape))
-	}
 	return atomicfile.Write(path, func(w io.Writer) error {
-		pre := append([]byte("\x93NUMPY\x01\x00"), 0, 0)
-		binary.LittleEndian.PutUint16(pre[8:], uint16(len(header)))
 		if _, err := w.Write(pre); err != nil {
-			return err
-		}
-		if _, err := io.WriteString(w, header); err != nil {
 			return err
 		}
 		buf := make([]byte, 0, 1<<16)
@@ -142,6 +157,65 @@ func WriteNPY(path string, data []float32, shape []int) error {
 		_, err := w.Write(buf)
 		return err
 	})
+}
+
+// NPYHeader is what WriteNPY writes before the data for shape: the magic,
+// the version, the header's length and the header itself. Its length is a
+// multiple of 64, the data's offset in the file.
+func NPYHeader(shape []int) ([]byte, error) {
+	for _, d := range shape {
+		if d < 0 {
+			return nil, fmt.Errorf("negative dimension in shape %v", shape)
+		}
+	}
+	if _, ok := product(shape...); !ok {
+		return nil, fmt.Errorf("shape %v overflows", shape)
+	}
+	header := npyHeader(shape)
+	if len(header) > math.MaxUint16 {
+		return nil, fmt.Errorf(".npy v1.0 header too long (%d bytes) for shape with %d dimensions", len(header), len(shape))
+	}
+	pre := append([]byte(npyMagic+"\x01\x00"), 0, 0)
+	binary.LittleEndian.PutUint16(pre[8:], uint16(len(header)))
+	return append(pre, header...), nil
+}
+
+const npyMagic = "\x93NUMPY"
+
+// ReadNPYHeader reads the header of a .npy file as WriteNPY writes it
+// ('<f4', C order, version 1.0, its padding) and returns the array's shape
+// and the data's offset in the file. Any other header is an error.
+func ReadNPYHeader(r io.Reader) (shape []int, off int64, err error) {
+	pre := make([]byte, 10)
+	if _, err := io.ReadFull(r, pre); err != nil {
+		return nil, 0, fmt.Errorf("reading the .npy header: %w", err)
+	}
+	if string(pre[:8]) != npyMagic+"\x01\x00" {
+		return nil, 0, fmt.Errorf("not a .npy file of version 1.0 (starts %q)", pre[:8])
+	}
+	header := make([]byte, binary.LittleEndian.Uint16(pre[8:]))
+	if _, err := io.ReadFull(r, header); err != nil {
+		return nil, 0, fmt.Errorf("reading the .npy header: %w", err)
+	}
+	const lead = "{'descr': '<f4', 'fortran_order': False, 'shape': ("
+	dims, _, ok := strings.Cut(strings.TrimPrefix(string(header), lead), ")")
+	if !ok || !strings.HasPrefix(string(header), lead) {
+		return nil, 0, fmt.Errorf(".npy header %q: want little-endian float32 in C order", header)
+	}
+	for _, d := range strings.Split(strings.TrimSuffix(dims, ","), ",") {
+		if d = strings.TrimSpace(d); d == "" {
+			continue
+		}
+		v, err := strconv.Atoi(d)
+		if err != nil || v < 0 {
+			return nil, 0, fmt.Errorf(".npy header %q: bad dimension %q", header, d)
+		}
+		shape = append(shape, v)
+	}
+	if npyHeader(shape) != string(header) {
+		return nil, 0, fmt.Errorf(".npy header %q: not as this package writes it for shape %v", header, shape)
+	}
+	return shape, int64(len(pre) + len(header)), nil
 }
 
 // npyHeader returns the .npy v1.0 header dictionary, padded with spaces and

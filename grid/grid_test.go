@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -318,6 +319,48 @@ print("ok", a.shape)
 		out, err := exec.Command(py, "-c", script, p).CombinedOutput()
 		if err != nil {
 			t.Errorf("numpy rejects %v: %v\n%s", c.shape, err, out)
+		}
+	}
+}
+
+// ReadNPYHeader gives back the shape and data offset of what WriteNPY wrote,
+// and refuses other files naming what is wrong.
+func TestReadNPYHeader(t *testing.T) {
+	dir := t.TempDir()
+	for i, shape := range [][]int{nil, {5}, {0, 3}, {50000, 3, 32, 32}} {
+		p := filepath.Join(dir, "x"+strconv.Itoa(i)+".npy")
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		if err := WriteNPY(p, make([]float32, n), shape); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, off, err := ReadNPYHeader(f)
+		f.Close()
+		fi, _ := os.Stat(p)
+		if err != nil || !slices.Equal(got, shape) || off%64 != 0 || fi.Size() != off+4*int64(n) {
+			t.Errorf("shape %v: read %v, offset %d, err %v (file %d bytes)", shape, got, off, err, fi.Size())
+		}
+	}
+	good, err := NPYHeader([]int{2, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, data, want string }{
+		{"empty", "", "header"},
+		{"not npy", "PK\x03\x04 a zip file", "not a .npy"},
+		{"float64", strings.Replace(string(good), "<f4", "<f8", 1), "float32"},
+		{"fortran", strings.Replace(string(good), "False", "True ", 1), "C order"},
+		{"bad dim", strings.Replace(string(good), "(2, 3)", "(2, x)", 1), "bad dimension"},
+		{"truncated", string(good[:40]), "header"},
+	} {
+		if _, _, err := ReadNPYHeader(strings.NewReader(c.data)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want one saying %q", c.name, err, c.want)
 		}
 	}
 }

@@ -33,10 +33,12 @@ extern "C" __global__ void perturb(float *xt, float *z, float *t, const float *x
 	}
 }
 
-// normals: y = sd * N(0, I) from the Philox draw (seed, stream, draw); the
-// prior x(T) with stream STREAM_PRIOR, and the corrector's noise with sd 1.
-extern "C" __global__ void normals(float *y, long long n, double sd, uint64_t seed, uint32_t stream, uint64_t draw) {
-	grid_stride(j, n) y[j] = (float)(sd * (double)normal_at(j, stream, draw, seed));
+// normals: y = sd * N(0, I) from elements off, off+1, ... of the Philox
+// draw (seed, stream, draw); the prior x(T) with stream STREAM_PRIOR and off
+// the element index of the batch's first image in the run.
+extern "C" __global__ void normals(float *y, long long n, double sd, uint64_t seed, uint32_t stream, uint64_t draw,
+	long long off) {
+	grid_stride(j, n) y[j] = (float)(sd * (double)normal_at(off + j, stream, draw, seed));
 }
 
 // The values of one sampler step, written by the host before each step (a
@@ -57,6 +59,7 @@ struct sampler_ctl {
 	long long mode;     // SAMPLER_*
 	uint64_t seed;      // keys the noise, with draw
 	double snr, alpha;  // corrector: the step-size rule's snr and alpha
+	long long offset;   // the noise's element index of x[0]: the batch's first image in the run * its size
 };
 
 // fill_time: t[i] = ctl->t for the score network's time input.
@@ -68,19 +71,20 @@ extern "C" __global__ void fill_time(float *t, int n, const sampler_ctl *ctl) {
 
 // em_step, the predictor: one Euler-Maruyama step of the reverse SDE from t
 // to t + dt: x += (f x - g^2 score) dt + g sqrt(-dt) z, with z from
-// (ctl->seed, STREAM_PREDICTOR, ctl->draw) and the score from the network's
-// output eps_hat.
+// elements ctl->offset, ... of (ctl->seed, STREAM_PREDICTOR, ctl->draw) and
+// the score from the network's output eps_hat.
 extern "C" __global__ void em_step(float *x, const float *eps_hat, long long n, const sampler_ctl *ctl) {
 	if (ctl->mode != SAMPLER_PREDICTOR) return;
 	double f = ctl->f, g2 = ctl->g2, dt = ctl->dt, noise = ctl->noise;
 	float scale = (float)ctl->score_scale;
 	bool last = ctl->last != 0;
 	uint64_t draw = ctl->draw, seed = ctl->seed;
+	long long off = ctl->offset;
 	grid_stride(j, n) {
 		double xj = x[j];
 		float s = eps_hat[j] * scale; // in float, as train.ScoreModel.Score
 		double xm = xj + (f * xj - g2 * (double)s) * dt;
-		if (!last) xm += noise * (double)normal_at(j, STREAM_PREDICTOR, draw, seed);
+		if (!last) xm += noise * (double)normal_at(off + j, STREAM_PREDICTOR, draw, seed);
 		x[j] = (float)xm;
 	}
 }
@@ -88,11 +92,13 @@ extern "C" __global__ void em_step(float *x, const float *eps_hat, long long n, 
 // The corrector is three kernels: its noise, the per-sample norms, and the
 // step, whose size depends on the norms of the whole batch.
 
-// langevin_noise: z ~ N(0, I) from (ctl->seed, STREAM_CORRECTOR, ctl->draw).
+// langevin_noise: z ~ N(0, I) from elements ctl->offset, ... of
+// (ctl->seed, STREAM_CORRECTOR, ctl->draw).
 extern "C" __global__ void langevin_noise(float *z, long long n, const sampler_ctl *ctl) {
 	if (ctl->mode != SAMPLER_CORRECTOR) return;
 	uint64_t draw = ctl->draw, seed = ctl->seed;
-	grid_stride(j, n) z[j] = normal_at(j, STREAM_CORRECTOR, draw, seed);
+	long long off = ctl->offset;
+	grid_stride(j, n) z[j] = normal_at(off + j, STREAM_CORRECTOR, draw, seed);
 }
 
 // langevin_norms: norms[2i], norms[2i+1] = |score_i|, |z_i| for sample i

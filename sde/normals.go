@@ -33,16 +33,22 @@ func (g *normals) at(j int) float64 {
 	return g.vals[j%4]
 }
 
-// fillNormals writes the normals of (seed, stream, draw) to dst, element j
-// at dst[j].
-func fillNormals(dst []float32, seed uint64, stream uint32, draw uint64) {
+// fillNormals writes the normals of (seed, stream, draw) from element off
+// on to dst: element off+j at dst[j].
+func fillNormals(dst []float32, seed uint64, stream uint32, draw uint64, off int) {
 	parallel(len(dst), len(dst), func(lo, hi int) {
 		g := newNormals(seed, stream, draw)
 		for j := lo; j < hi; j++ {
-			dst[j] = float32(g.at(j))
+			dst[j] = float32(g.at(off + j))
 		}
 	})
 }
+
+// MaxElements is the length of one (seed, stream, draw) sequence of
+// normals: the Philox counter holds the block index j/4 in 32 bits, so
+// element MaxElements would repeat element 0. The samplers refuse batches
+// that reach past it.
+const MaxElements = 1 << 34
 
 // minParallel is the least work (in elements) worth a goroutine.
 const minParallel = 1 << 14

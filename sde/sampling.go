@@ -30,23 +30,42 @@ type sampler struct {
 	x          []float32
 	batch, dim int
 	seed       uint64
+	off        int       // the noise's element index of x[0]: first image * dim
 	t          []float32 // [B] the current time, repeated
 	grad       []float32 // [B*D] the score
 	z          []float32 // [B*D] corrector noise
 	norms      []float64 // [2B] per-sample ||score||, ||z||
 }
 
-func newSampler(s SDE, score ScoreFunc, x []float32, batch int, seed uint64) (*sampler, error) {
+// newSampler sets up a run on the batch x, whose first sample is sample
+// `first` of the whole run: its noise is keyed by that global index.
+func newSampler(s SDE, score ScoreFunc, x []float32, batch int, seed uint64, first int) (*sampler, error) {
 	if score == nil {
 		return nil, fmt.Errorf("sde: no score function")
 	}
 	if batch < 1 || len(x) < batch || len(x)%batch != 0 {
 		return nil, fmt.Errorf("sde: batch = %d does not divide len(x) = %d into non-empty samples", batch, len(x))
 	}
+	dim := len(x) / batch
+	off, err := NoiseOffset(first, batch, dim)
+	if err != nil {
+		return nil, err
+	}
 	return &sampler{
-		sde: s, score: score, x: x, batch: batch, dim: len(x) / batch, seed: seed,
+		sde: s, score: score, x: x, batch: batch, dim: dim, seed: seed, off: off,
 		t: make([]float32, batch), grad: make([]float32, len(x)),
 	}, nil
+}
+
+// NoiseOffset is the element index of the noise of sample `first`, whose
+// batch of `batch` samples of dim values each draws elements off, off+1,
+// ... of every draw. It fails where that would run past MaxElements.
+func NoiseOffset(first, batch, dim int) (off int, err error) {
+	if first < 0 || first > (MaxElements-batch*dim)/dim {
+		return 0, fmt.Errorf("sde: samples %d to %d of %d values each: want 0 <= first and at most %d values in all, where the noise would repeat",
+			first, first+batch-1, dim, MaxElements)
+	}
+	return first * dim, nil
 }
 
 // checkSDE rejects a nil SDE.
@@ -88,7 +107,7 @@ func (w *sampler) evalScore(t float64) error {
 // prior sets x to a draw from the prior N(0, PriorStd^2 I): draw 0 of
 // StreamPrior.
 func (w *sampler) prior() {
-	fillNormals(w.x, w.seed, StreamPrior, 0)
+	fillNormals(w.x, w.seed, StreamPrior, 0, w.off)
 	sd := w.sde.PriorStd()
 	for j, v := range w.x {
 		w.x[j] = float32(sd * float64(v))
@@ -117,7 +136,7 @@ func (w *sampler) predict(st SamplerStep) error {
 			xj := float64(x[j])
 			xm := xj + (f*xj-g2*float64(s[j]))*dt
 			if !last {
-				xm += noise * float64(float32(z.at(j)))
+				xm += noise * float64(float32(z.at(w.off+j)))
 			}
 			x[j] = float32(xm)
 		}
@@ -143,7 +162,7 @@ func (w *sampler) correct(t, snr float64, draw uint64) error {
 		w.z = make([]float32, len(w.x))
 		w.norms = make([]float64, 2*w.batch)
 	}
-	fillNormals(w.z, w.seed, StreamCorrector, draw)
+	fillNormals(w.z, w.seed, StreamCorrector, draw, w.off)
 	d := w.dim
 	parallel(w.batch, len(w.x), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -234,10 +253,17 @@ func PCSchedule(s SDE, steps, correctorSteps int, snr, eps float64) ([]SamplerSt
 // as score_sde's predictor does (dt = -1/N with N = steps). The last step
 // returns x_mean, without noise (the paper's denoising step). The noise is
 // draw 0 of StreamPrior for x(1) and draw i of StreamPredictor at step i,
-// all under seed. progress, if not nil, is called after each step with the
-// number of steps done.
-func EulerMaruyama(s SDE, score ScoreFunc, x []float32, batch, steps int, eps float64, seed uint64, progress func(i int)) error {
-	return PredictorCorrector(s, score, x, batch, steps, 0, 0, eps, seed, progress)
+// all under seed.
+//
+// The batch is samples first, first+1, ... of a larger run, and element j
+// of x draws element first*D + j of each draw: a sample's noise depends on
+// its index in the run, not on how the run is cut into batches, so that
+// batches of any size (on any number of machines) give the same samples as
+// one batch, up to the score function's own dependence on the batch.
+// progress, if not nil, is called after each step with the number of steps
+// done.
+func EulerMaruyama(s SDE, score ScoreFunc, x []float32, batch, steps int, eps float64, seed uint64, first int, progress func(i int)) error {
+	return PredictorCorrector(s, score, x, batch, steps, 0, 0, eps, seed, first, progress)
 }
 
 // PredictorCorrector is score_sde's pc_sampler with the Euler–Maruyama
@@ -247,14 +273,17 @@ func EulerMaruyama(s SDE, score ScoreFunc, x []float32, batch, steps int, eps fl
 // LangevinCorrector; step j draws i*correctorSteps + j of StreamCorrector),
 // then one predictor step as EulerMaruyama, and it returns the last
 // predictor step's x_mean. With correctorSteps = 0 it is EulerMaruyama.
+// The noise is keyed by each sample's index in the run, as EulerMaruyama's;
+// the corrector's step size, though, averages norms over the batch (as
+// score_sde does), so with correctors a sample depends on its batch too.
 // score_sde always samples with steps = s.N(), which the corrector's alpha
 // assumes.
-func PredictorCorrector(s SDE, score ScoreFunc, x []float32, batch, steps, correctorSteps int, snr, eps float64, seed uint64, progress func(i int)) error {
+func PredictorCorrector(s SDE, score ScoreFunc, x []float32, batch, steps, correctorSteps int, snr, eps float64, seed uint64, first int, progress func(i int)) error {
 	sched, err := PCSchedule(s, steps, correctorSteps, snr, eps)
 	if err != nil {
 		return err
 	}
-	w, err := newSampler(s, score, x, batch, seed)
+	w, err := newSampler(s, score, x, batch, seed, first)
 	if err != nil {
 		return err
 	}
@@ -310,7 +339,7 @@ func LangevinCorrector(s SDE, score ScoreFunc, x []float32, batch int, t, snr fl
 	if !(t >= 0 && t <= 1) {
 		return fmt.Errorf("sde: t = %v, want 0 <= t <= 1", t)
 	}
-	w, err := newSampler(s, score, x, batch, seed)
+	w, err := newSampler(s, score, x, batch, seed, 0)
 	if err != nil {
 		return err
 	}
@@ -328,7 +357,7 @@ func Langevin(score ScoreFunc, x []float32, batch, steps int, stepSize float64, 
 	if !(stepSize > 0) || math.IsInf(stepSize, 0) {
 		return fmt.Errorf("sde: stepSize = %v, want a finite positive number", stepSize)
 	}
-	w, err := newSampler(nil, score, x, batch, seed)
+	w, err := newSampler(nil, score, x, batch, seed, 0)
 	if err != nil {
 		return err
 	}
@@ -337,7 +366,7 @@ func Langevin(score ScoreFunc, x []float32, batch, steps int, stepSize float64, 
 		if err := w.score(w.x, w.t, w.grad); err != nil {
 			return fmt.Errorf("sde: Langevin step %d: %w", i, err)
 		}
-		fillNormals(z, seed, StreamLangevin, uint64(i))
+		fillNormals(z, seed, StreamLangevin, uint64(i), 0)
 		w.langevinUpdate(stepSize, z)
 	}
 	return nil

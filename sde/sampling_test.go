@@ -206,7 +206,7 @@ func TestEulerMaruyamaMixture(t *testing.T) {
 	for i, s := range mixtureSDEs(t) {
 		x := make([]float32, 2*mixN)
 		calls := 0
-		if err := EulerMaruyama(s, testMixture.score(s), x, mixN, mixSteps, mixEps, uint64(i+1), func(int) { calls++ }); err != nil {
+		if err := EulerMaruyama(s, testMixture.score(s), x, mixN, mixSteps, mixEps, uint64(i+1), 0, func(int) { calls++ }); err != nil {
 			t.Fatal(err)
 		}
 		if calls != mixSteps {
@@ -222,7 +222,7 @@ func TestEulerMaruyamaMixture(t *testing.T) {
 func TestPredictorCorrectorMixture(t *testing.T) {
 	for i, s := range mixtureSDEs(t)[:2] {
 		x := make([]float32, 2*mixN)
-		if err := PredictorCorrector(s, testMixture.score(s), x, mixN, mixSteps/2, 1, 0.16, mixEps, uint64(i+10), nil); err != nil {
+		if err := PredictorCorrector(s, testMixture.score(s), x, mixN, mixSteps/2, 1, 0.16, mixEps, uint64(i+10), 0, nil); err != nil {
 			t.Fatal(err)
 		}
 		checkMixture(t, "PC "+name(s), toPoints(x))
@@ -250,20 +250,21 @@ func (r *recorder) score(x, t, out []float32) error {
 // linear score: x(1) = PriorStd times draw 0 of StreamPrior; the score sees
 // the times linspace(1, eps, steps); each step is
 // x + [f x - g^2 s] dt + g sqrt(-dt) z with dt = -1/steps and z draw i of
-// StreamPredictor; the last step adds no noise.
+// StreamPredictor; the last step adds no noise. The batch is samples 11 to
+// 15 of a run, so its noise is elements 11*d, ... of each draw.
 func TestEulerMaruyamaSteps(t *testing.T) {
-	const b, d, steps, eps, seed = 5, 3, 4, 0.01, 99
+	const b, d, steps, eps, seed, first = 5, 3, 4, 0.01, 99, 11
 	for _, s := range testSDEs(t) {
 		rec := &recorder{c: 0.3}
 		x := make([]float32, b*d)
-		if err := EulerMaruyama(s, rec.score, x, b, steps, eps, seed, nil); err != nil {
+		if err := EulerMaruyama(s, rec.score, x, b, steps, eps, seed, first, nil); err != nil {
 			t.Fatal(err)
 		}
 		if len(rec.xs) != steps {
 			t.Fatalf("%s: %d score calls, want %d", name(s), len(rec.xs), steps)
 		}
 		prior := make([]float32, b*d)
-		fillNormals(prior, seed, StreamPrior, 0)
+		fillNormals(prior, seed, StreamPrior, 0, first*d)
 		for j := range prior {
 			if want := s.PriorStd() * float64(prior[j]); !close32(rec.xs[0][j], want) {
 				t.Fatalf("%s: x(1)[%d] = %v, want %v", name(s), j, rec.xs[0][j], want)
@@ -282,7 +283,7 @@ func TestEulerMaruyamaSteps(t *testing.T) {
 				next = rec.xs[i+1]
 			}
 			z := make([]float32, b*d)
-			fillNormals(z, seed, StreamPredictor, uint64(i))
+			fillNormals(z, seed, StreamPredictor, uint64(i), first*d)
 			f, g := s.DriftCoef(tt), s.Diffusion(tt)
 			for j, xj := range rec.xs[i] {
 				want := float64(xj) + (f*float64(xj)-g*g*(-rec.c*float64(xj)))*dt
@@ -319,7 +320,7 @@ func TestLangevinCorrectorStep(t *testing.T) {
 				t.Fatal(err)
 			}
 			z := make([]float32, b*d)
-			fillNormals(z, seed, StreamCorrector, draw)
+			fillNormals(z, seed, StreamCorrector, draw, 0)
 			var gn, zn float64
 			for i := range b {
 				var gg, zz float64
@@ -385,11 +386,34 @@ func TestLangevinGaussian(t *testing.T) {
 	checkGaussian(t, "Langevin", v, 0, 1, step)
 }
 
+// Euler-Maruyama on batches of 7 samples (the last one short) with their
+// index in the run gives bit for bit the samples of one batch of all of
+// them: the noise is keyed by the sample, not the batch.
+func TestBatchesEqualOneRun(t *testing.T) {
+	s := testSDEs(t)[1]
+	const n, steps, seed = 30, 20, 4
+	score := testMixture.score(s)
+	want := make([]float32, 2*n)
+	if err := EulerMaruyama(s, score, want, n, steps, 1e-3, seed, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, 2*n)
+	for lo := 0; lo < n; lo += 7 {
+		hi := min(lo+7, n)
+		if err := EulerMaruyama(s, score, got[2*lo:2*hi], hi-lo, steps, 1e-3, seed, lo, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("batches of 7 differ from one batch:\n%v\n%v", got, want)
+	}
+}
+
 func TestSamplersDeterministic(t *testing.T) {
 	s := testSDEs(t)[0]
 	run := func(seed uint64) []float32 {
 		x := make([]float32, 2*300)
-		if err := PredictorCorrector(s, testMixture.score(s), x, 300, 20, 2, 0.16, 1e-3, seed, nil); err != nil {
+		if err := PredictorCorrector(s, testMixture.score(s), x, 300, 20, 2, 0.16, 1e-3, seed, 0, nil); err != nil {
 			t.Fatal(err)
 		}
 		return x
@@ -411,18 +435,20 @@ func TestSamplersReject(t *testing.T) {
 		what string
 		err  error
 	}{
-		{"nil SDE", EulerMaruyama(nil, zero, x, 3, 10, 1e-3, 0, nil)},
-		{"nil score", EulerMaruyama(s, nil, x, 3, 10, 1e-3, 0, nil)},
-		{"batch not dividing x", EulerMaruyama(s, zero, x, 5, 10, 1e-3, 0, nil)},
-		{"batch 0", EulerMaruyama(s, zero, x, 0, 10, 1e-3, 0, nil)},
-		{"steps 0", EulerMaruyama(s, zero, x, 3, 0, 1e-3, 0, nil)},
-		{"eps 0", EulerMaruyama(s, zero, x, 3, 10, 0, 0, nil)},
-		{"eps 1", EulerMaruyama(s, zero, x, 3, 10, 1, 0, nil)},
-		{"snr 0", PredictorCorrector(s, zero, x, 3, 10, 1, 0, 1e-3, 0, nil)},
-		{"negative corrector steps", PredictorCorrector(s, zero, x, 3, 10, -1, 0.1, 1e-3, 0, nil)},
+		{"nil SDE", EulerMaruyama(nil, zero, x, 3, 10, 1e-3, 0, 0, nil)},
+		{"nil score", EulerMaruyama(s, nil, x, 3, 10, 1e-3, 0, 0, nil)},
+		{"batch not dividing x", EulerMaruyama(s, zero, x, 5, 10, 1e-3, 0, 0, nil)},
+		{"batch 0", EulerMaruyama(s, zero, x, 0, 10, 1e-3, 0, 0, nil)},
+		{"steps 0", EulerMaruyama(s, zero, x, 3, 0, 1e-3, 0, 0, nil)},
+		{"eps 0", EulerMaruyama(s, zero, x, 3, 10, 0, 0, 0, nil)},
+		{"eps 1", EulerMaruyama(s, zero, x, 3, 10, 1, 0, 0, nil)},
+		{"snr 0", PredictorCorrector(s, zero, x, 3, 10, 1, 0, 1e-3, 0, 0, nil)},
+		{"negative corrector steps", PredictorCorrector(s, zero, x, 3, 10, -1, 0.1, 1e-3, 0, 0, nil)},
 		{"zero score in corrector", LangevinCorrector(s, zero, x, 3, 0.5, 0.1, 0, 0)},
 		{"t above 1", LangevinCorrector(s, zero, x, 3, 1.5, 0.1, 0, 0)},
 		{"Langevin step 0", Langevin(zero, x, 3, 10, 0, 0)},
+		{"negative first", EulerMaruyama(s, zero, x, 3, 10, 1e-3, 0, -1, nil)},
+		{"noise past its period", EulerMaruyama(s, zero, x, 3, 10, 1e-3, 0, MaxElements/4-2, nil)},
 	} {
 		if c.err == nil {
 			t.Errorf("%s: no error", c.what)
@@ -430,7 +456,7 @@ func TestSamplersReject(t *testing.T) {
 	}
 	boom := errors.New("boom")
 	failing := func(x, t, out []float32) error { return boom }
-	if err := EulerMaruyama(s, failing, x, 3, 10, 1e-3, 0, nil); !errors.Is(err, boom) {
+	if err := EulerMaruyama(s, failing, x, 3, 10, 1e-3, 0, 0, nil); !errors.Is(err, boom) {
 		t.Errorf("score error not passed on: %v", err)
 	}
 }

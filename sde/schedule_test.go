@@ -7,9 +7,9 @@ import (
 
 // replay runs a PCSchedule with the updates written out by hand, for the
 // score of N(0, I): what the fused GPU kernels do with the schedule.
-func replay(sched []SamplerStep, priorStd float64, batch, dim int, seed uint64) []float32 {
+func replay(sched []SamplerStep, priorStd float64, batch, dim int, seed uint64, first int) []float32 {
 	x := make([]float32, batch*dim)
-	fillNormals(x, seed, StreamPrior, 0)
+	fillNormals(x, seed, StreamPrior, 0, first*dim)
 	for j, v := range x {
 		x[j] = float32(priorStd * float64(v))
 	}
@@ -19,7 +19,7 @@ func replay(sched []SamplerStep, priorStd float64, batch, dim int, seed uint64) 
 			s[j] = -v
 		}
 		if st.Corrector {
-			fillNormals(z, seed, StreamCorrector, st.Draw)
+			fillNormals(z, seed, StreamCorrector, st.Draw, first*dim)
 			var gn, zn float64
 			for i := range batch {
 				var gg, zz float64
@@ -41,7 +41,7 @@ func replay(sched []SamplerStep, priorStd float64, batch, dim int, seed uint64) 
 		for j, v := range x {
 			xm := float64(v) + (st.F*float64(v)-st.G*st.G*float64(s[j]))*st.DT
 			if !st.Last {
-				xm += st.G * math.Sqrt(-st.DT) * float64(float32(g.at(j)))
+				xm += st.G * math.Sqrt(-st.DT) * float64(float32(g.at(first*dim+j)))
 			}
 			x[j] = float32(xm)
 		}
@@ -62,7 +62,7 @@ func TestPCScheduleReplaysTheSamplers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const batch, dim, steps, eps, seed, snr = 3, 5, 7, 1e-3, 9, 0.16
+	const batch, dim, steps, eps, seed, snr, first = 3, 5, 7, 1e-3, 9, 0.16, 6
 	score := func(x, _, out []float32) error {
 		for i, v := range x {
 			out[i] = -v
@@ -72,7 +72,7 @@ func TestPCScheduleReplaysTheSamplers(t *testing.T) {
 	for _, s := range []SDE{vp, ve} {
 		for _, correctors := range []int{0, 2} {
 			want := make([]float32, batch*dim)
-			if err := PredictorCorrector(s, score, want, batch, steps, correctors, snr, eps, seed, nil); err != nil {
+			if err := PredictorCorrector(s, score, want, batch, steps, correctors, snr, eps, seed, first, nil); err != nil {
 				t.Fatal(err)
 			}
 			sched, err := PCSchedule(s, steps, correctors, snr, eps)
@@ -97,7 +97,7 @@ func TestPCScheduleReplaysTheSamplers(t *testing.T) {
 					t.Fatalf("entry %d is %+v: want step %d, corrector %v, draw %d, t %v", k, st, i, corrector, wantDraw, wantT)
 				}
 			}
-			got := replay(sched, s.PriorStd(), batch, dim, seed)
+			got := replay(sched, s.PriorStd(), batch, dim, seed, first)
 			for j := range want {
 				if got[j] != want[j] {
 					t.Fatalf("%T, %d correctors: element %d: %v from the schedule, %v from the sampler", s, correctors, j, got[j], want[j])

@@ -160,16 +160,22 @@ func TestGPUSamplerMatchesCPU(t *testing.T) {
 		}
 	}
 	compare(t, "score", []string{"of x"}, [][]float32{scores["cuda"]}, [][]float32{scores["cpu"]}, 1e-5)
+	// Images 0-2 of the run, and images 1000-1002, whose noise is drawn
+	// further along the same Philox draws.
 	for _, sampler := range []string{"em", "pc"} {
-		sc := cfg.Sample
-		sc.Sampler, sc.Steps = sampler, 5
-		samples := map[string][]float32{}
-		for dev, m := range models {
-			if samples[dev], err = m.Sample(sc, nil); err != nil {
-				t.Fatal(err)
+		for _, first := range []int{0, 1000} {
+			sc := cfg.Sample
+			sc.Sampler, sc.Steps = sampler, 5
+			samples := map[string][]float32{}
+			for dev, m := range models {
+				samples[dev] = make([]float32, len(x))
+				if err := m.SampleAt(sc, first, samples[dev], nil); err != nil {
+					t.Fatal(err)
+				}
 			}
+			compare(t, sampler, []string{fmt.Sprintf("samples %d-%d after %d steps", first, first+batch-1, sc.Steps)},
+				[][]float32{samples["cuda"]}, [][]float32{samples["cpu"]}, 1e-4)
 		}
-		compare(t, sampler, []string{fmt.Sprintf("samples after %d steps", sc.Steps)}, [][]float32{samples["cuda"]}, [][]float32{samples["cpu"]}, 1e-4)
 	}
 	// Score after sampling evaluates the network alone again.
 	again := make([]float32, len(x))

@@ -28,9 +28,9 @@ type ScoreModel struct {
 // fusedSampler runs a whole sampler on the device, with the update fused
 // into the network's graph.
 type fusedSampler interface {
-	// sample runs the schedule of sde.PredictorCorrector from the prior and
-	// returns x.
-	sample(sched []sde.SamplerStep, priorStd float64, seed uint64, progress func(step int)) ([]float32, error)
+	// sample runs the schedule of sde.PredictorCorrector from the prior,
+	// for images first, first+1, ... of the run, into x.
+	sample(sched []sde.SamplerStep, priorStd float64, seed uint64, first int, x []float32, progress func(step int)) error
 	// scoreOnly makes the next runs evaluate only the network.
 	scoreOnly()
 }
@@ -107,30 +107,46 @@ func (m *ScoreModel) Score(x, t, score []float32) error {
 	return nil
 }
 
-// Sample draws m.Batch images with the sampler of c, calling progress after
-// each step. The result is NCHW, roughly in [-1, 1].
+// Sample draws m.Batch images, images 0 to m.Batch-1 of a run, with the
+// sampler of c (see SampleAt).
 func (m *ScoreModel) Sample(c configs.Sample, progress func(step int)) ([]float32, error) {
+	x := make([]float32, m.Batch*m.Dim)
+	if err := m.SampleAt(c, 0, x, progress); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// SampleAt overwrites x (m.Batch images, NCHW, roughly in [-1, 1]
+// afterwards) with images first to first+m.Batch-1 of a run with the
+// sampler of c, calling progress after each step. An image's noise depends
+// on c.Seed and its index in the run only (sde.PredictorCorrector), so a
+// run cut into batches gives the images of one batch; with the pc sampler
+// the corrector's step size also depends on the batch's other images.
+func (m *ScoreModel) SampleAt(c configs.Sample, first int, x []float32, progress func(step int)) error {
 	correctors, ok := map[string]int{"em": 0, "pc": 1}[c.Sampler] // EM is PC without a corrector
 	if !ok {
-		return nil, fmt.Errorf("unknown sampler %q (want em or pc)", c.Sampler)
+		return fmt.Errorf("unknown sampler %q (want em or pc)", c.Sampler)
 	}
-	x := make([]float32, m.Batch*m.Dim)
+	if len(x) != m.Batch*m.Dim {
+		return fmt.Errorf("sample into %d values, want %d images of %d", len(x), m.Batch, m.Dim)
+	}
 	var err error
 	if m.fused != nil {
 		var sched []sde.SamplerStep
 		if sched, err = sde.PCSchedule(m.sde, c.Steps, correctors, c.SNR, c.Eps); err == nil {
-			x, err = m.fused.sample(sched, m.sde.PriorStd(), c.Seed, progress)
+			err = m.fused.sample(sched, m.sde.PriorStd(), c.Seed, first, x, progress)
 		}
 	} else {
-		err = sde.PredictorCorrector(m.sde, m.Score, x, m.Batch, c.Steps, correctors, c.SNR, c.Eps, c.Seed, progress)
+		err = sde.PredictorCorrector(m.sde, m.Score, x, m.Batch, c.Steps, correctors, c.SNR, c.Eps, c.Seed, first, progress)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, v := range x {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return nil, fmt.Errorf("sampling produced %v: the network or the SDE settings diverge", v)
+			return fmt.Errorf("sampling produced %v: the network or the SDE settings diverge", v)
 		}
 	}
-	return x, nil
+	return nil
 }

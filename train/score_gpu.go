@@ -49,15 +49,19 @@ func compileGPUScore(m *ScoreModel, g configs.GPU) (err error) {
 
 func (s *gpuSampler) scoreOnly() { s.step.Off() }
 
-func (s *gpuSampler) sample(sched []sde.SamplerStep, priorStd float64, seed uint64, progress func(step int)) ([]float32, error) {
-	err := s.b.D.Do(func() error {
-		if err := s.step.Reset(); err != nil {
+func (s *gpuSampler) sample(sched []sde.SamplerStep, priorStd float64, seed uint64, first int, x []float32, progress func(step int)) error {
+	off, err := sde.NoiseOffset(first, s.m.Batch, s.m.Dim)
+	if err != nil {
+		return err
+	}
+	err = s.b.D.Do(func() error {
+		if err := s.step.Begin(int64(off)); err != nil {
 			return err
 		}
-		return s.b.Prior(s.x, priorStd, seed)
+		return s.b.Prior(s.x, priorStd, seed, int64(off))
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, st := range sched {
 		if st.Corrector {
@@ -66,18 +70,17 @@ func (s *gpuSampler) sample(sched []sde.SamplerStep, priorStd float64, seed uint
 			s.step.Predictor(st.T, st.Std, st.F, st.G, st.DT, st.Last, seed, st.Draw)
 		}
 		if err := s.m.plan.Run(); err != nil {
-			return nil, err
+			return err
 		}
 		if st.Corrector {
 			if err := s.checkCorrector(st); err != nil {
-				return nil, err
+				return err
 			}
 		} else if progress != nil {
 			progress(st.Step + 1)
 		}
 	}
-	x := make([]float32, s.x.Size())
-	return x, s.m.plan.Read(s.m.net.X, x)
+	return s.m.plan.Read(s.m.net.X, x)
 }
 
 // checkCorrector turns the corrector kernel's failure flag into the error

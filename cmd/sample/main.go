@@ -1,129 +1,99 @@
-// Command sample draws images from a trained checkpoint and writes them as
-// a PNG grid (and, if asked, the raw samples as a .npy file).
+// Command sample draws images from a trained checkpoint in batches and
+// writes them as PNG grids and, if asked, the raw samples as a .npy file
+// filled batch by batch; a run can be split into shards and merged, and a
+// killed run continues when started again (package sample).
 //
 //	go run ./cmd/sample --ckpt DIR --n 16 --steps 50 --seed 1 --out grid.png
+//	go run ./cmd/sample --ckpt DIR --n 50000 --batch 500 --npy x.npy --out '' --shard 0/2
+//	go run ./cmd/sample merge --npy all.npy --out grid.png --grid-every 1000 x0.npy x1.npy
 //
 // Settings not given as flags come from the sample section of the config
 // stored in the checkpoint.
 package main
 
 import (
-	"fmt"
+	"context"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
-	"github.com/scoregen/scoregen/grid"
-	"github.com/scoregen/scoregen/train"
+	"github.com/scoregen/scoregen/sample"
 )
 
-type options struct {
-	ckpt, out, npy, sampler string
-	device                  string
-	n, steps                int
-	seed                    uint64
-	snr, eps                float64
-	noEMA                   bool
-}
-
 func main() {
-	var o options
+	var o sample.Options
+	var shard string
 	cmd := &cobra.Command{
 		Use:   "sample",
 		Short: "Sample images from a trained score model",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SilenceUsage = true
-			return run(cmd, o)
+			var err error
+			if o.Shard, err = sample.ParseShard(shard); err != nil {
+				return err
+			}
+			return run(o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.ckpt, "ckpt", "", "checkpoint file, or a run folder (its newest checkpoint) (required)")
-	f.StringVar(&o.out, "out", "samples.png", "PNG grid to write")
-	f.StringVar(&o.npy, "npy", "", "also write the raw samples (N x C x H x W float32, in [-1, 1]) to this .npy file")
-	f.IntVar(&o.n, "n", 64, "number of images")
-	f.IntVar(&o.steps, "steps", 1000, "sampler steps")
-	f.Uint64Var(&o.seed, "seed", 1, "seed of the sampler's noise")
-	f.StringVar(&o.sampler, "sampler", "em", "em (Euler-Maruyama) or pc (predictor-corrector with Langevin)")
-	f.Float64Var(&o.snr, "snr", 0.16, "signal-to-noise ratio of the Langevin corrector (pc)")
-	f.Float64Var(&o.eps, "eps", 0, "last diffusion time of the sampler (default: the checkpoint's sample.eps)")
-	f.BoolVar(&o.noEMA, "no-ema", false, "use the raw weights instead of their exponential moving average")
-	f.StringVar(&o.device, "device", "", "cpu or cuda (default: the checkpoint's device)")
+	f.StringVar(&o.Ckpt, "ckpt", "", "checkpoint file, or a run folder (its newest checkpoint) (required)")
+	f.StringVar(&o.Out, "out", "samples.png", "PNG grid of all the images (held in memory as 8-bit pixels; '' for none)")
+	f.IntVar(&o.GridEvery, "grid-every", 0, "write one grid per this many images instead, named after --out (grid.png: grid-00000.png, ...)")
+	f.StringVar(&o.NPY, "npy", "", "write the raw samples (N x C x H x W float32, in [-1, 1]) to this .npy as they come, with FILE.json recording the run")
+	f.IntVar(&o.N, "n", 64, "number of images")
+	f.IntVar(&o.Batch, "batch", 0, "images per batch (default: the checkpoint's training batch size, at most --n)")
+	f.StringVar(&shard, "shard", "0/1", "k/n: sample the k-th of n contiguous ranges of the run's batches (merge the n .npy files with 'sample merge')")
+	f.BoolVar(&o.Resume, "resume", true, "continue the run recorded in --npy's FILE.json if its arguments match (false: start over)")
+	f.IntVar(&o.Steps, "steps", 1000, "sampler steps")
+	f.Uint64Var(&o.Seed, "seed", 1, "seed of the sampler's noise")
+	f.StringVar(&o.Sampler, "sampler", "", "em (Euler-Maruyama) or pc (predictor-corrector with Langevin) (default: the checkpoint's sample.sampler)")
+	f.Float64Var(&o.SNR, "snr", 0, "signal-to-noise ratio of the Langevin corrector (pc) (default: the checkpoint's sample.snr)")
+	f.Float64Var(&o.Eps, "eps", 0, "last diffusion time of the sampler (default: the checkpoint's sample.eps)")
+	f.BoolVar(&o.NoEMA, "no-ema", false, "use the raw weights instead of their exponential moving average")
+	f.StringVar(&o.Device, "device", "", "cpu or cuda (default: the checkpoint's device)")
 	_ = cmd.MarkFlagRequired("ckpt")
+	cmd.AddCommand(mergeCommand())
 	if err := cmd.Execute(); err != nil {
 		os.Exit(1)
 	}
 }
 
-func run(cmd *cobra.Command, o options) error {
-	if o.n < 1 || o.steps < 1 {
-		return fmt.Errorf("--n %d and --steps %d must be at least 1", o.n, o.steps)
+// run samples with o, drawing a progress bar on a terminal and logging
+// otherwise; Ctrl-C stops after the current batch.
+func run(o sample.Options) error {
+	o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if isTerminal(os.Stderr) {
+		o.Progress = os.Stderr
 	}
-	c, err := train.LoadCheckpoint(o.ckpt)
-	if err != nil {
-		return err
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return sample.Run(ctx, o)
+}
+
+func mergeCommand() *cobra.Command {
+	var npy, out string
+	var every int
+	cmd := &cobra.Command{
+		Use:   "merge SHARD.npy...",
+		Short: "Combine the .npy files of a sharded run into one, as the unsharded run writes it",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, shards []string) error {
+			cmd.SilenceUsage = true
+			return sample.Merge(npy, shards, out, every)
+		},
 	}
-	sc := c.Config.Sample
-	sc.N, sc.Steps, sc.Seed = o.n, o.steps, o.seed
-	if cmd.Flags().Changed("sampler") {
-		sc.Sampler = o.sampler
-	}
-	if cmd.Flags().Changed("snr") {
-		sc.SNR = o.snr
-	}
-	if cmd.Flags().Changed("eps") {
-		sc.Eps = o.eps
-	}
-	c.Config.Sample = sc
-	if o.device != "" {
-		c.Config.Device = o.device
-	}
-	if err := c.Config.Validate(); err != nil {
-		return fmt.Errorf("flags: %w", err)
-	}
-	netCfg, err := train.NetConfig(c.Config)
-	if err != nil {
-		return err
-	}
-	s, err := train.NewSDE(c.Config.SDE)
-	if err != nil {
-		return err
-	}
-	m, err := train.NewScoreModel(netCfg, s, o.n, c.Config.Device, c.Config.GPU)
-	if err != nil {
-		if c.Config.Device == "cuda" && !cmd.Flags().Changed("device") {
-			err = fmt.Errorf("%w (the checkpoint was trained on cuda; --device cpu samples on the CPU)", err)
-		}
-		return err
-	}
-	defer m.Close()
-	prefix := "ema."
-	if o.noEMA {
-		prefix = ""
-	}
-	w, err := c.Weights(prefix, m.Params())
-	if err != nil {
-		return err
-	}
-	if err := m.SetWeights(w); err != nil {
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	log.Info("sampling", "ckpt", c.Path, "step", c.Meta["step"], "n", o.n, "sampler", sc.Sampler, "steps", sc.Steps, "ema", !o.noEMA)
-	x, err := m.Sample(sc, nil)
-	if err != nil {
-		return err
-	}
-	if err := grid.WritePNG(o.out, x, o.n, netCfg.Channels, netCfg.Height, netCfg.Width, train.GridColumns(o.n)); err != nil {
-		return err
-	}
-	log.Info("grid written", "path", o.out)
-	if o.npy != "" {
-		if err := grid.WriteNPY(o.npy, x, []int{o.n, netCfg.Channels, netCfg.Height, netCfg.Width}); err != nil {
-			return err
-		}
-		log.Info("samples written", "path", o.npy)
-	}
-	return nil
+	cmd.Flags().StringVar(&npy, "npy", "", "the merged .npy to write (required)")
+	cmd.Flags().StringVar(&out, "out", "", "also write the grids of all the images (as sample's --out)")
+	cmd.Flags().IntVar(&every, "grid-every", 0, "one grid per this many images (as sample's --grid-every)")
+	_ = cmd.MarkFlagRequired("npy")
+	return cmd
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

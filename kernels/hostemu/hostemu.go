@@ -21,7 +21,7 @@ package hostemu
 // void copy_rows(float *dst, const float *src, long long rows, long long len, long long dstride, long long doff, long long sstride, long long soff);
 // void dropout(float *y, const float *x, long long n, uint32_t thr, float scale, const uint64_t *seed, uint32_t stream, const uint64_t *step);
 // void perturb(float *xt, float *z, float *t, const float *x0, int batch, long long d, int kind, double a, double b, double eps, uint64_t seed, const uint64_t *step);
-// void normals(float *y, long long n, double sd, uint64_t seed, uint32_t stream, uint64_t draw);
+// void normals(float *y, long long n, double sd, uint64_t seed, uint32_t stream, uint64_t draw, long long off);
 // void em_step(float *x, const float *eps_hat, long long n, const void *ctl);
 // void langevin_noise(float *z, long long n, const void *ctl);
 // void act_fwd(float *y, const float *x, long long n, int act, float slope);
@@ -104,9 +104,9 @@ func Perturb(xt, z, t, x0 []float32, kind int, a, b, eps float64, seed, step uin
 	C.perturb(p(xt), p(z), p(t), p(x0), C.int(len(t)), C.longlong(len(x0)/len(t)), C.int(kind), C.double(a), C.double(b), C.double(eps), C.uint64_t(seed), &st)
 }
 
-// Normals runs kernels/sde.cu's normals.
-func Normals(y []float32, sd float64, seed uint64, stream uint32, draw uint64) {
-	C.normals(p(y), C.longlong(len(y)), C.double(sd), C.uint64_t(seed), C.uint32_t(stream), C.uint64_t(draw))
+// Normals runs kernels/sde.cu's normals from element off of the draw on.
+func Normals(y []float32, sd float64, seed uint64, stream uint32, draw uint64, off int) {
+	C.normals(p(y), C.longlong(len(y)), C.double(sd), C.uint64_t(seed), C.uint32_t(stream), C.uint64_t(draw), C.longlong(off))
 }
 
 // SamplerCtl is kernels/sde.cu's sampler_ctl, field by field.
@@ -118,6 +118,7 @@ type SamplerCtl struct {
 	Mode                int64
 	Seed                uint64
 	SNR, Alpha          float64
+	Offset              int64
 }
 
 // EMStep runs kernels/sde.cu's em_step.

@@ -261,35 +261,37 @@ func TestPerturbKernelMatchesSDE(t *testing.T) {
 }
 
 // The normals kernel (the samplers' prior) draws philox.NormalPair's
-// numbers in the documented layout.
+// numbers in the documented layout, from element off on.
 func TestNormalsKernelMatchesPhilox(t *testing.T) {
-	const n, seed, stream, draw = 10, 5, 0x5DE00003, 0
+	const n, seed, stream, draw, off = 10, 5, 0x5DE00003, 0, 4*12345 + 3
 	got := make([]float32, n)
-	Normals(got, 2, seed, stream, draw)
-	for j := range n {
+	Normals(got, 2, seed, stream, draw, off)
+	for i := range n {
+		j := off + i
 		r := philox.Block(philox.Counter(j/4, stream, draw), philox.Key(seed))
 		z0, z1 := philox.NormalPair(r[j%4&2], r[j%4&2+1])
 		want := float32(2 * float64(float32([]float64{z0, z1}[j%2])))
-		if ulps(got[j], want) > 1 {
-			t.Fatalf("element %d: %v from the kernel, want %v", j, got[j], want)
+		if ulps(got[i], want) > 1 {
+			t.Fatalf("element %d: %v from the kernel, want %v", j, got[i], want)
 		}
 	}
 }
 
 // The predictor kernel is sde's Euler-Maruyama update on the network's
-// output, with StreamPredictor's noise; the corrector's noise is
-// StreamCorrector's; and mode off leaves x alone.
+// output, with StreamPredictor's noise from element ctl.Offset on; the
+// corrector's noise is StreamCorrector's from there; and mode off leaves x
+// alone.
 func TestSamplerKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
-	const n, seed, draw = 9, 3, 5
+	const n, seed, draw, off = 9, 3, 5, 3 * 9
 	x0, eps := randn(rng, n), randn(rng, n)
-	ctl := SamplerCtl{T: 0.5, F: -0.7, G2: 2.25, DT: -0.01, Noise: 1.5 * 0.1, Draw: draw, ScoreScale: float64(float32(-1 / 0.8)), Mode: 1, Seed: seed}
+	ctl := SamplerCtl{T: 0.5, F: -0.7, G2: 2.25, DT: -0.01, Noise: 1.5 * 0.1, Draw: draw, ScoreScale: float64(float32(-1 / 0.8)), Mode: 1, Seed: seed, Offset: off}
 	x := append([]float32(nil), x0...)
 	EMStep(x, eps, &ctl)
 	for j := range x {
-		r := philox.Block(philox.Counter(j/4, sde.StreamPredictor, draw), philox.Key(seed))
-		z0, z1 := philox.NormalPair(r[j%4&2], r[j%4&2+1])
-		z := float32([]float64{z0, z1}[j%2])
+		r := philox.Block(philox.Counter((off+j)/4, sde.StreamPredictor, draw), philox.Key(seed))
+		z0, z1 := philox.NormalPair(r[(off+j)%4&2], r[(off+j)%4&2+1])
+		z := float32([]float64{z0, z1}[(off+j)%2])
 		s := eps[j] * float32(ctl.ScoreScale)
 		want := float32(float64(x0[j]) + (ctl.F*float64(x0[j])-ctl.G2*float64(s))*ctl.DT + ctl.Noise*float64(z))
 		if ulps(x[j], want) > 1 {
@@ -300,7 +302,7 @@ func TestSamplerKernels(t *testing.T) {
 	zs := make([]float32, n)
 	LangevinNoise(zs, &ctl)
 	want := make([]float32, n)
-	Normals(want, 1, seed, sde.StreamCorrector, draw)
+	Normals(want, 1, seed, sde.StreamCorrector, draw, off)
 	assertClose(t, "langevin_noise", zs, want, 0)
 
 	ctl.Mode = 0

@@ -1,0 +1,120 @@
+package sample
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/scoregen/scoregen/grid"
+	"github.com/scoregen/scoregen/train"
+)
+
+// grids paints images [first, end) of a run into PNG grids as they come:
+// one grid at path out, or with every > 0 one per `every` images of the
+// run, image i in grid i/every, named after out ("grid.png" gives
+// grid-00000.png, grid-00001.png, ...). A grid is written when its last
+// image arrives; the one being filled is all it holds.
+type grids struct {
+	out          string
+	every        int
+	first, end   int
+	shape        []int // C, H, W
+	cur          *grid.Grid
+	curLo, curHi int
+}
+
+// group is the range of images of the grid holding image i.
+func (g *grids) group(i int) (lo, hi int) {
+	if g.every == 0 {
+		return g.first, g.end
+	}
+	return max(g.first, i/g.every*g.every), min(g.end, (i/g.every+1)*g.every)
+}
+
+// replayFrom is the first image the grids need again when a run resumes
+// with images before done complete: the start of the grid being filled.
+func (g *grids) replayFrom(done int) int {
+	if done >= g.end {
+		return g.first // all complete: redraw every grid
+	}
+	lo, _ := g.group(done)
+	return lo
+}
+
+// path is the file of the grid starting at image lo.
+func (g *grids) path(lo int) string {
+	if g.every == 0 {
+		return g.out
+	}
+	ext := filepath.Ext(g.out)
+	return fmt.Sprintf("%s-%05d%s", strings.TrimSuffix(g.out, ext), lo/g.every, ext)
+}
+
+// add draws image i (its values img) and writes its grid if that is now
+// complete. Images arrive in order.
+func (g *grids) add(i int, img []float32) error {
+	if g.cur == nil {
+		g.curLo, g.curHi = g.group(i)
+		cols := train.GridColumns(g.curHi - g.curLo)
+		if g.every > 0 {
+			cols = train.GridColumns(g.every)
+		}
+		var err error
+		if g.cur, err = grid.NewGrid(g.curHi-g.curLo, g.shape[0], g.shape[1], g.shape[2], cols); err != nil {
+			return fmt.Errorf("grid %s: %w", g.path(g.curLo), err)
+		}
+	}
+	g.cur.Set(i-g.curLo, img)
+	if i+1 < g.curHi {
+		return nil
+	}
+	err := g.cur.WritePNG(g.path(g.curLo))
+	g.cur = nil
+	return err
+}
+
+// progress reports images done: on a terminal (w not nil) a bar with the
+// rate and the time left, redrawn at most 5 times a second; otherwise a log
+// line at most every 10 seconds and at the end.
+type progress struct {
+	w           io.Writer
+	log         *slog.Logger
+	from, total int // images done at the start, and in all
+	start, last time.Time
+}
+
+func newProgress(w io.Writer, log *slog.Logger, from, total int) *progress {
+	now := time.Now()
+	return &progress{w: w, log: log, from: from, total: total, start: now}
+}
+
+func (p *progress) update(done int) {
+	now := time.Now()
+	end := done == p.total
+	gap := 10 * time.Second
+	if p.w != nil {
+		gap = 200 * time.Millisecond
+	}
+	if now.Sub(p.last) < gap && !end {
+		return
+	}
+	p.last = now
+	elapsed := now.Sub(p.start).Seconds()
+	rate := float64(done-p.from) / max(elapsed, 1e-9)
+	eta := time.Duration(float64(p.total-done) / max(rate, 1e-9) * float64(time.Second)).Round(time.Second)
+	frac := float64(done) / float64(max(p.total, 1))
+	if p.w == nil {
+		p.log.Info("sampling", "done", done, "of", p.total, "images_per_s", fmt.Sprintf("%.1f", rate), "eta", eta)
+		return
+	}
+	const width = 30
+	filled := int(frac * width)
+	fmt.Fprintf(p.w, "\r%7d/%d [%s%s] %5.1f%% %.1f img/s ETA %s   ", done, p.total,
+		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), 100*frac, rate, eta)
+	if end {
+		fmt.Fprintln(p.w)
+	}
+}

@@ -1,0 +1,243 @@
+// Package sample draws any number of images from a trained score model, in
+// batches whose memory does not grow with the number of images: to a .npy
+// file filled batch by batch and to PNG grids. Image i's noise depends only
+// on the seed and i (sde.PredictorCorrector), so a run may be cut into
+// shards on several machines and merged, and a killed run started again
+// continues after its last complete batch.
+package sample
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math"
+
+	"github.com/scoregen/scoregen/train"
+)
+
+// Options are a sampling run's settings, as cmd/sample's flags give them.
+type Options struct {
+	Ckpt      string // checkpoint file or run folder
+	N         int    // images in the whole run
+	Batch     int    // images per batch; 0: the checkpoint's training batch size
+	Steps     int
+	Seed      uint64
+	Sampler   string  // "": the checkpoint's sample.sampler
+	SNR, Eps  float64 // 0: the checkpoint's
+	NoEMA     bool
+	Device    string // "": the checkpoint's
+	Shard     Shard  // zero: the whole run
+	NPY       string // the .npy to fill ("": none, and no resume)
+	Out       string // PNG grid ("": none)
+	GridEvery int    // > 0: one grid per this many images, named after Out
+	Resume    bool   // continue the run recorded next to NPY if its arguments match
+	Progress  io.Writer
+	Log       *slog.Logger
+}
+
+// Run samples images [first, end) of the run that Range gives for o.Shard:
+// batch by batch into o.NPY, whose sidecar records the arguments and, after
+// each batch, the images complete, and into the grids. A batch is padded
+// at the run's end to the batch size with the images that follow (and
+// those dropped), so that the pc sampler's batches, whose corrector
+// averages over them, are the same whatever the shards; with em an image
+// does not depend on the batch at all. If o.Resume and the sidecar's
+// arguments match, it continues after the images done; if they differ it
+// is an error naming the key, and without o.Resume it starts over.
+// Cancelling ctx stops after the current batch.
+func Run(ctx context.Context, o Options) error {
+	if o.N < 1 || o.Steps < 1 || o.Batch < 0 || o.GridEvery < 0 {
+		return fmt.Errorf("--n %d and --steps %d must be at least 1, --batch %d and --grid-every %d at least 0", o.N, o.Steps, o.Batch, o.GridEvery)
+	}
+	if o.NPY == "" && o.Out == "" {
+		return errors.New("nothing to write: give --out, --npy or both")
+	}
+	if o.Shard.N == 0 {
+		o.Shard = Shard{0, 1}
+	}
+	c, err := train.LoadCheckpoint(o.Ckpt)
+	if err != nil {
+		return err
+	}
+	cfg := c.Config
+	sc := cfg.Sample
+	sc.N, sc.Steps, sc.Seed = o.N, o.Steps, o.Seed
+	if o.Sampler != "" {
+		sc.Sampler = o.Sampler
+	}
+	if o.SNR != 0 {
+		sc.SNR = o.SNR
+	}
+	if o.Eps != 0 {
+		sc.Eps = o.Eps
+	}
+	cfg.Sample = sc
+	fromCkpt := o.Device == ""
+	if !fromCkpt {
+		cfg.Device = o.Device
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("flags: %w", err)
+	}
+	batch := o.Batch
+	if batch == 0 {
+		batch = cfg.Data.BatchSize // it fit training, which needs more memory
+	}
+	batch = min(batch, o.N)
+	first, end, err := Range(o.N, batch, o.Shard)
+	if err != nil {
+		return err
+	}
+	netCfg, err := train.NetConfig(cfg)
+	if err != nil {
+		return err
+	}
+	s, err := train.NewSDE(cfg.SDE)
+	if err != nil {
+		return err
+	}
+	m, err := train.NewScoreModel(netCfg, s, batch, cfg.Device, cfg.GPU)
+	if err != nil {
+		if cfg.Device == "cuda" && fromCkpt {
+			err = fmt.Errorf("%w (the checkpoint was trained on cuda; --device cpu samples on the CPU)", err)
+		}
+		return err
+	}
+	defer m.Close()
+	prefix := "ema."
+	if o.NoEMA {
+		prefix = ""
+	}
+	w, err := c.Weights(prefix, m.Params())
+	if err != nil {
+		return err
+	}
+	if err := m.SetWeights(w); err != nil {
+		return err
+	}
+	args := Args{
+		Weights: fingerprint(w), Step: c.Meta["step"], EMA: !o.NoEMA, Device: cfg.Device,
+		Sampler: sc.Sampler, Steps: sc.Steps, SNR: sc.SNR, Eps: sc.Eps, Seed: sc.Seed,
+		N: o.N, Batch: batch, Shard: o.Shard.String(), Shape: []int{netCfg.Channels, netCfg.Height, netCfg.Width},
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log.Info("sampling", "ckpt", c.Path, "step", args.Step, "images", fmt.Sprintf("%d-%d of %d", first, end-1, o.N),
+		"batch", batch, "sampler", sc.Sampler, "steps", sc.Steps, "ema", args.EMA, "device", cfg.Device)
+
+	side := &Sidecar{Args: args, First: first, End: end}
+	var f *npyFile
+	if o.NPY != "" {
+		if f, err = openOutput(o.NPY, side, o.Resume, log); err != nil {
+			return err
+		}
+		defer f.close()
+	}
+	var gs *grids
+	if o.Out != "" {
+		gs = &grids{out: o.Out, every: o.GridEvery, first: first, end: end, shape: args.Shape}
+	}
+	dim := m.Dim
+	x := make([]float32, batch*dim)
+	done := first + side.Done
+	if gs != nil { // redraw the grid being filled from what the file holds
+		for i := gs.replayFrom(done); i < done; i += batch {
+			k := min(batch, done-i)
+			if err := f.read(i-first, x[:k*dim]); err != nil {
+				return err
+			}
+			if err := addAll(gs, i, x[:k*dim], dim); err != nil {
+				return err
+			}
+		}
+	}
+	bar := newProgress(o.Progress, log, side.Done, end-first)
+	for i := done; i < end; i += batch {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("stopped with %d of %d images done (the same command continues): %w", i-first, end-first, err)
+		}
+		if err := m.SampleAt(sc, i, x, nil); err != nil {
+			return fmt.Errorf("images %d-%d: %w", i, i+batch-1, err)
+		}
+		k := min(batch, end-i)
+		if f != nil {
+			if err := f.write(i-first, x[:k*dim]); err != nil {
+				return fmt.Errorf("writing %s: %w", o.NPY, err)
+			}
+			side.Done = i + k - first
+			if err := side.write(o.NPY); err != nil {
+				return fmt.Errorf("writing %s: %w", sidecarPath(o.NPY), err)
+			}
+		}
+		if gs != nil {
+			if err := addAll(gs, i, x[:k*dim], dim); err != nil {
+				return err
+			}
+		}
+		bar.update(i + k - first)
+	}
+	log.Info("done", "images", end-first, "npy", o.NPY, "grids", o.Out)
+	return nil
+}
+
+// openOutput opens the .npy at path for the run that side describes, with
+// side.Done set to the images it already holds: the recorded run's if
+// resume and its sidecar matches, else a new file.
+func openOutput(path string, side *Sidecar, resume bool, log *slog.Logger) (*npyFile, error) {
+	prev, err := readSidecar(path)
+	if err != nil && resume {
+		return nil, fmt.Errorf("%w (--resume=false starts over)", err)
+	}
+	if prev != nil && resume {
+		if key, was, now := diff(prev.Args, side.Args); key != "" {
+			return nil, fmt.Errorf("%s records another run: %s was %v, the arguments give %v (--resume=false starts over)",
+				sidecarPath(path), key, was, now)
+		}
+		f, err := openNPY(path, side.End-side.First, side.Shape)
+		if err == nil {
+			side.Done = prev.Done
+			log.Info("resuming", "npy", path, "done", prev.Done, "of", side.End-side.First)
+			return f, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w (--resume=false starts over)", err)
+		}
+	}
+	// The sidecar first: killed before the .npy exists, a restart finds a
+	// matching record and no file, and starts afresh.
+	side.Done = 0
+	if err := side.write(path); err != nil {
+		return nil, err
+	}
+	return createNPY(path, side.End-side.First, side.Shape)
+}
+
+// addAll draws the images in x, the first being image i, into gs.
+func addAll(gs *grids, i int, x []float32, dim int) error {
+	for j := 0; j < len(x); j += dim {
+		if err := gs.add(i+j/dim, x[j:j+dim]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fingerprint identifies weights: FNV-1a of their bits.
+func fingerprint(w [][]float32) string {
+	h := fnv.New64a()
+	var b [4]byte
+	for _, t := range w {
+		for _, v := range t {
+			binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
+			h.Write(b[:])
+		}
+	}
+	return fmt.Sprintf("fnv1a64:%016x", h.Sum64())
+}
