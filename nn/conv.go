@@ -13,15 +13,19 @@ import (
 // A 2-D convolution is a matrix product. im2col copies every receptive field
 // of the input into a column of a matrix col [Cin*KH*KW, Hout*Wout]; the
 // output is then weight [Cout, Cin*KH*KW] x col. The kernels below do this for
-// a chunk of several images at a time (col [Cin*KH*KW, nimg*Hout*Wout]), so
-// that each call makes one large GEMM rather than many small ones, and the
-// scratch stays bounded whatever the batch size.
+// a chunk of images at a time (col [Cin*KH*KW, nimg*Hout*Wout]), so that the
+// scratch stays bounded whatever the batch size; the GPU's launchers use
+// chunks of many images, each one large GEMM.
 
-// maxConvScratch bounds the scratch of one convolution call, in elements,
-// unless a single image needs more. 2M float32s (8 MB) keep a chunk in L3;
-// on the 2-core benchmark, chunks four times larger were 5-20% slower. It is
-// a variable so that tests can force a batch into several chunks.
-var maxConvScratch = 2 << 20
+// maxConvScratch bounds the scratch of one convolution call on the CPU, in
+// elements, unless a single image needs more. It is 0: one image per chunk.
+// OpenBLAS rounds a column of a product differently with the product's
+// width, so a chunk of several images would make an image's result depend
+// on the others of its batch, and a sample on its batch size. One image per
+// GEMM measured as fast as chunks of up to 8 MB (mnist b32, 2 cores, old
+// and new alternating: a median of 7.9 images/s each). Tests set it to run
+// a batch as chunks of several images, as the GPU does.
+var maxConvScratch = 0
 
 // convGeom is everything about a convolution that follows from the input and
 // weight shapes, the stride and the padding.
