@@ -51,6 +51,34 @@ type Grid struct {
 	rgb                 *image.NRGBA // c = 3
 }
 
+// layout is the rows and columns of a grid of n images of h x w with at
+// most cols columns, and its width and height in pixels plus one Gap
+// (saturated, not wrapped, when they overflow).
+func layout(n, h, w, cols int) (rows, c, gw, gh int) {
+	c = min(cols, n)
+	rows = (n + c - 1) / c
+	var ok bool
+	if gw, ok = product(c, w+Gap); !ok {
+		gw = math.MaxInt
+	}
+	if gh, ok = product(rows, h+Gap); !ok {
+		gh = math.MaxInt
+	}
+	return rows, c, gw, gh
+}
+
+// GridBytes is the memory a Grid of n images of c x h x w with cols
+// columns holds (8-bit gray, or RGBA for c = 3), so that a caller can check
+// it fits before making one.
+func GridBytes(n, c, h, w, cols int) float64 {
+	_, _, gw, gh := layout(n, h, w, cols)
+	px := 1.0
+	if c == 3 {
+		px = 4
+	}
+	return float64(gw) * float64(gh) * px
+}
+
 // NewGrid makes an empty (black) grid for n images of c x h x w with cols
 // columns, laid out as WritePNG does.
 func NewGrid(n, c, h, w, cols int) (*Grid, error) {
@@ -63,11 +91,8 @@ func NewGrid(n, c, h, w, cols int) (*Grid, error) {
 	if _, ok := product(n, c, h, w); !ok {
 		return nil, fmt.Errorf("%d images of %d x %d x %d: too many values", n, c, h, w)
 	}
-	cols = min(cols, n)
-	rows := (n + cols - 1) / cols
-	gw, ok1 := product(cols, w+Gap)
-	gh, ok2 := product(rows, h+Gap)
-	if !ok1 || !ok2 || gw-Gap > math.MaxInt32 || gh-Gap > math.MaxInt32 {
+	rows, cols, gw, gh := layout(n, h, w, cols)
+	if gw-Gap > math.MaxInt32 || gh-Gap > math.MaxInt32 {
 		return nil, fmt.Errorf("grid of %d x %d images of %d x %d too large", rows, cols, h, w)
 	}
 	rect := image.Rect(0, 0, gw-Gap, gh-Gap)

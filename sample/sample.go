@@ -16,7 +16,13 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
+	"os"
+	"path/filepath"
+	"syscall"
 
+	"github.com/scoregen/scoregen/grid"
+	"github.com/scoregen/scoregen/internal/sysmem"
+	"github.com/scoregen/scoregen/sde"
 	"github.com/scoregen/scoregen/train"
 )
 
@@ -60,9 +66,16 @@ func Run(ctx context.Context, o Options) error {
 	if o.Shard.N == 0 {
 		o.Shard = Shard{0, 1}
 	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	c, err := train.LoadCheckpoint(o.Ckpt)
 	if err != nil {
 		return err
+	}
+	for _, b := range c.Skipped {
+		log.Warn("skipping a checkpoint that does not load", "path", b.Path, "err", b.Err)
 	}
 	cfg := c.Config
 	sc := cfg.Sample
@@ -101,6 +114,19 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	// Sizes are checked before anything big is allocated: the noise's
+	// range, the network's batch, the grid held in memory, the .npy on disk.
+	dim := netCfg.Channels * netCfg.Height * netCfg.Width
+	if _, err := sde.NoiseOffset((o.N-1)/batch*batch, batch, dim); err != nil {
+		return fmt.Errorf("--n %d: at most %d images of %d values under one seed, where the noise would repeat: lower --n, or sample the rest with another --seed",
+			o.N, sde.MaxElements/dim/batch*batch, dim)
+	}
+	if err := train.CheckSampling(netCfg, batch, cfg.Device, "--batch"); err != nil {
+		return err
+	}
+	if err := checkOutputs(o, end-first, []int{netCfg.Channels, netCfg.Height, netCfg.Width}); err != nil {
+		return err
+	}
 	m, err := train.NewScoreModel(netCfg, s, batch, cfg.Device, cfg.GPU)
 	if err != nil {
 		if cfg.Device == "cuda" && fromCkpt {
@@ -125,10 +151,6 @@ func Run(ctx context.Context, o Options) error {
 		Sampler: sc.Sampler, Steps: sc.Steps, SNR: sc.SNR, Eps: sc.Eps, Seed: sc.Seed,
 		N: o.N, Batch: batch, Shard: o.Shard.String(), Shape: []int{netCfg.Channels, netCfg.Height, netCfg.Width},
 	}
-	log := o.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	log.Info("sampling", "ckpt", c.Path, "step", args.Step, "images", fmt.Sprintf("%d-%d of %d", first, end-1, o.N),
 		"batch", batch, "sampler", sc.Sampler, "steps", sc.Steps, "ema", args.EMA, "device", cfg.Device)
 
@@ -144,7 +166,6 @@ func Run(ctx context.Context, o Options) error {
 	if o.Out != "" {
 		gs = &grids{out: o.Out, every: o.GridEvery, first: first, end: end, shape: args.Shape}
 	}
-	dim := m.Dim
 	x := make([]float32, batch*dim)
 	done := first + side.Done
 	if gs != nil { // redraw the grid being filled from what the file holds
@@ -184,6 +205,56 @@ func Run(ctx context.Context, o Options) error {
 		bar.update(i + k - first)
 	}
 	log.Info("done", "images", end-first, "npy", o.NPY, "grids", o.Out)
+	return nil
+}
+
+// availableMemory and freeDisk are the machine's memory available and a
+// folder's free disk space in bytes (variables, for the tests).
+var (
+	availableMemory = sysmem.Available
+	freeDisk        = func(dir string) (float64, error) {
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(dir, &st); err != nil {
+			return 0, err
+		}
+		return float64(st.Bavail) * float64(st.Bsize), nil
+	}
+)
+
+// checkOutputs refuses a run whose grid (held in memory until written)
+// does not fit in the memory available, or whose .npy of n images does not
+// fit on its file system, saying which flag to change.
+func checkOutputs(o Options, n int, shape []int) error {
+	c, h, w := shape[0], shape[1], shape[2]
+	if o.Out != "" {
+		per := n
+		if o.GridEvery > 0 {
+			per = min(per, o.GridEvery)
+		}
+		need := grid.GridBytes(per, c, h, w, train.GridColumns(per))
+		avail, err := availableMemory()
+		if err != nil {
+			return err
+		}
+		if need > float64(avail) {
+			return fmt.Errorf("a grid of %d images needs %.1f GiB of memory, this machine has %.1f GiB available: lower --grid-every, or give --out '' for no grid",
+				per, need/(1<<30), float64(avail)/(1<<30))
+		}
+	}
+	if o.NPY != "" {
+		need := 4 * float64(n) * float64(c*h*w)
+		if fi, err := os.Stat(o.NPY); err == nil {
+			need -= float64(fi.Size()) // a run being resumed has its file already
+		}
+		free, err := freeDisk(filepath.Dir(o.NPY))
+		if err != nil {
+			return fmt.Errorf("--npy %s: %w", o.NPY, err)
+		}
+		if need > free {
+			return fmt.Errorf("--npy %s: %d images need %.1f GiB more on disk, its file system has %.1f GiB free: lower --n, or split the run with --shard",
+				o.NPY, n, need/(1<<30), free/(1<<30))
+		}
+	}
 	return nil
 }
 
