@@ -5,7 +5,6 @@ package gpu
 import (
 	"embed"
 	"fmt"
-	"math"
 	"path"
 	"strings"
 	"unsafe"
@@ -65,37 +64,18 @@ func (d *Device) Grid(n int) int {
 }
 
 // Launch runs kernel name with grid blocks of block threads on the device's
-// stream. Each argument is a Ptr, int (passed as int32 or int64, as the
-// kernel declares: both read correctly from an 8-byte little-endian
-// holder, since cu copies 8 bytes per argument), uint32, uint64, float32 or
-// float64. It runs inside Do.
+// stream, with args as packArgs takes them. It runs inside Do.
 func (d *Device) Launch(name string, grid, block int, args ...any) error {
 	fn, ok := d.kernels[name]
 	if !ok {
 		return fmt.Errorf("gpu: no kernel %q", name)
 	}
-	var holders [24]uint64
-	if len(args) > len(holders) {
-		return fmt.Errorf("gpu: kernel %s: %d arguments, at most %d", name, len(args), len(holders))
+	var holders [maxArgs]uint64
+	if err := packArgs(name, args, &holders); err != nil {
+		return err
 	}
 	params := make([]unsafe.Pointer, len(args))
-	for i, a := range args {
-		switch v := a.(type) {
-		case Ptr:
-			holders[i] = uint64(v)
-		case int:
-			holders[i] = uint64(int64(v))
-		case uint32:
-			holders[i] = uint64(v)
-		case uint64:
-			holders[i] = v
-		case float32:
-			holders[i] = uint64(math.Float32bits(v))
-		case float64:
-			holders[i] = math.Float64bits(v)
-		default:
-			return fmt.Errorf("gpu: kernel %s: argument %d has type %T", name, i, a)
-		}
+	for i := range args {
 		params[i] = unsafe.Pointer(&holders[i])
 	}
 	if err := fn.Launch(grid, 1, 1, block, 1, 1, 0, d.stream, params); err != nil {

@@ -9,12 +9,6 @@ import (
 	"gorgonia.org/cu"
 )
 
-// Ptr is a device address.
-type Ptr uintptr
-
-// Add is the address n float32 elements further on.
-func (p Ptr) Add(n int) Ptr { return p + Ptr(4*n) }
-
 // Pool is a caching allocator of device memory. Small requests are carved
 // from 2 MiB blocks; large ones get an allocation of their own. Freed
 // memory is kept for reuse by a request of the same rounded size, since
