@@ -45,6 +45,7 @@ import dataclasses
 import gc
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -510,10 +511,11 @@ def main(argv: list[str] | None = None) -> None:
         # Written after every record, so a later failure keeps the earlier ones.
         records.append(rec)
         print(describe(rec), flush=True)
-        if args.json:
-            with open(args.json, "w") as f:
+        if args.json:  # replaced whole, so that a kill leaves the last complete file
+            with open(args.json + ".tmp", "w") as f:
                 json.dump(records, f, indent=2)
                 f.write("\n")
+            os.replace(args.json + ".tmp", args.json)
 
     for name in args.models:
         cfg = CONFIGS[name]

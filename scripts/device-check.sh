@@ -72,9 +72,10 @@ for f in "$pack"/*.gz; do
 	[ -e "$f" ] || { note "no pack in $pack: run scripts/device-pack.sh on a machine with Go first"; exit 2; }
 	name=$(basename "$f" .gz)
 	case $name in
-	lib-*) gunzip -c "$f" >"$pack/lib/${name#lib-}" ;;
-	*) gunzip -c "$f" >"$pack/bin/$name" && chmod +x "$pack/bin/$name" ;;
+	lib-*) dst=$pack/lib/${name#lib-} ;;
+	*) dst=$pack/bin/$name ;;
 	esac
+	gunzip -c "$f" >"$dst" 2>>"$log" && chmod +x "$dst" || { note "unpacking $f failed (see above)"; exit 2; }
 done
 export LD_LIBRARY_PATH="$pack/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export PYTHONUNBUFFERED=1
@@ -83,27 +84,31 @@ bin=$pack/bin
 # 1. The machine, and what our code finds on it. cuBLAS is found by the Go
 # code itself (gpu/libpath.go), which logs the file and version it opened.
 info() {
+	local rc=0
 	echo "== nvidia-smi"
-	nvidia-smi
-	nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,clocks.max.sm --format=csv
+	nvidia-smi || rc=1
+	nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,clocks.max.sm --format=csv || rc=1
 	echo "== nvcc"
-	nvcc --version
+	nvcc --version || rc=1
 	echo "== PyTorch"
-	python3 -c 'import torch; print("torch", torch.__version__, "built for CUDA", torch.version.cuda, "sees", torch.cuda.device_count(), "GPU(s)")'
+	python3 -c 'import torch; print("torch", torch.__version__, "built for CUDA", torch.version.cuda, "sees", torch.cuda.device_count(), "GPU(s)")' || rc=1
 	echo "== cuBLAS files"
-	find /usr /opt -name 'libcublas*.so.*'
+	timeout 15 find /usr /opt -name 'libcublas*.so.*' || rc=1
 	echo "== our code: the GPU, cuBLAS and one GEMM"
-	env -C gpu "$bin/gpu.test" -test.v -test.run 'TestDeviceAndGemm' -test.timeout 50s
+	env -C gpu "$bin/gpu.test" -test.v -test.run 'TestDeviceAndGemm' -test.timeout 40s || rc=1
+	return $rc
 }
 export -f info
 export bin
 run "$t_info" "$out/1-gpu.txt" "$out/1-gpu.txt" bash -c info
 
 # 2. The GPU tests, each binary under its own limit.
+# Go's own timeout fires first, so that a hung test is named in the log.
 for t in 2-test-nn:nn:OpsMatchCPU 3-test-train:train:GPU; do
 	IFS=: read -r file pkg pattern <<<"$t"
-	run "$t_test" "$out/$file.log" "$out/$file.log" \
-		env -C "$pkg" "$bin/$pkg.test" -test.v -test.run "$pattern" -test.timeout "$((t_test - 10))s"
+	limit=$((budget - SECONDS < t_test ? budget - SECONDS : t_test))
+	run "$limit" "$out/$file.log" "$out/$file.log" \
+		env -C "$pkg" "$bin/$pkg.test" -test.v -test.run "$pattern" -test.timeout "$((limit > 15 ? limit - 10 : limit))s"
 done
 
 # 3-6. Ours and PyTorch's, then the table. torch_json merges PyTorch's

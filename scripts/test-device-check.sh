@@ -19,7 +19,7 @@ t0=$SECONDS
 PACK=$tmp/pack ./scripts/device-pack.sh --cpu >/dev/null
 echo "test-device-check: packed in $((SECONDS - t0))s"
 mkdir -p "$tmp/fake"
-printf '#!/bin/sh\n[ -n "${NVIDIA_SMI_HANGS:-}" ] && sleep 300\necho "NVIDIA-SMI 580.00 Driver Version: 580.00 CUDA Version: 13.0 (fake)"\n' >"$tmp/fake/nvidia-smi"
+printf '#!/bin/sh\n[ -n "${NVIDIA_SMI_HANGS:-}" ] && sleep 299.5\necho "NVIDIA-SMI 580.00 Driver Version: 580.00 CUDA Version: 13.0 (fake)"\n' >"$tmp/fake/nvidia-smi"
 chmod +x "$tmp/fake/nvidia-smi"
 export PATH="$tmp/fake:$PATH" PACK=$tmp/pack
 
@@ -40,14 +40,16 @@ expect "$tmp/out/7-log.txt" 'done, exit status 1'
 n=$(find "$tmp/out" -type f | wc -l)
 [ "$n" -le 8 ] || fail "$n files under \$OUT, the device tool brings back 8"
 
-# A phase that hangs is cut at its limit; later phases get what is left of
-# the budget, and none once it is spent.
+# A phase that hangs is cut at its limit, the programs it started with it,
+# and the phases after it are skipped once the budget is spent.
 start=$SECONDS
 rc=0
-NVIDIA_SMI_HANGS=1 T_INFO=6 CHECK_BUDGET=15 OUT=$tmp/out2 ./scripts/device-check.sh >"$tmp/stdout2" 2>&1 || rc=$?
+NVIDIA_SMI_HANGS=1 T_INFO=12 CHECK_BUDGET=15 OUT=$tmp/out2 ./scripts/device-check.sh >"$tmp/stdout2" 2>&1 || rc=$?
 took=$((SECONDS - start))
 [ "$rc" = 1 ] || { cat "$tmp/stdout2" >&2; fail "exit status $rc after a hung phase, want 1"; }
 expect "$tmp/out2/7-log.txt" 'TIMED OUT after [0-9]+s: bash -c info'
-expect "$tmp/out2/7-log.txt" 'SKIPPED, no time left'
+expect "$tmp/out2/7-log.txt" 'SKIPPED, no time left: env -C nn'
+expect "$tmp/out2/7-log.txt" 'SKIPPED, no time left: python3 bench/compare.py'
+! pgrep -f 'sleep 299[.]5' >/dev/null || fail "the hung phase's sleep outlived its time limit"
 ((took < 40)) || fail "a check with a budget of 15 s took ${took}s"
 echo "test-device-check: ok (phases, failures, a hung phase cut after its limit, the budget; ${took}s for the budgeted run)"
