@@ -116,6 +116,11 @@ func TestSIGKILLAndResumeIsBitExact(t *testing.T) {
 			how = fmt.Sprintf("%v after a temporary file appeared", extra)
 		}
 		t.Logf("kill %d %s: newest checkpoint step %d, temporary files %d", kills, how, latestStep(dir), len(left))
+		// cmd/sample works on the folder as the kill left it (its newest
+		// checkpoint may be one cut short); every fourth kill, for time.
+		if kills%4 == 0 && latestStep(dir) >= 0 {
+			sampleFrom(t, sampleBin, dir, filepath.Join(bin, fmt.Sprintf("after-kill-%d.png", kills)))
+		}
 	}
 	if kills < minKills || inWrite < minInWrite {
 		t.Fatalf("the run finished after %d kills, %d during a checkpoint write; want %d and %d (lengthen faultSteps)", kills, inWrite, minKills, minInWrite)
@@ -159,13 +164,19 @@ func TestSIGKILLAndResumeIsBitExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range paths {
-		out := filepath.Join(bin, filepath.Base(p)+".png")
-		cmd := exec.Command(sampleBin, "--ckpt", p, "--n", "2", "--steps", "2", "--seed", "1", "--out", out, "--device", "cpu")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Errorf("sample %s: %v\n%s", p, err, b)
-		} else if st, err := os.Stat(out); err != nil || st.Size() == 0 {
-			t.Errorf("sample %s wrote no grid: %v", p, err)
-		}
+		sampleFrom(t, sampleBin, p, filepath.Join(bin, filepath.Base(p)+".png"))
+	}
+}
+
+// sampleFrom runs cmd/sample on the checkpoint (or run folder) ckpt and
+// checks that it wrote its grid to out.
+func sampleFrom(t *testing.T, sampleBin, ckpt, out string) {
+	t.Helper()
+	cmd := exec.Command(sampleBin, "--ckpt", ckpt, "--n", "2", "--steps", "2", "--seed", "1", "--out", out, "--device", "cpu")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("sample %s: %v\n%s", ckpt, err, b)
+	} else if st, err := os.Stat(out); err != nil || st.Size() == 0 {
+		t.Errorf("sample %s wrote no grid: %v", ckpt, err)
 	}
 }
 
