@@ -19,8 +19,9 @@ type Memory struct {
 	Host   int64 // bytes of host memory
 	Device int64 // bytes of GPU memory (0 on the CPU)
 	// Fixed is the part of Host (on the CPU) or Device (on the GPU) that no
-	// batch size lowers: the weights, their gradients, Adam's moments and
-	// the EMA. When it alone does not fit, the model is too wide.
+	// batch size lowers: the copies of the weights there (the builder's,
+	// the plan's, a checkpoint's), their gradients, Adam's moments and the
+	// EMA. When it alone does not fit, the model is too wide.
 	Fixed int64
 	Plan  int64 // the compiled plan's buffers, part of Host or Device
 
@@ -64,13 +65,15 @@ func TrainingMemory(netCfg unet.Config, cfg *configs.Config) (Memory, error) {
 		return m, err
 	}
 	p, images := f32*netCfg.ParamCount(), f32*int64(batch)*imageSize(netCfg)
-	// The builder's initial weights stay with the graph on the host; the
-	// plan holds the live weights and gradients; Adam's two moments and the
-	// EMA are three more copies, beside the plan.
+	// The builder's initial weights stay with the graph on the host. The
+	// step holds, on its device, the live weights and gradients (2p of the
+	// plan) and Adam's two moments and the EMA, three more copies beside
+	// the plan.
+	step := 2*p + 3*p
 	m.Host += p + loaderBatches*images
 	if m.device == "cpu" {
 		m.Host += m.Plan + 3*p
-		m.Fixed = 2*p + 3*p
+		m.Fixed = p + step
 		return m, nil
 	}
 	// On the GPU: the clean batch and the optimiser's state on the device,
@@ -78,7 +81,7 @@ func TrainingMemory(netCfg unet.Config, cfg *configs.Config) (Memory, error) {
 	// parameter tensors on the host.
 	m.Device += m.Plan + 3*p + images + cublasWorkspace
 	m.Host += images + 4*p
-	m.Fixed = 2*p + 3*p
+	m.Fixed = step
 	return m, nil
 }
 
@@ -98,15 +101,17 @@ func SamplingMemory(netCfg unet.Config, batch int, device string) (Memory, error
 	p, images := f32*netCfg.ParamCount(), f32*int64(batch)*imageSize(netCfg)
 	// The builder's weights, the checkpoint's weights being loaded, and on
 	// the host the samples, the score and the corrector's noise (sde's
-	// sampler), and the grid image (no larger than the samples).
+	// sampler), and the grid image (no larger than the samples). The plan
+	// holds one more copy of the weights, on its device.
 	m.Host += 2*p + 4*images
-	m.Fixed = p
 	if m.device == "cpu" {
 		m.Host += m.Plan
+		m.Fixed = 2*p + p
 		return m, nil
 	}
 	// The GPU sampler keeps x in the plan, and its noise beside it.
 	m.Device += m.Plan + images + cublasWorkspace
+	m.Fixed = p
 	return m, nil
 }
 
