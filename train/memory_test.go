@@ -135,21 +135,37 @@ func TestLowerWhatCannotFit(t *testing.T) {
 	}
 }
 
-// A network too wide to build for measuring is measured narrower and
-// scaled: its plan holds at least its weights and gradients, and more
-// than the probe's.
-func TestWideNetworkIsScaled(t *testing.T) {
-	_, netCfg := loadConfig(t, "model.ch=4096")
-	probe, scale := probeConfig(netCfg)
-	if probe.ParamCount() > probeParams || scale < 2 {
-		t.Fatalf("probe of ch %d: ch %d, %d parameters, scale %v", netCfg.Ch, probe.Ch, probe.ParamCount(), scale)
-	}
-	m, err := SamplingMemory(netCfg, 2, "cpu")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.Plan <= 4*netCfg.ParamCount() {
-		t.Fatalf("plan %d bytes for %d parameters", m.Plan, netCfg.ParamCount())
+// A network with too many weights to build for measuring (too wide, or
+// narrow with large mults) is measured at a narrower width and scaled, or
+// with none narrow enough, estimated from its parameter count. Either way
+// the check allocates little and the plan holds at least the weights.
+func TestLargeNetworkIsProbedNarrower(t *testing.T) {
+	for _, c := range []struct {
+		sets     []string
+		minScale float64 // 0: no probe
+	}{
+		{[]string{"model.ch=4096"}, 2},
+		{[]string{"model.ch=64", "model.mult=[1,2,16]"}, 2},
+		{[]string{"model.ch=64", "model.mult=[1,16,16]"}, 0},
+	} {
+		_, netCfg := loadConfig(t, c.sets...)
+		probe, scale, ok := probeConfig(netCfg)
+		if ok != (c.minScale > 0) || ok && (probe.ParamCount() > probeParams || probe.Ch > netCfg.Ch || scale < c.minScale) {
+			t.Errorf("%v: probe ch %d, %d parameters, scale %v, ok %v", c.sets, probe.Ch, probe.ParamCount(), scale, ok)
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		m, err := SamplingMemory(netCfg, 2, "cpu")
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := after.TotalAlloc - before.TotalAlloc; got > 256<<20 {
+			t.Errorf("%v: the estimate allocated %d MiB", c.sets, got>>20)
+		}
+		if weights := 4 * netCfg.ParamCount(); m.Plan < weights || ok && m.Plan == weights {
+			t.Errorf("%v: plan %d bytes for %d bytes of weights", c.sets, m.Plan, weights)
+		}
 	}
 }
 
