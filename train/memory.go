@@ -19,8 +19,9 @@ type Memory struct {
 	Host   int64 // bytes of host memory
 	Device int64 // bytes of GPU memory (0 on the CPU)
 	// Fixed is the part of Host (on the CPU) or Device (on the GPU) that no
-	// batch size lowers: the weights, their gradients, Adam's moments and
-	// the EMA. When it alone does not fit, the model is too wide.
+	// batch size lowers: the copies of the weights there (the builder's,
+	// the plan's, a checkpoint's), their gradients, Adam's moments and the
+	// EMA. When it alone does not fit, the model is too wide.
 	Fixed int64
 	Plan  int64 // the compiled plan's buffers, part of Host or Device
 
@@ -45,15 +46,16 @@ const (
 	cublasWorkspace = 32 << 20
 	// probeParams caps the parameters of a network built only to measure
 	// its plan: a wider one is measured at a smaller width and scaled
-	// (its weights, 4 bytes each, are allocated by the build).
-	probeParams = 64 << 20
+	// (its weights, 4 bytes each, are allocated by the build: 192 MiB, with
+	// a small graph's own allocations, under 256 MiB).
+	probeParams = 48 << 20
 )
 
 // TrainingMemory estimates what New will take for cfg's training step on
 // cfg.Device, netCfg being NetConfig(cfg).
 func TrainingMemory(netCfg unet.Config, cfg *configs.Config) (Memory, error) {
 	batch := cfg.Data.BatchSize
-	m, err := newMemory("the training step", netCfg, batch, cfg.Device, func(c unet.Config) (gorgonia.Nodes, error) {
+	m, err := newMemory("the training step", netCfg, batch, cfg.Device, 2, func(c unet.Config) (gorgonia.Nodes, error) {
 		sg, err := newStepGraph(c, batch, 0)
 		if err != nil {
 			return nil, err
@@ -64,13 +66,15 @@ func TrainingMemory(netCfg unet.Config, cfg *configs.Config) (Memory, error) {
 		return m, err
 	}
 	p, images := f32*netCfg.ParamCount(), f32*int64(batch)*imageSize(netCfg)
-	// The builder's initial weights stay with the graph on the host; the
-	// plan holds the live weights and gradients; Adam's two moments and the
-	// EMA are three more copies, beside the plan.
+	// The builder's initial weights stay with the graph on the host. The
+	// step holds, on its device, the live weights and gradients (2p of the
+	// plan) and Adam's two moments and the EMA, three more copies beside
+	// the plan.
+	step := 2*p + 3*p
 	m.Host += p + loaderBatches*images
 	if m.device == "cpu" {
 		m.Host += m.Plan + 3*p
-		m.Fixed = 2*p + 3*p
+		m.Fixed = p + step
 		return m, nil
 	}
 	// On the GPU: the clean batch and the optimiser's state on the device,
@@ -78,14 +82,14 @@ func TrainingMemory(netCfg unet.Config, cfg *configs.Config) (Memory, error) {
 	// parameter tensors on the host.
 	m.Device += m.Plan + 3*p + images + cublasWorkspace
 	m.Host += images + 4*p
-	m.Fixed = 2*p + 3*p
+	m.Fixed = step
 	return m, nil
 }
 
 // SamplingMemory estimates what NewScoreModel and a run of Sample (with a
 // corrector, the larger) will take for batches of `batch` images on device.
 func SamplingMemory(netCfg unet.Config, batch int, device string) (Memory, error) {
-	m, err := newMemory("sampling", netCfg, batch, device, func(c unet.Config) (gorgonia.Nodes, error) {
+	m, err := newMemory("sampling", netCfg, batch, device, 1, func(c unet.Config) (gorgonia.Nodes, error) {
 		net, err := unet.Build(gorgonia.NewGraph(), c, batch, false, 0)
 		if err != nil {
 			return nil, err
@@ -98,15 +102,17 @@ func SamplingMemory(netCfg unet.Config, batch int, device string) (Memory, error
 	p, images := f32*netCfg.ParamCount(), f32*int64(batch)*imageSize(netCfg)
 	// The builder's weights, the checkpoint's weights being loaded, and on
 	// the host the samples, the score and the corrector's noise (sde's
-	// sampler), and the grid image (no larger than the samples).
+	// sampler), and the grid image (no larger than the samples). The plan
+	// holds one more copy of the weights, on its device.
 	m.Host += 2*p + 4*images
-	m.Fixed = p
 	if m.device == "cpu" {
 		m.Host += m.Plan
+		m.Fixed = 2*p + p
 		return m, nil
 	}
 	// The GPU sampler keeps x in the plan, and its noise beside it.
 	m.Device += m.Plan + images + cublasWorkspace
+	m.Fixed = p
 	return m, nil
 }
 
@@ -114,13 +120,25 @@ func imageSize(c unet.Config) int64 { return int64(c.Channels) * int64(c.Height)
 
 // newMemory starts an estimate with the size of the plan of the graph that
 // build makes, without allocating the plan, and the process's baseline.
-func newMemory(what string, netCfg unet.Config, batch int, device string, build func(unet.Config) (gorgonia.Nodes, error)) (Memory, error) {
+// The plan holds `copies` copies of the weights: the weights and their
+// gradients (a training step, 2) or the weights (sampling, 1).
+func newMemory(what string, netCfg unet.Config, batch int, device string, copies int64, build func(unet.Config) (gorgonia.Nodes, error)) (Memory, error) {
 	m := Memory{what: what, device: device, batch: batch, ch: netCfg.Ch, Host: baseline}
 	backend, err := planBackend(device)
 	if err != nil {
 		return m, err
 	}
-	probe, scale := probeConfig(netCfg)
+	weights := copies * f32 * netCfg.ParamCount()
+	probe, scale, ok := probeConfig(netCfg)
+	if !ok {
+		// Even the narrowest probe has too many weights to build (a very
+		// deep network): the plan is estimated from ParamCount alone, as
+		// its copies of the weights. Its activations are left out, so this
+		// is a lower bound, and one whose weights alone do not fit is
+		// still refused.
+		m.Plan = weights
+		return m, nil
+	}
 	outputs, err := build(probe)
 	if err != nil {
 		return m, err
@@ -133,32 +151,38 @@ func newMemory(what string, netCfg unet.Config, batch int, device string, build 
 		m.Plan = plan
 		return m, nil
 	}
-	// The plan holds the weights and their gradients (a training step) or
-	// the weights (sampling), which grow with the square of the width;
-	// the activations grow with the width. Attention's matrices do not, so
-	// scaling them too overestimates a little.
-	copies := int64(1)
-	if len(outputs) > 1 {
-		copies = 2
-	}
+	// The weights grow with the square of the width, the activations with
+	// the width. Attention's matrices do not, so scaling them too
+	// overestimates a little.
 	activations := plan - copies*f32*probe.ParamCount()
-	m.Plan = copies*f32*netCfg.ParamCount() + int64(float64(activations)*scale)
+	m.Plan = weights + int64(float64(activations)*scale)
 	return m, nil
 }
 
+// probeWidth is the step of a probe's width: 32 channels times any mult is
+// a count that GroupNorm's min(32, C/4) groups divide (unet's constraint).
+const probeWidth = 32
+
 // probeConfig is the network to build for measuring netCfg's plan, and the
 // factor by which its width is smaller: netCfg itself when its weights are
-// few enough to allocate, otherwise a narrower one (a multiple of 128
-// channels, which GroupNorm's groups always divide).
-func probeConfig(netCfg unet.Config) (unet.Config, float64) {
+// few enough to allocate, otherwise the widest multiple of probeWidth
+// whose weights are, searched from the width at which they would be if
+// they grew with its square (narrower than netCfg, whose weights are not;
+// they grow at least that fast). ok is false when even probeWidth channels
+// have too many.
+func probeConfig(netCfg unet.Config) (probe unet.Config, scale float64, ok bool) {
 	n := netCfg.ParamCount()
 	if n <= probeParams {
-		return netCfg, 1
+		return netCfg, 1, true
 	}
-	ch := max(128, int(float64(netCfg.Ch)*math.Sqrt(float64(probeParams)/float64(n)))/128*128)
-	probe := netCfg
-	probe.Ch = ch
-	return probe, float64(netCfg.Ch) / float64(ch)
+	probe = netCfg
+	probe.Ch = int(float64(netCfg.Ch)*math.Sqrt(float64(probeParams)/float64(n))) / probeWidth * probeWidth
+	for ; probe.Ch >= probeWidth; probe.Ch -= probeWidth {
+		if probe.ParamCount() <= probeParams {
+			return probe, float64(netCfg.Ch) / float64(probe.Ch), true
+		}
+	}
+	return netCfg, 0, false
 }
 
 // Check returns nil when m fits this machine's available memory (and on the

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"fmt"
 	"regexp"
 	"runtime"
 	"strings"
@@ -81,33 +82,90 @@ func TestEstimateMatchesTheCompiledPlan(t *testing.T) {
 		t.Fatalf("estimated plan %d bytes, compiled %d", m.Plan, plan)
 	}
 	p := 4 * netCfg.ParamCount()
-	if m.Host < m.Plan+4*p || m.Fixed != 5*p {
+	if m.Host < m.Plan+4*p || m.Fixed != 6*p {
 		t.Fatalf("host %d bytes, fixed %d, for a plan of %d and %d bytes of weights", m.Host, m.Fixed, m.Plan, p)
 	}
 	s, err := SamplingMemory(netCfg, 4, "cpu")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Plan >= m.Plan || s.Plan <= p {
-		t.Fatalf("sampling plan %d bytes, training plan %d, weights %d", s.Plan, m.Plan, p)
+	if s.Plan >= m.Plan || s.Plan <= p || s.Fixed != 3*p {
+		t.Fatalf("sampling plan %d bytes, fixed %d, training plan %d, weights %d", s.Plan, s.Fixed, m.Plan, p)
 	}
 }
 
-// A network too wide to build for measuring is measured narrower and
-// scaled: its plan holds at least its weights and gradients, and more
-// than the probe's.
-func TestWideNetworkIsScaled(t *testing.T) {
-	_, netCfg := loadConfig(t, "model.ch=4096")
-	probe, scale := probeConfig(netCfg)
-	if probe.ParamCount() > probeParams || scale < 2 {
-		t.Fatalf("probe of ch %d: ch %d, %d parameters, scale %v", netCfg.Ch, probe.Ch, probe.ParamCount(), scale)
+// Near the limit on the CPU, the error names model.ch when the copies of
+// the weights alone do not fit (six in training: the builder's, the plan's
+// weights and gradients, Adam's moments and the EMA; three in sampling:
+// the builder's, the checkpoint's and the plan's), and the batch key when
+// the batch is what does not fit: a batch of one would.
+func TestLowerWhatCannotFit(t *testing.T) {
+	const batch = 64
+	estimate := func(batch int) (Memory, Memory) {
+		cfg, netCfg := loadConfig(t, "model.ch=16", "model.num_res_blocks=1", fmt.Sprintf("data.batch_size=%d", batch))
+		m, err := TrainingMemory(netCfg, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := SamplingMemory(netCfg, batch, "cpu")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m, s
 	}
-	m, err := SamplingMemory(netCfg, 2, "cpu")
-	if err != nil {
-		t.Fatal(err)
+	train, sample := estimate(batch)
+	train1, sample1 := estimate(1)
+	_, netCfg := loadConfig(t, "model.ch=16", "model.num_res_blocks=1")
+	p := 4 * netCfg.ParamCount()
+	for _, c := range []struct {
+		name           string
+		m              Memory
+		have           int64
+		batchKey, want string
+	}{
+		{"training, weights", train, 6*p - 1, "data.batch_size", "lower model.ch"},
+		{"training, batch", train, train1.Host, "data.batch_size", "lower data.batch_size"},
+		{"sampling, weights", sample, 3*p - 1, "--batch", "lower model.ch"},
+		{"sampling, batch", sample, sample1.Host, "--batch", "lower --batch"},
+	} {
+		err := c.m.fits("host", c.m.Host, c.have, true, c.batchKey)
+		if err == nil || !strings.HasSuffix(err.Error(), c.want) {
+			t.Errorf("%s: %d of %d bytes available: err = %v, want it to end %q", c.name, c.have, c.m.Host, err, c.want)
+		}
 	}
-	if m.Plan <= 4*netCfg.ParamCount() {
-		t.Fatalf("plan %d bytes for %d parameters", m.Plan, netCfg.ParamCount())
+}
+
+// A network with too many weights to build for measuring (too wide, or
+// narrow with large mults) is measured at a narrower width and scaled, or
+// with none narrow enough, estimated from its parameter count. Either way
+// the check allocates little and the plan holds at least the weights.
+func TestLargeNetworkIsProbedNarrower(t *testing.T) {
+	for _, c := range []struct {
+		sets     []string
+		minScale float64 // 0: no probe
+	}{
+		{[]string{"model.ch=4096"}, 2},
+		{[]string{"model.ch=64", "model.mult=[1,2,16]"}, 2},
+		{[]string{"model.ch=64", "model.mult=[1,16,16]"}, 0},
+	} {
+		_, netCfg := loadConfig(t, c.sets...)
+		probe, scale, ok := probeConfig(netCfg)
+		if ok != (c.minScale > 0) || ok && (probe.ParamCount() > probeParams || probe.Ch > netCfg.Ch || scale < c.minScale) {
+			t.Errorf("%v: probe ch %d, %d parameters, scale %v, ok %v", c.sets, probe.Ch, probe.ParamCount(), scale, ok)
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		m, err := SamplingMemory(netCfg, 2, "cpu")
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := after.TotalAlloc - before.TotalAlloc; got > 256<<20 {
+			t.Errorf("%v: the estimate allocated %d MiB", c.sets, got>>20)
+		}
+		if weights := 4 * netCfg.ParamCount(); m.Plan < weights || ok && m.Plan == weights {
+			t.Errorf("%v: plan %d bytes for %d bytes of weights", c.sets, m.Plan, weights)
+		}
 	}
 }
 

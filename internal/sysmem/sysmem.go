@@ -17,10 +17,12 @@ import (
 // swapping or meeting the container's limit.
 func Available() (int64, error) { return available(os.ReadFile) }
 
-// cgroupFiles are each cgroup version's limit and usage files.
-var cgroupFiles = [][2]string{
-	{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"},                                 // v2
-	{"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"}, // v1
+// cgroupFiles are each cgroup version's limit, usage and statistics files,
+// and the statistic of the inactive page cache that usage includes.
+var cgroupFiles = []struct{ limit, usage, stat, inactive string }{
+	{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current", "/sys/fs/cgroup/memory.stat", "inactive_file"}, // v2
+	{"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+		"/sys/fs/cgroup/memory/memory.stat", "total_inactive_file"}, // v1
 }
 
 func available(read func(string) ([]byte, error)) (int64, error) {
@@ -33,18 +35,25 @@ func available(read func(string) ([]byte, error)) (int64, error) {
 		return 0, err
 	}
 	for _, f := range cgroupFiles {
-		limit, err := readInt(read, f[0])
+		limit, err := readInt(read, f.limit)
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNoLimit) {
 			continue
 		}
 		if err != nil {
 			return 0, err
 		}
-		usage, err := readInt(read, f[1])
+		usage, err := readInt(read, f.usage)
 		if err != nil {
 			return 0, err
 		}
-		avail = min(avail, max(limit-usage, 0))
+		// Usage counts the page cache of files read or written, which the
+		// kernel drops before it refuses memory; like kubelet's and
+		// docker's working set, the inactive part of it is not counted.
+		inactive, err := statInt(read, f.stat, f.inactive)
+		if err != nil {
+			return 0, err
+		}
+		avail = min(avail, max(limit-max(usage-inactive, 0), 0))
 	}
 	return avail, nil
 }
@@ -85,4 +94,27 @@ func readInt(read func(string) ([]byte, error), path string) (int64, error) {
 		return 0, errNoLimit
 	}
 	return n, nil
+}
+
+// statInt is the value of key in the cgroup statistics file path ("key
+// value" lines), or 0 when the file or the key is missing (older kernels).
+func statInt(read func(string) ([]byte, error), path, key string) (int64, error) {
+	b, err := read(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	for line := range bytes.Lines(b) {
+		f := strings.Fields(string(line))
+		if len(f) == 2 && f[0] == key {
+			n, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("sysmem: %s: %s %q is not a byte count", path, key, f[1])
+			}
+			return n, nil
+		}
+	}
+	return 0, nil
 }
