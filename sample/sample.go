@@ -260,11 +260,18 @@ func checkOutputs(o Options, n int, shape []int) error {
 
 // openOutput opens the .npy at path for the run that side describes, with
 // side.Done set to the images it already holds: the recorded run's if
-// resume and its sidecar matches, else a new file.
+// resume and its sidecar matches, else a new file. With resume, a .npy
+// that no sidecar describes is not ours to overwrite: Run writes the
+// sidecar before the .npy, so it never leaves one.
 func openOutput(path string, side *Sidecar, resume bool, log *slog.Logger) (*npyFile, error) {
 	prev, err := readSidecar(path)
 	if err != nil && resume {
 		return nil, fmt.Errorf("%w (--resume=false starts over)", err)
+	}
+	if prev == nil && resume {
+		if _, err := os.Stat(path); err == nil {
+			return nil, fmt.Errorf("--npy %s exists and has no %s recording a run; --resume=false overwrites it", path, sidecarPath(path))
+		}
 	}
 	if prev != nil && resume {
 		if key, was, now := diff(prev.Args, side.Args); key != "" {

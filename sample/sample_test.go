@@ -193,3 +193,24 @@ func TestStopAndResume(t *testing.T) {
 		t.Fatalf("broken sidecar: err = %v", err)
 	}
 }
+
+// A .npy that no sidecar describes is not a run's output: --resume refuses
+// to overwrite it, naming the file and the flag; --resume=false does.
+func TestForeignNPYIsNotOverwritten(t *testing.T) {
+	ckpt := trainTiny(t)
+	npy := filepath.Join(t.TempDir(), "theirs.npy")
+	if err := os.WriteFile(npy, []byte("someone else's"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := "--npy " + npy + " exists and has no " + sidecarPath(npy) + " recording a run; --resume=false overwrites it"
+	if err := Run(context.Background(), opts(ckpt, npy, 4, 2)); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want it to say %q", err, want)
+	}
+	if string(readFile(t, npy)) != "someone else's" {
+		t.Fatal("the refused run changed the file")
+	}
+	o := opts(ckpt, npy, 4, 2)
+	o.Resume = false
+	mustRun(t, o)
+	checkNumpy(t, npy, 4, -1)
+}
