@@ -260,10 +260,18 @@ func checkOutputs(o Options, n int, shape []int) error {
 
 // openOutput opens the .npy at path for the run that side describes, with
 // side.Done set to the images it already holds: the recorded run's if
-// resume and its sidecar matches, else a new file. With resume, a .npy
-// that no sidecar describes is not ours to overwrite: Run writes the
+// resume and its sidecar matches, else a new file. It first removes the
+// temporary file that a kill while creating the .npy left. With resume, a
+// .npy that no sidecar describes is not ours to overwrite: Run writes the
 // sidecar before the .npy, so it never leaves one.
 func openOutput(path string, side *Sidecar, resume bool, log *slog.Logger) (*npyFile, error) {
+	removed, err := removeNPYTemp(path)
+	if err != nil {
+		return nil, err
+	}
+	if removed {
+		log.Info("removed a temporary file left by a killed run", "path", npyTemp(path))
+	}
 	prev, err := readSidecar(path)
 	if err != nil && resume {
 		return nil, fmt.Errorf("%w (--resume=false starts over)", err)

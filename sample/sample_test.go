@@ -3,6 +3,7 @@ package sample
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -213,4 +214,26 @@ func TestForeignNPYIsNotOverwritten(t *testing.T) {
 	o.Resume = false
 	mustRun(t, o)
 	checkNumpy(t, npy, 4, -1)
+}
+
+// A run killed while creating its .npy leaves FILE.npy.tmp; the next start
+// removes it and says so, whether it resumes or starts over.
+func TestLeftoverTempIsRemoved(t *testing.T) {
+	ckpt := trainTiny(t)
+	npy := filepath.Join(t.TempDir(), "x.npy")
+	for _, what := range []string{"a fresh start", "a resumed run"} { // the first run completes the .npy
+		if err := os.WriteFile(npyTemp(npy), []byte("cut short"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var logs bytes.Buffer
+		o := opts(ckpt, npy, 4, 2)
+		o.Log = slog.New(slog.NewTextHandler(&logs, nil))
+		mustRun(t, o)
+		if _, err := os.Stat(npyTemp(npy)); err == nil {
+			t.Errorf("%s left %s", what, npyTemp(npy))
+		}
+		if want := `msg="removed a temporary file left by a killed run" path=` + npyTemp(npy); !strings.Contains(logs.String(), want) {
+			t.Errorf("%s: the log does not say %s:\n%s", what, want, logs.String())
+		}
+	}
 }
