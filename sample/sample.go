@@ -262,8 +262,8 @@ func checkOutputs(o Options, n int, shape []int) error {
 // side.Done set to the images it already holds: the recorded run's if
 // resume and its sidecar matches, else a new file. It first removes the
 // temporary file that a kill while creating the .npy left. With resume, a
-// .npy that no sidecar describes is not ours to overwrite: Run writes the
-// sidecar before the .npy, so it never leaves one.
+// .npy that no sidecar describes is not ours to overwrite: Run and Merge
+// write the sidecar before the .npy, so they never leave one.
 func openOutput(path string, side *Sidecar, resume bool, log *slog.Logger) (*npyFile, error) {
 	removed, err := removeNPYTemp(path)
 	if err != nil {
