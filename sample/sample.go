@@ -164,7 +164,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	var gs *grids
 	if o.Out != "" {
-		gs = &grids{out: o.Out, every: o.GridEvery, first: first, end: end, shape: args.Shape}
+		gs = &grids{out: o.Out, every: o.GridEvery, shard: o.Shard, first: first, end: end, shape: args.Shape}
 	}
 	x := make([]float32, batch*dim)
 	done := first + side.Done
