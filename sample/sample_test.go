@@ -3,6 +3,7 @@ package sample
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -236,4 +237,51 @@ func TestLeftoverTempIsRemoved(t *testing.T) {
 			t.Errorf("%s: the log does not say %s:\n%s", what, want, logs.String())
 		}
 	}
+}
+
+// Without --batch, a run takes the largest power of two up to 1024 and n
+// that fits, and an error if not even 1 does.
+func TestLargestBatch(t *testing.T) {
+	upTo := func(most int) func(int) error {
+		return func(b int) error {
+			if b > most {
+				return fmt.Errorf("batch %d does not fit", b)
+			}
+			return nil
+		}
+	}
+	for _, c := range []struct{ n, most, want int }{
+		{1, 1 << 20, 1}, {20, 1 << 20, 16}, {1024, 1 << 20, 1024}, {3000, 1 << 20, 1024}, {3000, 100, 64}, {20, 3, 2},
+	} {
+		if got, err := largestBatch(c.n, upTo(c.most)); got != c.want || err != nil {
+			t.Errorf("n %d, fits up to %d: batch %d, %v; want %d", c.n, c.most, got, err, c.want)
+		}
+	}
+	if _, err := largestBatch(20, upTo(0)); err == nil || err.Error() != "batch 1 does not fit" {
+		t.Errorf("nothing fits: err = %v, want batch 1's", err)
+	}
+}
+
+// A run without --batch on a tiny checkpoint, where memory is plentiful,
+// samples in batches of min(n, 1024) rounded down to a power of two; resumed
+// without --batch it continues in the batches its sidecar records.
+func TestDefaultBatch(t *testing.T) {
+	ckpt := trainTiny(t)
+	dir := t.TempDir()
+	fresh, part := filepath.Join(dir, "fresh.npy"), filepath.Join(dir, "part.npy")
+	mustRun(t, opts(ckpt, fresh, 20, 0))
+	if s, err := readSidecar(fresh); err != nil || s.Batch != 16 {
+		t.Fatalf("20 images without --batch: sidecar %+v, %v; want batch 16", s, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	o := opts(ckpt, part, 20, 8)
+	o.Progress = &cancelAfter{k: 1, cancel: cancel}
+	if err := Run(ctx, o); err == nil {
+		t.Fatal("the stopped run did not stop")
+	}
+	mustRun(t, opts(ckpt, part, 20, 0))
+	if s, err := readSidecar(part); err != nil || s.Batch != 8 || s.Done != 20 {
+		t.Fatalf("resumed without --batch: sidecar %+v, %v; want batch 8, 20 done", s, err)
+	}
+	sameFile(t, "em in batches of 16 vs 8, resumed", fresh, part)
 }
