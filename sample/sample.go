@@ -292,10 +292,11 @@ func checkOutputs(o Options, n int, shape []int) error {
 
 // openOutput opens the .npy at path for the run that side describes, with
 // side.Done set to the images it already holds: the recorded run's if
-// resume and its sidecar, prev (nil: none), matches, else a new file. It first removes the
-// temporary file that a kill while creating the .npy left. With resume, a
-// .npy that no sidecar describes is not ours to overwrite: Run and Merge
-// write the sidecar before the .npy, so they never leave one.
+// resume and its sidecar, prev (nil: none), matches, else a new file. It
+// first removes the temporary file that a kill while creating the .npy
+// left. With resume, a .npy that no sidecar describes is not ours to
+// overwrite: Run and Merge write the sidecar before the .npy, so they never
+// leave one.
 func openOutput(path string, side, prev *Sidecar, resume bool, log *slog.Logger) (*npyFile, error) {
 	removed, err := removeNPYTemp(path)
 	if err != nil {
