@@ -12,7 +12,8 @@ import (
 // (gridEvery as Options.GridEvery). It checks that every sidecar records
 // the same arguments but the shard, that the shards are all of one split,
 // each once, and complete. out is written to out.tmp and renamed when
-// complete; memory holds one batch.
+// complete, its sidecar written around the rename so that a crash leaves
+// no record of images the .npy does not hold; memory holds one batch.
 func Merge(out string, shards []string, gridOut string, gridEvery int) error {
 	if len(shards) == 0 {
 		return fmt.Errorf("merge: no shard files given")
@@ -58,8 +59,8 @@ func Merge(out string, shards []string, gridOut string, gridEvery int) error {
 	slices.SortFunc(order, func(a, b int) int { return sides[a].First - sides[b].First })
 
 	all := *sides[0]
-	all.Shard, all.First, all.End, all.Done = Shard{0, 1}.String(), 0, all.N, all.N
-	tmp := out + ".tmp"
+	all.Shard, all.First, all.End = Shard{0, 1}.String(), 0, all.N
+	tmp := npyTemp(out) // as Run removes it if a kill leaves it
 	dst, err := createNPY(tmp, all.N, all.Shape)
 	if err != nil {
 		return err
@@ -99,8 +100,21 @@ func Merge(out string, shards []string, gridOut string, gridEvery int) error {
 	if err := dst.close(); err != nil {
 		return err
 	}
+	// The sidecar never claims more than the .npy at out holds, whatever
+	// moment a crash picks: first it records this run with nothing done,
+	// replacing any old record while the old .npy (or none) is still there;
+	// then the merged .npy replaces the old one; then the sidecar records it
+	// complete. Cut short in between, out's record says none of this run's
+	// images are done, so a resume samples them all again (over an old .npy
+	// of the same shape; another shape is an error) and a merge of it
+	// refuses it as incomplete, while the merge run again completes it.
+	all.Done = 0
+	if err := all.write(out); err != nil {
+		return err
+	}
 	if err := os.Rename(tmp, out); err != nil {
 		return err
 	}
+	all.Done = all.N
 	return all.write(out)
 }

@@ -2,7 +2,9 @@ package sample
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"slices"
@@ -28,7 +30,7 @@ func createNPY(path string, n int, shape []int) (*npyFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	tmp := path + ".tmp"
+	tmp := npyTemp(path)
 	f, err := os.Create(tmp)
 	if err != nil {
 		return nil, err
@@ -52,6 +54,19 @@ func createNPY(path string, n int, shape []int) (*npyFile, error) {
 		return nil, fmt.Errorf("creating %s: %w", path, err)
 	}
 	return openNPY(path, n, shape)
+}
+
+// npyTemp is the temporary file createNPY writes before renaming it to path.
+func npyTemp(path string) string { return path + ".tmp" }
+
+// removeNPYTemp removes the temporary file that a kill during createNPY
+// left next to path, saying whether there was one.
+func removeNPYTemp(path string) (bool, error) {
+	err := os.Remove(npyTemp(path))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // openNPY opens the .npy at path for reading and writing, checking that

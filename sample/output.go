@@ -16,10 +16,15 @@ import (
 // one grid at path out, or with every > 0 one per `every` images of the
 // run, image i in grid i/every, named after out ("grid.png" gives
 // grid-00000.png, grid-00001.png, ...). A grid is written when its last
-// image arrives; the one being filled is all it holds.
+// image arrives; the one being filled is all it holds. A shard's grids
+// hold only its images, and a grid that straddles two shards is drawn by
+// both, so with shard.N > 1 their names say the shard (grid.shard1of2.png,
+// grid-00003.shard1of2.png) and shards in one folder do not overwrite each
+// other's.
 type grids struct {
 	out          string
 	every        int
+	shard        Shard // zero: the whole run
 	first, end   int
 	shape        []int // C, H, W
 	cur          *grid.Grid
@@ -46,11 +51,15 @@ func (g *grids) replayFrom(done int) int {
 
 // path is the file of the grid starting at image lo.
 func (g *grids) path(lo int) string {
-	if g.every == 0 {
-		return g.out
-	}
 	ext := filepath.Ext(g.out)
-	return fmt.Sprintf("%s-%05d%s", strings.TrimSuffix(g.out, ext), lo/g.every, ext)
+	name := strings.TrimSuffix(g.out, ext)
+	if g.every > 0 {
+		name += fmt.Sprintf("-%05d", lo/g.every)
+	}
+	if g.shard.N > 1 {
+		name += fmt.Sprintf(".shard%dof%d", g.shard.K, g.shard.N)
+	}
+	return name + ext
 }
 
 // add draws image i (its values img) and writes its grid if that is now

@@ -27,7 +27,8 @@ func pngSize(t *testing.T, p string) (int, int) {
 
 // --out writes one grid of all the images (16: 4 x 4 of 28 x 28 with 2-pixel
 // gaps); with --grid-every 4, 10 images make grid-00000.png to
-// grid-00002.png, the last one of 2 images in the layout of 4.
+// grid-00002.png, the last one of 2 images in the layout of 4; a shard's
+// grids are named after it.
 func TestGrids(t *testing.T) {
 	ckpt := trainTiny(t)
 	dir := t.TempDir()
@@ -50,6 +51,36 @@ func TestGrids(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "grid-00003.png")); err == nil {
 		t.Error("a fourth grid for 10 images")
+	}
+
+	// Two shards of those 10 images in batches of 3 are images 0-5 and 6-9:
+	// grid 1 (images 4-7) straddles them, and each shard draws its part, in
+	// a file named after the shard; so does a single grid.
+	sharded := filepath.Join(dir, "sharded")
+	if err := os.Mkdir(sharded, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for k := range 2 {
+		o := opts(ckpt, "", 10, 3)
+		o.Out, o.GridEvery, o.Shard = filepath.Join(sharded, "grid.png"), 4, Shard{k, 2}
+		mustRun(t, o)
+		o.Out, o.GridEvery = filepath.Join(sharded, "all.png"), 0
+		mustRun(t, o)
+	}
+	for _, c := range []struct {
+		name string
+		w, h int
+	}{
+		{"grid-00000.shard0of2.png", 58, 58}, {"grid-00001.shard0of2.png", 58, 28},
+		{"grid-00001.shard1of2.png", 58, 28}, {"grid-00002.shard1of2.png", 58, 28},
+		{"all.shard0of2.png", 88, 58}, {"all.shard1of2.png", 58, 58},
+	} {
+		if w, h := pngSize(t, filepath.Join(sharded, c.name)); w != c.w || h != c.h {
+			t.Errorf("%s is %dx%d, want %dx%d", c.name, w, h, c.w, c.h)
+		}
+	}
+	if names, _ := filepath.Glob(filepath.Join(sharded, "*")); len(names) != 6 {
+		t.Errorf("shards wrote %v, want the 6 grids above", names)
 	}
 }
 

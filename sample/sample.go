@@ -30,7 +30,7 @@ import (
 type Options struct {
 	Ckpt      string // checkpoint file or run folder
 	N         int    // images in the whole run
-	Batch     int    // images per batch; 0: the checkpoint's training batch size
+	Batch     int    // images per batch; 0: the resumed run's, else the largest that fits (largestBatch)
 	Steps     int
 	Seed      uint64
 	Sampler   string  // "": the checkpoint's sample.sampler
@@ -97,16 +97,30 @@ func Run(ctx context.Context, o Options) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("flags: %w", err)
 	}
-	batch := o.Batch
-	if batch == 0 {
-		batch = cfg.Data.BatchSize // it fit training, which needs more memory
-	}
-	batch = min(batch, o.N)
-	first, end, err := Range(o.N, batch, o.Shard)
+	netCfg, err := train.NetConfig(cfg)
 	if err != nil {
 		return err
 	}
-	netCfg, err := train.NetConfig(cfg)
+	var prev *Sidecar // the run recorded next to o.NPY, if resuming
+	if o.NPY != "" && o.Resume {
+		if prev, err = readSidecar(o.NPY); err != nil {
+			return fmt.Errorf("%w (--resume=false starts over)", err)
+		}
+	}
+	fits := func(b int) error { return train.CheckSampling(netCfg, b, cfg.Device, "--batch") }
+	batch := min(o.Batch, o.N)
+	switch {
+	case batch > 0:
+	case prev != nil:
+		// The recorded run's, however much memory is free now; should the
+		// sidecar record another run, openOutput names what differs.
+		batch = prev.Batch
+	default:
+		if batch, err = largestBatch(o.N, fits); err != nil {
+			return err
+		}
+	}
+	first, end, err := Range(o.N, batch, o.Shard)
 	if err != nil {
 		return err
 	}
@@ -121,7 +135,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("--n %d: at most %d images of %d values under one seed, where the noise would repeat: lower --n, or sample the rest with another --seed",
 			o.N, sde.MaxElements/dim/batch*batch, dim)
 	}
-	if err := train.CheckSampling(netCfg, batch, cfg.Device, "--batch"); err != nil {
+	if err := fits(batch); err != nil {
 		return err
 	}
 	if err := checkOutputs(o, end-first, []int{netCfg.Channels, netCfg.Height, netCfg.Width}); err != nil {
@@ -157,14 +171,14 @@ func Run(ctx context.Context, o Options) error {
 	side := &Sidecar{Args: args, First: first, End: end}
 	var f *npyFile
 	if o.NPY != "" {
-		if f, err = openOutput(o.NPY, side, o.Resume, log); err != nil {
+		if f, err = openOutput(o.NPY, side, prev, o.Resume, log); err != nil {
 			return err
 		}
 		defer f.close()
 	}
 	var gs *grids
 	if o.Out != "" {
-		gs = &grids{out: o.Out, every: o.GridEvery, first: first, end: end, shape: args.Shape}
+		gs = &grids{out: o.Out, every: o.GridEvery, shard: o.Shard, first: first, end: end, shape: args.Shape}
 	}
 	x := make([]float32, batch*dim)
 	done := first + side.Done
@@ -206,6 +220,24 @@ func Run(ctx context.Context, o Options) error {
 	}
 	log.Info("done", "images", end-first, "npy", o.NPY, "grids", o.Out)
 	return nil
+}
+
+// maxBatch caps the batch that largestBatch chooses.
+const maxBatch = 1024
+
+// largestBatch is the batch of a run of n images when --batch is not given:
+// the largest power of two up to min(n, maxBatch) that fits, or, if not
+// even 1 does, fits's error for 1.
+func largestBatch(n int, fits func(batch int) error) (int, error) {
+	b := 1
+	for 2*b <= min(n, maxBatch) {
+		b *= 2
+	}
+	for ; ; b /= 2 {
+		if err := fits(b); err == nil || b == 1 {
+			return b, err
+		}
+	}
 }
 
 // availableMemory and freeDisk are the machine's memory available and a
@@ -260,11 +292,23 @@ func checkOutputs(o Options, n int, shape []int) error {
 
 // openOutput opens the .npy at path for the run that side describes, with
 // side.Done set to the images it already holds: the recorded run's if
-// resume and its sidecar matches, else a new file.
-func openOutput(path string, side *Sidecar, resume bool, log *slog.Logger) (*npyFile, error) {
-	prev, err := readSidecar(path)
-	if err != nil && resume {
-		return nil, fmt.Errorf("%w (--resume=false starts over)", err)
+// resume and its sidecar, prev (nil: none), matches, else a new file. It
+// first removes the temporary file that a kill while creating the .npy
+// left. With resume, a .npy that no sidecar describes is not ours to
+// overwrite: Run and Merge write the sidecar before the .npy, so they never
+// leave one.
+func openOutput(path string, side, prev *Sidecar, resume bool, log *slog.Logger) (*npyFile, error) {
+	removed, err := removeNPYTemp(path)
+	if err != nil {
+		return nil, err
+	}
+	if removed {
+		log.Info("removed a temporary file left by a killed run", "path", npyTemp(path))
+	}
+	if prev == nil && resume {
+		if _, err := os.Stat(path); err == nil {
+			return nil, fmt.Errorf("--npy %s exists and has no %s recording a run; --resume=false overwrites it", path, sidecarPath(path))
+		}
 	}
 	if prev != nil && resume {
 		if key, was, now := diff(prev.Args, side.Args); key != "" {
