@@ -11,6 +11,12 @@ import (
 // CPU is the host backend: buffers are Go slices and kernels are the ops'
 // own CPU kernels.
 type CPU struct {
+	// BatchInvariant asks the kernels for each image of a batch exactly
+	// what they would compute for it alone (Call.BatchInvariant), so that a
+	// sampler's images do not depend on its batch size, at some cost in
+	// speed. Set it before Compile.
+	BatchInvariant bool
+
 	arena   []float32
 	scratch []float32
 }
@@ -42,7 +48,7 @@ func (c *CPU) tensor(s Slot) Tensor[float32] {
 }
 
 func (c *CPU) Bind(op any, out Slot, in []Slot) (func() error, error) {
-	call := &Call[float32]{Out: c.tensor(out), In: make([]Tensor[float32], len(in)), Scratch: c.scratch}
+	call := &Call[float32]{Out: c.tensor(out), In: make([]Tensor[float32], len(in)), Scratch: c.scratch, BatchInvariant: c.BatchInvariant}
 	for i, s := range in {
 		call.In[i] = c.tensor(s)
 	}

@@ -22,6 +22,9 @@ type Call[T Float] struct {
 	Out     Tensor[T]
 	In      []Tensor[T]
 	Scratch []T
+	// BatchInvariant: compute each image of the batch (the first axis) bit
+	// for bit as it would be computed alone (CPU.BatchInvariant).
+	BatchInvariant bool
 }
 
 // CPUOp is an op that the CPU backend can run.

@@ -17,15 +17,19 @@ import (
 // scratch stays bounded whatever the batch size; the GPU's launchers use
 // chunks of many images, each one large GEMM.
 
-// maxConvScratch bounds the scratch of one convolution call on the CPU, in
-// elements, unless a single image needs more. It is 0: one image per chunk.
+// maxConvScratch bounds the scratch of one convolution call, in elements,
+// unless a single image needs more. 2M float32s (8 MB) keep a chunk in L3;
+// on the 2-core benchmark, chunks four times larger were 5-20% slower. It is
+// a variable so that tests can force a batch into several chunks.
+//
 // OpenBLAS rounds a column of a product differently with the product's
-// width, so a chunk of several images would make an image's result depend
-// on the others of its batch, and a sample on its batch size. One image per
-// GEMM measured as fast as chunks of up to 8 MB (mnist b32, 2 cores, old
-// and new alternating: a median of 7.9 images/s each). Tests set it to run
-// a batch as chunks of several images, as the GPU does.
-var maxConvScratch = 0
+// width, so an image's output depends on the other images of its chunk:
+// with Call.BatchInvariant (sampling plans) the forward convolution runs one
+// image per GEMM instead, and a sample does not depend on its batch size.
+// Training keeps the chunks: one image per GEMM was about 20% slower at
+// mnist b128 (2 cores, two runs each alternating: 8.3 and 9.6 images/s
+// against 6.9 and 7.2).
+var maxConvScratch = 2 << 20
 
 // convGeom is everything about a convolution that follows from the input and
 // weight shapes, the stride and the padding.
@@ -264,6 +268,9 @@ func (o *conv2d) ScratchSize(in []tensor.Shape) int {
 
 func bindConv2d[T engine.Float](o *conv2d, c *engine.Call[T]) func() {
 	g := newConvGeom(c.In[0].Shape, c.In[1].Shape, o.stride, o.pad)
+	if c.BatchInvariant {
+		g.chunk = 1
+	}
 	y, x, w := c.Out.Data, c.In[0].Data, c.In[1].Data
 	var bias []T
 	if len(c.In) == 3 {

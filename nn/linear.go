@@ -34,22 +34,37 @@ func (o *linear) Do(v ...gorgonia.Value) (gorgonia.Value, error) { return do(o, 
 func (o *linear) BindCPU(c *engine.Call[float32]) func()         { return bindLinear(c) }
 func (o *linear) bind64(c *engine.Call[float64]) func()          { return bindLinear(c) }
 
+// bindLinear computes y = x w^T + b as one product, or, with
+// c.BatchInvariant, one product per row: OpenBLAS rounds a row of a product
+// differently with the number of rows (its kernels block them), so a row
+// would depend on the size of its batch.
 func bindLinear[T engine.Float](c *engine.Call[T]) func() {
 	y, x, w := c.Out.Data, c.In[0].Data, c.In[1].Data
 	rows, nin, nout := c.In[0].Shape[0], c.In[0].Shape[1], c.In[1].Shape[0]
-	if len(c.In) == 2 {
-		return func() { gemm(false, true, rows, nout, nin, 1, x, nin, w, nin, 0, y, nout) }
+	var b []T
+	beta := T(0)
+	if len(c.In) == 3 {
+		b, beta = c.In[2].Data, 1 // each row of y starts as the bias; the product adds x w^T
 	}
-	// Each row of y starts as the bias; the GEMM then adds x w^T (beta = 1).
-	b := c.In[2].Data
 	fill := func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			copy(y[r*nout:(r+1)*nout], b)
 		}
 	}
+	if c.BatchInvariant {
+		byRow := func(lo, hi int) {
+			fill(lo, hi)
+			for r := lo; r < hi; r++ {
+				gemm(false, true, 1, nout, nin, 1, x[r*nin:(r+1)*nin], nin, w, nin, beta, y[r*nout:(r+1)*nout], nout)
+			}
+		}
+		return func() { par.For(rows, max(1, grain/(nin*nout)), byRow) }
+	}
 	return func() {
-		par.For(rows, max(1, grain/nout), fill)
-		gemm(false, true, rows, nout, nin, 1, x, nin, w, nin, 1, y, nout)
+		if b != nil {
+			par.For(rows, max(1, grain/nout), fill)
+		}
+		gemm(false, true, rows, nout, nin, 1, x, nin, w, nin, beta, y, nout)
 	}
 }
 

@@ -48,7 +48,8 @@ func NewScoreModel(cfg unet.Config, s sde.SDE, batch int, device string, g confi
 	m := &ScoreModel{net: net, sde: s, Batch: batch, Dim: cfg.Channels * cfg.Height * cfg.Width, close: func() {}}
 	switch device {
 	case "cpu":
-		m.plan, err = engine.Compile(gorgonia.Nodes{net.Out}, engine.NewCPU())
+		// A sample must not depend on the other images of its batch.
+		m.plan, err = engine.Compile(gorgonia.Nodes{net.Out}, &engine.CPU{BatchInvariant: true})
 	case "cuda":
 		err = compileGPUScore(m, g)
 	default:
