@@ -86,16 +86,17 @@ type BadCheckpoint struct {
 // LoadCheckpoint reads a checkpoint file, or the newest intact one in a
 // folder: a newer one that does not load (truncated, damaged, unreadable)
 // is listed in Skipped and left where it is. When none loads, the error
-// names each.
+// names each; when there is none (path does not exist, or is a folder
+// without checkpoints), it wraps ckpt.ErrNoCheckpoint.
 func LoadCheckpoint(path string) (*Checkpoint, error) {
 	fi, err := os.Stat(path)
-	if err != nil {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
-	if !fi.IsDir() {
+	if err == nil && !fi.IsDir() {
 		return loadCheckpointFile(path)
 	}
-	paths, _, err := ckpt.Newest(path)
+	paths, _, err := ckpt.Newest(path) // a missing path is a folder with none
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +167,7 @@ func (c *Checkpoint) metaInt(key string) (int, error) {
 func (tr *Trainer) resume() error {
 	dir := tr.cfg.Train.OutDir
 	c, err := LoadCheckpoint(dir)
-	if errors.Is(err, ckpt.ErrNoCheckpoint) || errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, ckpt.ErrNoCheckpoint) {
 		tr.log.Info("--resume: no checkpoint yet, starting from step 0", "out_dir", dir)
 		return tr.trimMetrics()
 	}

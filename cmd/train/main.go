@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -84,7 +83,7 @@ func run(cfg *configs.Config, resume bool) error {
 func checkpointNote(dir string) string {
 	c, err := train.LoadCheckpoint(dir)
 	switch {
-	case errors.Is(err, ckpt.ErrNoCheckpoint) || errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, ckpt.ErrNoCheckpoint):
 		return "no checkpoint was written in " + dir + "; --resume starts from step 0"
 	case err != nil:
 		return "no checkpoint in " + dir + " is intact: " + err.Error()
