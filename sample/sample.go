@@ -130,7 +130,8 @@ func Run(ctx context.Context, o Options) error {
 	}
 	// Sizes are checked before anything big is allocated: the noise's
 	// range, the network's batch, the grid held in memory, the .npy on disk.
-	dim := netCfg.Channels * netCfg.Height * netCfg.Width
+	shape := []int{netCfg.Channels, netCfg.Height, netCfg.Width}
+	dim := imageSize(shape)
 	if _, err := sde.NoiseOffset((o.N-1)/batch*batch, batch, dim); err != nil {
 		return fmt.Errorf("--n %d: at most %d images of %d values under one seed, where the noise would repeat: lower --n, or sample the rest with another --seed",
 			o.N, sde.MaxElements/dim/batch*batch, dim)
@@ -138,7 +139,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := fits(batch); err != nil {
 		return err
 	}
-	if err := checkOutputs(o, end-first, []int{netCfg.Channels, netCfg.Height, netCfg.Width}); err != nil {
+	if err := checkOutputs(o, end-first, shape); err != nil {
 		return err
 	}
 	m, err := train.NewScoreModel(netCfg, s, batch, cfg.Device, cfg.GPU)
@@ -163,7 +164,7 @@ func Run(ctx context.Context, o Options) error {
 	args := Args{
 		Weights: fingerprint(w), Step: c.Meta["step"], EMA: !o.NoEMA, Device: cfg.Device,
 		Sampler: sc.Sampler, Steps: sc.Steps, SNR: sc.SNR, Eps: sc.Eps, Seed: sc.Seed,
-		N: o.N, Batch: batch, Shard: o.Shard.String(), Shape: []int{netCfg.Channels, netCfg.Height, netCfg.Width},
+		N: o.N, Batch: batch, Shard: o.Shard.String(), Shape: shape,
 	}
 	log.Info("sampling", "ckpt", c.Path, "step", args.Step, "images", fmt.Sprintf("%d-%d of %d", first, end-1, o.N),
 		"batch", batch, "sampler", sc.Sampler, "steps", sc.Steps, "ema", args.EMA, "device", cfg.Device)
@@ -274,7 +275,7 @@ func checkOutputs(o Options, n int, shape []int) error {
 		}
 	}
 	if o.NPY != "" {
-		need := 4 * float64(n) * float64(c*h*w)
+		need := 4 * float64(n) * float64(imageSize(shape))
 		if fi, err := os.Stat(o.NPY); err == nil {
 			need -= float64(fi.Size()) // a run being resumed has its file already
 		}
