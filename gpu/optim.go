@@ -14,7 +14,7 @@ import (
 // kernels/optim.cu).
 const chunk = 4096
 
-// Optimizer is nn.Adam, nn.ClipScale and nn.EMA on the device, over
+// Optimizer is optim.Adam, optim.ClipScale and optim.EMA on the device, over
 // parameters and gradients that live in a plan's arena: three launches
 // (gradient norm, clipped Adam, EMA) that Post adds to the plan's graph.
 // As on the CPU, a step whose loss or gradient norm is not finite updates
@@ -107,7 +107,7 @@ func NewOptimizer(b *Backend, params, grads []engine.Slot, loss engine.Slot, bet
 		if err := b.D.Fill32(o.done, 0, 2); err != nil {
 			return err
 		}
-		// The EMA starts at the parameters, as nn.NewEMA's copy does.
+		// The EMA starts at the parameters, as optim.NewEMA's copy does.
 		for i, p := range params {
 			src, dst := b.arena.Add(p.Offset), o.ema.Add(int(flat[i]))
 			if err := b.D.CopyOnDevice(dst, src, int64(4*p.Size())); err != nil {
@@ -149,7 +149,7 @@ func (o *Optimizer) Post() []func() error {
 }
 
 // Next sets the values of the next update (learning rate lr), as
-// nn.Adam.Update and nn.EMA.Update compute them; call it before each Run.
+// optim.Adam.Update and optim.EMA.Update compute them; call it before each Run.
 func (o *Optimizer) Next(lr float64) {
 	o.Step++
 	o.EMAUpdates++

@@ -7,7 +7,7 @@ import (
 
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/engine"
-	"github.com/scoregen/scoregen/nn"
+	"github.com/scoregen/scoregen/optim"
 	"github.com/scoregen/scoregen/sde"
 	"github.com/scoregen/scoregen/unet"
 )
@@ -77,8 +77,8 @@ type cpuStep struct {
 	eps, clip     float64
 	xt, z, t      []float32 // views of the plan's inputs
 	params, grads [][]float32
-	adam          *nn.Adam
-	ema           *nn.EMA
+	adam          *optim.Adam
+	ema           *optim.EMA
 }
 
 func newCPUStep(sg *stepGraph, s sde.SDE, c *configs.Config) (*cpuStep, error) {
@@ -97,8 +97,8 @@ func newCPUStep(sg *stepGraph, s sde.SDE, c *configs.Config) (*cpuStep, error) {
 		st.params = append(st.params, view(p))
 		st.grads = append(st.grads, view(sg.grads[i]))
 	}
-	st.adam = nn.NewAdam(st.params, st.grads, adamBeta1, adamBeta2, adamEps)
-	st.ema = nn.NewEMA(st.params, c.Train.EMA)
+	st.adam = optim.NewAdam(st.params, st.grads, adamBeta1, adamBeta2, adamEps)
+	st.ema = optim.NewEMA(st.params, c.Train.EMA)
 	return st, nil
 }
 
@@ -116,9 +116,9 @@ func (st *cpuStep) run(x0 []float32, step uint64, lr float64) (float64, float64,
 	if err := st.plan.Read(st.sg.loss, loss[:]); err != nil {
 		return 0, 0, err
 	}
-	l, norm := float64(loss[0]), nn.GlobalNorm(st.grads)
+	l, norm := float64(loss[0]), optim.GlobalNorm(st.grads)
 	if finite(l) && finite(norm) {
-		st.adam.Update(lr, nn.ClipScale(norm, st.clip))
+		st.adam.Update(lr, optim.ClipScale(norm, st.clip))
 		st.ema.Update(st.params)
 	}
 	return l, norm, nil

@@ -18,6 +18,7 @@ import (
 	"github.com/scoregen/scoregen/grid"
 	"github.com/scoregen/scoregen/internal/atomicfile"
 	"github.com/scoregen/scoregen/nn"
+	"github.com/scoregen/scoregen/optim"
 	"github.com/scoregen/scoregen/sde"
 	"github.com/scoregen/scoregen/unet"
 )
@@ -156,7 +157,7 @@ func (tr *Trainer) TrainStep() (Stats, error) {
 	}
 	// Each step's noise and dropout masks are keyed by (seed, step), so a
 	// resumed run draws what the uninterrupted one would have.
-	lr := nn.WarmupLR(tr.cfg.Train.LR, tr.step+1, tr.cfg.Train.Warmup)
+	lr := optim.WarmupLR(tr.cfg.Train.LR, tr.step+1, tr.cfg.Train.Warmup)
 	loss, norm, err := tr.dev.run(tr.x0, uint64(tr.step), lr)
 	if err != nil {
 		return Stats{}, fmt.Errorf("step %d: %w", tr.step+1, err)

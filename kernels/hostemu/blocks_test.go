@@ -10,6 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/scoregen/scoregen/nn"
+	"github.com/scoregen/scoregen/optim"
 	"github.com/scoregen/scoregen/sde"
 )
 
@@ -147,8 +148,8 @@ func TestOptimiserKernelsMatchNN(t *testing.T) {
 		grads = append(grads, arena[at+n:at+2*n])
 		at, flat = at+2*n, flat+n
 	}
-	adam := nn.NewAdam(params, grads, 0.9, 0.999, 1e-8)
-	ema := nn.NewEMA(params, 0.999)
+	adam := optim.NewAdam(params, grads, 0.9, 0.999, 1e-8)
+	ema := optim.NewEMA(params, 0.999)
 	m, v, shadow := make([]float32, flat), make([]float32, flat), make([]float32, 0, flat)
 	for _, p := range params {
 		shadow = append(shadow, p...)
@@ -173,7 +174,7 @@ func TestOptimiserKernelsMatchNN(t *testing.T) {
 		case 3:
 			loss = float32(math.Inf(1))
 		}
-		want := nn.GlobalNorm(grads)
+		want := optim.GlobalNorm(grads)
 		NormSq(blocks, &norm, partial, &done, arena, &tab)
 		if !(math.Abs(norm-want) <= 1e-12*want || math.IsNaN(norm) && math.IsNaN(want)) || done != 0 {
 			t.Fatalf("step %d: norm %v, want %v (counter left at %d)", step, norm, want, done)
@@ -182,7 +183,7 @@ func TestOptimiserKernelsMatchNN(t *testing.T) {
 		before := [][]float32{slices.Clone(arena), slices.Clone(m), slices.Clone(v), slices.Clone(shadow)}
 		if !poisoned {
 			updates++
-			adam.Update(lr, nn.ClipScale(want, maxNorm))
+			adam.Update(lr, optim.ClipScale(want, maxNorm))
 			ema.Update(params)
 		}
 		c1, c2 := 1-math.Pow(0.9, float64(updates)), 1-math.Pow(0.999, float64(updates))

@@ -1,4 +1,9 @@
-package nn
+// Package optim updates a model's parameters from their gradients: Adam
+// (as torch.optim.Adam), global-norm clipping, linear warm-up of the
+// learning rate, and an exponential moving average of the weights. It
+// works on any group of parameter tensors held as float32 slices; the
+// GPU's fused version of the same update is gpu.Optimizer.
+package optim
 
 import "math"
 
