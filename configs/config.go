@@ -27,6 +27,8 @@ var files embed.FS
 type Config struct {
 	Model  Model  `mapstructure:"model" yaml:"model"`
 	SDE    SDE    `mapstructure:"sde" yaml:"sde"`
+	VAE    VAE    `mapstructure:"vae" yaml:"vae"`
+	GAN    GAN    `mapstructure:"gan" yaml:"gan"`
 	Data   Data   `mapstructure:"data" yaml:"data"`
 	Train  Train  `mapstructure:"train" yaml:"train"`
 	Sample Sample `mapstructure:"sample" yaml:"sample"`
@@ -39,7 +41,8 @@ type GPU struct {
 	TF32 bool `mapstructure:"tf32" yaml:"tf32"` // TF32 tensor cores for float32 products (FP32 when false)
 }
 
-// Model is the score network: a U-Net of the reference family.
+// Model is the family (model.type: unet, vae or gan) and, for unet, the
+// score network: a U-Net of the reference family.
 type Model struct {
 	Type         string  `mapstructure:"type" yaml:"type"`
 	Ch           int     `mapstructure:"ch" yaml:"ch"`
@@ -60,6 +63,26 @@ type SDE struct {
 	Eps      float64 `mapstructure:"eps" yaml:"eps"` // smallest t in training and likelihood
 }
 
+// VAE is a convolutional variational autoencoder (model.type: vae).
+type VAE struct {
+	Latent   int     `mapstructure:"latent" yaml:"latent"`       // size of z
+	Ch       int     `mapstructure:"ch" yaml:"ch"`               // base width of the encoder and decoder
+	Decoder  string  `mapstructure:"decoder" yaml:"decoder"`     // bernoulli (binarised MNIST-like data) or logistic (discretised, 8-bit data)
+	Beta     float64 `mapstructure:"beta" yaml:"beta"`           // weight of the KL term (beta-VAE; 1 is the ELBO)
+	KLWarmup int     `mapstructure:"kl_warmup" yaml:"kl_warmup"` // steps over which the KL weight rises linearly from 0 to beta
+	IWAEK    int     `mapstructure:"iwae_k" yaml:"iwae_k"`       // importance samples of the test-set log-likelihood bound
+}
+
+// GAN is a DCGAN-style generator and discriminator (model.type: gan).
+type GAN struct {
+	Loss     string  `mapstructure:"loss" yaml:"loss"`           // nonsaturating, minimax or wgan-gp
+	Latent   int     `mapstructure:"latent" yaml:"latent"`       // size of z
+	Ch       int     `mapstructure:"ch" yaml:"ch"`               // base width of both networks
+	NCritic  int     `mapstructure:"n_critic" yaml:"n_critic"`   // discriminator updates per generator update
+	GPLambda float64 `mapstructure:"gp_lambda" yaml:"gp_lambda"` // weight of WGAN-GP's gradient penalty
+	LRD      float64 `mapstructure:"lr_d" yaml:"lr_d"`           // the discriminator's learning rate; 0 takes train.lr
+}
+
 // Data is the training set and how batches are drawn.
 type Data struct {
 	Name      string `mapstructure:"name" yaml:"name"`
@@ -72,6 +95,8 @@ type Data struct {
 type Train struct {
 	Steps       int     `mapstructure:"steps" yaml:"steps"`
 	LR          float64 `mapstructure:"lr" yaml:"lr"`
+	Beta1       float64 `mapstructure:"beta1" yaml:"beta1"` // Adam's
+	Beta2       float64 `mapstructure:"beta2" yaml:"beta2"`
 	Warmup      int     `mapstructure:"warmup" yaml:"warmup"`
 	GradClip    float64 `mapstructure:"grad_clip" yaml:"grad_clip"`
 	EMA         float64 `mapstructure:"ema" yaml:"ema"`

@@ -107,3 +107,12 @@ func (e *EMA) Update(params [][]float32) {
 		}
 	}
 }
+
+// Settings are one parameter group's optimiser: Adam's learning rate,
+// betas and epsilon, the warm-up, the clipping and the EMA decay.
+type Settings struct {
+	LR, Beta1, Beta2, Eps float64
+	Warmup                int     // steps of linear warm-up (WarmupLR)
+	Clip                  float64 // global-norm clipping of the group's gradient; 0 for none
+	EMA                   float64 // decay of the weights' moving average; 0 keeps none
+}

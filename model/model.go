@@ -1,0 +1,156 @@
+// Package model is the contract between a model family (the score network
+// of package score, the VAE of package vae, the GANs of package gan) and the
+// code that trains and samples any of them (packages train and sample).
+//
+// A family builds one gorgonia graph per batch size holding all of its
+// parameters, the clean data batch as an input, and one loss per optimiser
+// update; it names its parameter groups and the order of its updates. The
+// trainer owns everything the families share: the data stream, one
+// optimiser per group, the EMA, metrics, checkpoints and resume. A family
+// also turns a checkpoint's weights into a Sampler.
+package model
+
+import (
+	"gorgonia.org/gorgonia"
+
+	"github.com/scoregen/scoregen/configs"
+	"github.com/scoregen/scoregen/data"
+	"github.com/scoregen/scoregen/nn"
+	"github.com/scoregen/scoregen/optim"
+)
+
+// Family is one model family configured by an experiment.
+type Family interface {
+	// Type is the family's model.type: "unet", "vae" or "gan".
+	Type() string
+	// ImageShape is the channels, height and width of the images the
+	// family is configured for.
+	ImageShape() (c, h, w int)
+	// TrainGraph builds the training graph for batches of batch images,
+	// with parameters initialised from seed.
+	TrainGraph(batch int, seed uint64) (*TrainGraph, error)
+	// NewSampler compiles the family's sampler for batches of batch images
+	// with the weights w (a checkpoint's).
+	NewSampler(w Weights, batch int, o SampleOptions) (Sampler, error)
+}
+
+// TrainGraph is one training step of a family: a graph whose input X is the
+// clean batch (NCHW, in [-1, 1]), parameter groups, and the updates a step
+// makes, in order.
+type TrainGraph struct {
+	G *gorgonia.ExprGraph
+	// X is the clean batch; the trainer writes a new one before each
+	// update whose Data is set.
+	X *gorgonia.Node
+	// RNG keys the graph's random ops (noise, dropout, binarisation). The
+	// trainer sets RNG.Step before each update to a number that no other
+	// update of the run gets: the step for a family of one update per step.
+	RNG     *nn.RNG
+	Groups  []Group
+	Updates []Update
+	// State are tensors that are not trained but change with training and
+	// are kept in checkpoints (BatchNorm's running statistics): after each
+	// run of update U's plan, the trainer moves State[i].Value towards
+	// State[i].Batch, as an EMA with decay 1 - Momentum.
+	State []State
+	// Schedules are scalar inputs that the trainer sets before each update
+	// from the step (a VAE's KL warm-up weight).
+	Schedules []Schedule
+	// Prepare, when set, fills inputs of the plans from the clean batch
+	// itself instead of the trainer writing X (the score family's noising,
+	// which on the GPU is a fused kernel: see train's gpu step).
+	Prepare Preparer
+}
+
+// Schedule is a scalar input whose value is a function of the step (the
+// number of steps done before this one).
+type Schedule struct {
+	Node  *gorgonia.Node
+	Value func(step int) float32
+}
+
+// Preparer computes a step's inputs on the host from the clean batch x0,
+// with randomness keyed by key (the RNG.Step of the update); input gives
+// the memory of an input node of the plan.
+type Preparer interface {
+	PrepareHost(x0 []float32, key uint64, input func(*gorgonia.Node) []float32)
+}
+
+// Group is parameters that one optimiser updates, and its settings.
+type Group struct {
+	// Name prefixes nothing: parameter names are unique across groups
+	// ("g.fc.weight", "d.conv1.weight"). It names the group in logs and
+	// in checkpoints' metadata.
+	Name   string
+	Params []*gorgonia.Node
+	Optim  optim.Settings
+}
+
+// Update is one optimiser update: a plan that computes Loss and its
+// gradient with respect to the parameters of Groups[Group], then the
+// group's optimiser step.
+type Update struct {
+	// Name prefixes the update's entries in the metrics ("d.loss"); a
+	// family of one update leaves it empty ("loss").
+	Name  string
+	Group int
+	Loss  *gorgonia.Node // a scalar, minimised
+	// Repeat is how many times the update runs per step (a WGAN critic's
+	// n_critic); 0 means once.
+	Repeat int
+	// Data says the update reads X: each run gets the next batch.
+	Data bool
+	// Metrics are scalars of the same plan reported beside the loss
+	// ("kl", "recon").
+	Metrics []Metric
+}
+
+// Metric is a scalar node reported under Name.
+type Metric struct {
+	Name string
+	Node *gorgonia.Node
+}
+
+// State is a non-trained tensor of the graph (an input) and the batch
+// statistic computed by an update's plan that it follows.
+type State struct {
+	Value    *gorgonia.Node // an input of the graph, kept in checkpoints under its name
+	Batch    *gorgonia.Node // computed by Updates[Update]'s plan, same shape
+	Update   int
+	Momentum float64 // Value = (1-Momentum) Value + Momentum Batch, as torch's BatchNorm
+}
+
+// Evaluator is implemented by families that score held-out data (the
+// VAE's negative ELBO and importance-weighted bound).
+type Evaluator interface {
+	// Evaluate scores test's images with the weights w and returns named
+	// figures ("nelbo_nats", "iwae_nats", "bits_per_dim").
+	Evaluate(w Weights, test *data.Dataset, o SampleOptions) (map[string]float64, error)
+}
+
+// Weights are a checkpoint's tensors by name: a parameter's own name holds
+// its weights, "ema." + name its average, and state tensors their names.
+type Weights func(name string) ([]float32, bool)
+
+// SampleOptions are how a sampler runs.
+type SampleOptions struct {
+	Device string // "cpu" or "cuda"
+	GPU    configs.GPU
+	// EMA samples with the parameters' moving average where the family
+	// keeps one (the default in cmd/sample), else the raw weights.
+	EMA    bool
+	Sample configs.Sample
+}
+
+// Sampler draws images in batches of a fixed size.
+type Sampler interface {
+	// Batch is the number of images of one call.
+	Batch() int
+	// SampleAt overwrites x (Batch images, NCHW, in [-1, 1]) with images
+	// first .. first+Batch-1 of a run: image i's randomness depends only on
+	// sample.seed and i, so a run cut into batches or shards draws the
+	// same images. progress, when not nil, is called after each step of a
+	// many-step sampler.
+	SampleAt(first int, x []float32, progress func(step int)) error
+	Close()
+}
