@@ -53,24 +53,36 @@ type Backend interface {
 
 // Plan is a compiled graph bound to a backend.
 type Plan struct {
+	// Pre and Post run before and after the plan's nodes each time it
+	// runs: work of the backend's own that belongs to the step (the CUDA
+	// backend's fused noising before a training step, the optimiser
+	// after). Set them before the first Run.
+	Pre, Post []func() error
+
 	backend Backend
 	steps   []func() error
+	all     []func() error // Pre, steps, Post: fixed at the first Run
 	slots   map[*gorgonia.Node]Slot
 	bytes   int64
 }
 
 // Runner is implemented by backends that run a plan's steps themselves (the
-// CUDA backend records them once into a graph and replays it).
+// CUDA backend records them once into a graph per plan and replays it).
 type Runner interface {
-	Run(steps []func() error) error
+	// Run runs steps, which are all of plan p's work and the same at
+	// every call for the same p.
+	Run(p *Plan, steps []func() error) error
 }
 
-// Run executes every node of the plan once, in order.
+// Run executes Pre, every node of the plan in order, and Post, once.
 func (p *Plan) Run() error {
-	if r, ok := p.backend.(Runner); ok {
-		return r.Run(p.steps)
+	if p.all == nil {
+		p.all = append(append(append([]func() error{}, p.Pre...), p.steps...), p.Post...)
 	}
-	for _, s := range p.steps {
+	if r, ok := p.backend.(Runner); ok {
+		return r.Run(p, p.all)
+	}
+	for _, s := range p.all {
 		if err := s(); err != nil {
 			return err
 		}
@@ -78,7 +90,8 @@ func (p *Plan) Run() error {
 	return nil
 }
 
-// Bytes is the memory the plan's buffers and scratch take on the backend.
+// Bytes is the memory the plan's buffers and scratch take on the backend,
+// with those of the plans compiled with it (CompileShared).
 func (p *Plan) Bytes() int64 { return p.bytes }
 
 func (p *Plan) slot(n *gorgonia.Node, size int) (Slot, error) {
@@ -137,87 +150,136 @@ func isGradSum(n *gorgonia.Node, ch []*gorgonia.Node) bool {
 // layout is a graph scheduled and placed in an arena: the nodes in run
 // order, each one's operands, and where each value lives.
 type layout struct {
-	nodes          []*gorgonia.Node
-	children       map[*gorgonia.Node][]*gorgonia.Node
-	index          map[*gorgonia.Node]int
-	isOutput       map[*gorgonia.Node]bool
-	slots          []Slot
+	nodes    []*gorgonia.Node
+	children map[*gorgonia.Node][]*gorgonia.Node
+	index    map[*gorgonia.Node]int
+	isOutput map[*gorgonia.Node]bool
+	slots    []Slot
+}
+
+// arenaLayout is the layouts of plans compiled together: their inputs and
+// constants placed once, at the start of the arena, then each plan's
+// computed values in a region of its own.
+type arenaLayout struct {
+	plans          []*layout
 	arena, scratch int // float32 elements
 }
 
-// bytes is the memory the layout's buffers and scratch take.
-func (l *layout) bytes() int64 { return 4 * (int64(l.arena) + int64(l.scratch)) }
+// bytes is the memory the layouts' buffers and scratch take.
+func (a *arenaLayout) bytes() int64 { return 4 * (int64(a.arena) + int64(a.scratch)) }
 
-// plan schedules the graph that computes outputs and places its values,
-// asking backend only for scratch sizes: it allocates nothing on it.
-func plan(outputs []*gorgonia.Node, backend Backend) (*layout, error) {
-	l := &layout{index: map[*gorgonia.Node]int{}, isOutput: map[*gorgonia.Node]bool{}}
-	l.nodes, l.children = schedule(outputs)
-	for i, n := range l.nodes {
-		l.index[n] = i
-		if n.Dtype() != tensor.Float32 {
-			return nil, fmt.Errorf("engine: node %q has dtype %v; plans run float32", n.Name(), n.Dtype())
+// plan schedules the graphs that compute each set of outputs and places
+// their values, asking backend only for scratch sizes: it allocates
+// nothing on it.
+func plan(outputs []gorgonia.Nodes, backend Backend) (*arenaLayout, error) {
+	a := &arenaLayout{}
+	shared := map[*gorgonia.Node]Slot{}
+	for _, outs := range outputs {
+		l := &layout{index: map[*gorgonia.Node]int{}, isOutput: map[*gorgonia.Node]bool{}}
+		l.nodes, l.children = schedule(outs)
+		for i, n := range l.nodes {
+			l.index[n] = i
+			if n.Dtype() != tensor.Float32 {
+				return nil, fmt.Errorf("engine: node %q has dtype %v; plans run float32", n.Name(), n.Dtype())
+			}
+			if _, ok := shared[n]; isSource(n) && !ok {
+				shared[n] = Slot{Offset: a.arena, Shape: n.Shape().Clone()}
+				a.arena += alignUp(shared[n].Size())
+			}
+			if !isSource(n) {
+				a.scratch = max(a.scratch, backend.ScratchSize(n.Op(), shapes(l.children[n])))
+			}
 		}
-	}
-	for _, n := range outputs {
-		l.isOutput[n] = true
-	}
-	l.slots, l.arena = planMemory(l.nodes, l.children, l.index, l.isOutput)
-	for _, n := range l.nodes {
-		if !isSource(n) {
-			l.scratch = max(l.scratch, backend.ScratchSize(n.Op(), shapes(l.children[n])))
+		for _, n := range outs {
+			l.isOutput[n] = true
 		}
+		a.plans = append(a.plans, l)
 	}
-	return l, nil
+	for _, l := range a.plans {
+		var size int
+		l.slots, size = planMemory(l.nodes, l.children, l.index, l.isOutput)
+		for i, n := range l.nodes {
+			if s, ok := shared[n]; ok {
+				l.slots[i] = s
+			} else {
+				l.slots[i].Offset += a.arena
+			}
+		}
+		a.arena += size
+	}
+	return a, nil
 }
 
-// PlanBytes is what Plan.Bytes would be for the plan that Compile makes of
-// outputs on backend, found without allocating anything, so that a caller
-// can check that the plan fits before compiling it.
-func PlanBytes(outputs []*gorgonia.Node, backend Backend) (int64, error) {
-	l, err := plan(outputs, backend)
+// PlanBytes is what Plan.Bytes would be for the plans that CompileShared
+// makes of outputs on backend, found without allocating anything, so that
+// a caller can check that the plans fit before compiling them.
+func PlanBytes(backend Backend, outputs ...gorgonia.Nodes) (int64, error) {
+	a, err := plan(outputs, backend)
 	if err != nil {
 		return 0, err
 	}
-	return l.bytes(), nil
+	return a.bytes(), nil
 }
 
 // Compile plans the graph that computes outputs and binds it to backend.
 // Inputs and constants keep their bound values (if any) as initial values.
 func Compile(outputs []*gorgonia.Node, backend Backend) (*Plan, error) {
-	l, err := plan(outputs, backend)
+	plans, err := CompileShared(backend, outputs)
 	if err != nil {
 		return nil, err
 	}
-	if err := backend.Alloc(l.arena, l.scratch); err != nil {
+	return plans[0], nil
+}
+
+// CompileShared compiles one plan per set of outputs, all on backend, which
+// it allocates once. The plans share their inputs and constants: a
+// parameter written through one plan, or updated in place in its memory,
+// is what the others read, with no copy (a GAN's two updates each run both
+// networks). Each plan's computed values have memory of their own, so one
+// plan's outputs stay readable after another runs. Inputs and constants
+// keep their bound values (if any) as initial values.
+func CompileShared(backend Backend, outputs ...gorgonia.Nodes) ([]*Plan, error) {
+	a, err := plan(outputs, backend)
+	if err != nil {
 		return nil, err
 	}
-	p := &Plan{backend: backend, slots: map[*gorgonia.Node]Slot{}, bytes: l.bytes()}
-	for i, n := range l.nodes {
-		if l.isOutput[n] || isSource(n) {
-			p.slots[n] = l.slots[i]
-		}
-		if isSource(n) {
-			if err := writeValue(p, n, l.slots[i]); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		var op any = n.Op()
-		if isGradSum(n, l.children[n]) {
-			op = GradSum{}
-		}
-		in := make([]Slot, len(l.children[n]))
-		for k, c := range l.children[n] {
-			in[k] = l.slots[l.index[c]]
-		}
-		step, err := backend.Bind(op, l.slots[i], in)
-		if err != nil {
-			return nil, fmt.Errorf("engine: node %q: %w", n.Name(), err)
-		}
-		p.steps = append(p.steps, step)
+	if err := backend.Alloc(a.arena, a.scratch); err != nil {
+		return nil, err
 	}
-	return p, nil
+	written := map[*gorgonia.Node]bool{}
+	plans := make([]*Plan, len(a.plans))
+	for k, l := range a.plans {
+		p := &Plan{backend: backend, slots: map[*gorgonia.Node]Slot{}, bytes: a.bytes()}
+		for i, n := range l.nodes {
+			if l.isOutput[n] || isSource(n) {
+				p.slots[n] = l.slots[i]
+			}
+			if isSource(n) {
+				if !written[n] {
+					if err := writeValue(p, n, l.slots[i]); err != nil {
+						return nil, err
+					}
+					written[n] = true
+				}
+				continue
+			}
+			var op any = n.Op()
+			if isGradSum(n, l.children[n]) {
+				op = GradSum{}
+			}
+			in := make([]Slot, len(l.children[n]))
+			for j, c := range l.children[n] {
+				in[j] = l.slots[l.index[c]]
+			}
+			step, err := backend.Bind(op, l.slots[i], in)
+			if err != nil {
+				return nil, fmt.Errorf("engine: node %q: %w", n.Name(), err)
+			}
+			p.steps = append(p.steps, step)
+		}
+		plans[k] = p
+	}
+	return plans, nil
 }
 
 func shapes(nodes []*gorgonia.Node) []tensor.Shape {

@@ -206,7 +206,7 @@ func TestPlanBytesMatchesCompile(t *testing.T) {
 		t.Fatal(err)
 	}
 	outputs := append(gorgonia.Nodes{loss}, grads...)
-	got, err := engine.PlanBytes(outputs, noAlloc{engine.NewCPU()})
+	got, err := engine.PlanBytes(noAlloc{engine.NewCPU()}, outputs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,5 +219,71 @@ func TestPlanBytesMatchesCompile(t *testing.T) {
 	}
 	if got != p.Bytes() || got <= 4*int64(2*3*8*8+4*3*3*3+4) {
 		t.Fatalf("PlanBytes = %d, compiled plan's Bytes = %d (want equal, and more than the inputs)", got, p.Bytes())
+	}
+}
+
+// Plans compiled together share their inputs: a parameter updated in one
+// plan's memory is what the other reads, and each plan keeps its outputs
+// when the other runs. Each plan's values are those of the graph run
+// alone.
+func TestSharedPlansShareInputs(t *testing.T) {
+	g := gorgonia.NewGraph()
+	w := input(g, "w", 3, 4)
+	x := input(g, "x", 2, 4)
+	y := must(nn.Linear(x, w, input(g, "b", 3)))
+	lossA := must(nn.Mean(must(nn.Activate(y, nn.Tanh, 0))))
+	gradA, err := gorgonia.Grad(lossA, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lossB := must(nn.Sum(must(nn.Binary(nn.Mul, w, w))))
+	cpu := engine.NewCPU()
+	plans, err := engine.CompileShared(cpu, gorgonia.Nodes{lossA, gradA[0]}, gorgonia.Nodes{lossB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := plans[0], plans[1]
+	sa, okA := a.Slot(w)
+	sb, okB := b.Slot(w)
+	if !okA || !okB || sa.Offset != sb.Offset {
+		t.Fatalf("w lives at %d in one plan and %d in the other", sa.Offset, sb.Offset)
+	}
+	view := cpu.View(sa)
+	for i := range view {
+		view[i] *= 0.5 // an optimiser's in-place update
+	}
+	if err := a.Run(); err != nil {
+		t.Fatal(err)
+	}
+	var before, after [1]float32
+	if err := a.Read(lossA, before[:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Read(lossA, after[:]); err != nil {
+		t.Fatal(err)
+	}
+	if before != after {
+		t.Fatalf("plan A's loss changed from %v to %v when plan B ran", before, after)
+	}
+	var got [1]float32
+	if err := b.Read(lossB, got[:]); err != nil {
+		t.Fatal(err)
+	}
+	var want float64
+	for _, v := range view {
+		want += float64(v) * float64(v)
+	}
+	if math.Abs(float64(got[0])-want) > 1e-5*want {
+		t.Fatalf("plan B's sum of squares of the halved w = %v, want %v", got[0], want)
+	}
+	bytes, err := engine.PlanBytes(noAlloc{engine.NewCPU()}, gorgonia.Nodes{lossA, gradA[0]}, gorgonia.Nodes{lossB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes != a.Bytes() || bytes != b.Bytes() {
+		t.Fatalf("PlanBytes = %d; the shared plans' Bytes = %d and %d", bytes, a.Bytes(), b.Bytes())
 	}
 }

@@ -10,6 +10,9 @@ import (
 // aligned for vector loads).
 const align = 16
 
+// alignUp rounds n elements up to the alignment.
+func alignUp(n int) int { return (n + align - 1) / align * align }
+
 // isSource reports whether n's value is set from outside rather than
 // computed by the plan: an input or a constant. Written once, such a value
 // must never share memory.
@@ -24,9 +27,10 @@ type lifetime struct {
 	offset      int
 }
 
-// planMemory places every node's value in one arena. A value lives from the
-// step that writes it to the last step that reads it; inputs, constants and
-// outputs live for the whole plan. An op that allows it writes over its
+// planMemory places the value of every node that the plan computes in one
+// arena; inputs and constants are placed by the caller (their slots are
+// left zero). A value lives from the step that writes it to the last step
+// that reads it; outputs live for the whole plan. An op that allows it writes over its
 // operand when that operand is read by nothing later. Values are then
 // placed largest first, each at the lowest offset that no value alive at
 // the same time occupies (greedy by size, as TensorFlow Lite plans arenas).
@@ -48,7 +52,10 @@ func planMemory(nodes []*gorgonia.Node, children map[*gorgonia.Node][]*gorgonia.
 	var lives []*lifetime
 	life := make([]*lifetime, len(nodes))
 	for i, n := range nodes {
-		size := (max(n.Shape().TotalSize(), 1) + align - 1) / align * align
+		if isSource(n) {
+			continue // placed by the caller, shared between plans
+		}
+		size := alignUp(max(n.Shape().TotalSize(), 1))
 		for _, k := range inPlaceCandidates(n, children[n]) {
 			c := index[children[n][k]]
 			if lastUse[c] == i && life[c].size == size && countChild(children[n], children[n][k]) == 1 {
@@ -57,11 +64,7 @@ func planMemory(nodes []*gorgonia.Node, children map[*gorgonia.Node][]*gorgonia.
 			}
 		}
 		if life[i] == nil {
-			first := i
-			if isSource(n) {
-				first = 0
-			}
-			life[i] = &lifetime{first: first, size: size}
+			life[i] = &lifetime{first: i, size: size}
 			lives = append(lives, life[i])
 		}
 		life[i].last = lastUse[i]
@@ -93,7 +96,9 @@ func planMemory(nodes []*gorgonia.Node, children map[*gorgonia.Node][]*gorgonia.
 
 	slots := make([]Slot, len(nodes))
 	for i, n := range nodes {
-		slots[i] = Slot{Offset: life[i].offset, Shape: n.Shape().Clone()}
+		if life[i] != nil {
+			slots[i] = Slot{Offset: life[i].offset, Shape: n.Shape().Clone()}
+		}
 	}
 	return slots, arena
 }

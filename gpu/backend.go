@@ -40,18 +40,15 @@ type Call struct {
 	Scratch Ptr
 }
 
-// Backend runs engine plans on a device: the plan's arena is one device
-// buffer, and the first Run records the plan's steps, between Pre and
-// Post, into a CUDA graph that every Run replays.
+// Backend runs engine plans on a device: the arena of the plans compiled
+// on it (engine.CompileShared) is one device buffer, and the first Run of
+// each plan records its steps, Pre and Post included, into a CUDA graph
+// that every later Run of that plan replays.
 type Backend struct {
 	D *Device
 	// Poison fills the arena with NaN when it is made, so that an element
 	// that no kernel writes shows up in tests.
 	Poison bool
-	// Pre and Post are launched before and after the plan's steps, inside
-	// the same graph (noising before a training step, the optimiser after).
-	Pre, Post []func() error
-
 	arena, scratch Ptr
 	// uniforms are host values that kernels read from device memory, the
 	// i-th at uniformDev + 8i, copied there before each replay (the dropout
@@ -59,13 +56,13 @@ type Backend struct {
 	uniforms    []*uint64
 	uniformHost *Pinned
 	uniformDev  Ptr
-	graph       *Graph
+	graphs      map[*engine.Plan]*Graph
 }
 
 const maxUniforms = 64
 
-// NewBackend returns a backend for one plan on d.
-func NewBackend(d *Device) *Backend { return &Backend{D: d} }
+// NewBackend returns a backend on d for the plans compiled together on it.
+func NewBackend(d *Device) *Backend { return &Backend{D: d, graphs: map[*engine.Plan]*Graph{}} }
 
 func (b *Backend) ScratchSize(op any, in []tensor.Shape) int {
 	if op, ok := op.(Op); ok {
@@ -165,11 +162,11 @@ func (b *Backend) Read(off int, dst []float32) error {
 	return b.D.Do(func() error { return b.D.CopyOut(unsafe.Pointer(&dst[0]), b.arena.Add(off), int64(4*len(dst))) })
 }
 
-// Run replays the plan's graph, recording it first if need be, and waits
-// for it to finish.
-func (b *Backend) Run(steps []func() error) error {
+// Run replays p's graph, recording it from steps first if need be, and
+// waits for it to finish.
+func (b *Backend) Run(p *engine.Plan, steps []func() error) error {
 	return b.D.Do(func() error {
-		err := b.replay(steps)
+		err := b.replay(p, steps)
 		if err != nil {
 			b.D.stream.Synchronize() // the uniforms' copy may still be reading its pinned buffer
 		}
@@ -177,7 +174,7 @@ func (b *Backend) Run(steps []func() error) error {
 	})
 }
 
-func (b *Backend) replay(steps []func() error) error {
+func (b *Backend) replay(p *engine.Plan, steps []func() error) error {
 	if len(b.uniforms) > 0 {
 		host := unsafe.Slice((*uint64)(unsafe.Pointer(&b.uniformHost.Floats()[0])), maxUniforms)
 		for i, u := range b.uniforms {
@@ -187,13 +184,12 @@ func (b *Backend) replay(steps []func() error) error {
 			return err
 		}
 	}
-	if b.graph == nil {
+	graph := b.graphs[p]
+	if graph == nil {
 		g, err := b.D.Capture(func() error {
-			for _, group := range [][]func() error{b.Pre, steps, b.Post} {
-				for _, s := range group {
-					if err := s(); err != nil {
-						return err
-					}
+			for _, s := range steps {
+				if err := s(); err != nil {
+					return err
 				}
 			}
 			return nil
@@ -201,9 +197,9 @@ func (b *Backend) replay(steps []func() error) error {
 		if err != nil {
 			return err
 		}
-		b.graph = g
+		graph, b.graphs[p] = g, g
 	}
-	if err := b.D.Replay(b.graph); err != nil {
+	if err := b.D.Replay(graph); err != nil {
 		return err
 	}
 	if err := b.D.Sync(); err != nil {
@@ -215,9 +211,9 @@ func (b *Backend) replay(steps []func() error) error {
 // Close frees the plan's device memory.
 func (b *Backend) Close() error {
 	return b.D.Do(func() error {
-		if b.graph != nil {
-			b.graph.Destroy()
-			b.graph = nil
+		for p, g := range b.graphs {
+			g.Destroy()
+			delete(b.graphs, p)
 		}
 		for _, p := range []Ptr{b.arena, b.scratch, b.uniformDev} {
 			if p != 0 {

@@ -129,7 +129,7 @@ func (o *Optimizer) table() (param, grad, flat, size, chunkTensor, chunkStart Pt
 	return
 }
 
-// Post is the optimiser's launches, for Backend.Post.
+// Post is the optimiser's launches, for the Post of the plan it updates.
 func (o *Optimizer) Post() []func() error {
 	d := o.b.D
 	param, grad, flat, size, chunkTensor, chunkStart := o.table()

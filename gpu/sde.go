@@ -25,7 +25,7 @@ const (
 // The Philox stream of the samplers' prior (sde.StreamPrior).
 const streamPrior uint32 = 0x5DE00003
 
-// Perturb is sde.Perturb on the device, for Backend.Pre: from the clean
+// Perturb is sde.Perturb on the device, for the Pre of a training plan: from the clean
 // batch at x0 it draws t, z and x_t into the plan's inputs, keyed by
 // (seed, *step), where *step is read at each Run.
 func (b *Backend) Perturb(s SDE, x0, xt, z, t Buf, eps float64, seed uint64, step *uint64) (func() error, error) {
@@ -115,7 +115,7 @@ func (b *Backend) NewSamplerStep(x, t, epsHat Buf) (*SamplerStep, error) {
 	return s, nil
 }
 
-// Pre and Post are the step's launches for Backend.Pre and Backend.Post.
+// Pre and Post are the step's launches for the Pre and Post of the sampling plan.
 func (s *SamplerStep) Pre() func() error    { return s.pre }
 func (s *SamplerStep) Post() []func() error { return s.post }
 

@@ -143,7 +143,7 @@ func newMemory(what string, netCfg unet.Config, batch int, device string, copies
 	if err != nil {
 		return m, err
 	}
-	plan, err := engine.PlanBytes(outputs, backend)
+	plan, err := engine.PlanBytes(backend, outputs)
 	if err != nil {
 		return m, err
 	}

@@ -40,8 +40,8 @@ func compileGPUScore(m *ScoreModel, g configs.GPU) (err error) {
 	if err != nil {
 		return err
 	}
-	b.Pre = []func() error{step.Pre()}
-	b.Post = step.Post()
+	p.plan.Pre = []func() error{step.Pre()}
+	p.plan.Post = step.Post()
 	m.plan, m.close = p.plan, p.close
 	m.fused = &gpuSampler{m: m, b: b, step: step, x: p.buf(m.net.X)}
 	return nil

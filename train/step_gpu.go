@@ -75,8 +75,8 @@ func newGPUStep(sg *stepGraph, cfg *configs.Config) (st stepper, err error) {
 	if err != nil {
 		return nil, err
 	}
-	g.b.Pre = []func() error{perturb}
-	g.b.Post = g.opt.Post()
+	g.plan.Pre = []func() error{perturb}
+	g.plan.Post = g.opt.Post()
 	return g, nil
 }
 
