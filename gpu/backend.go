@@ -49,6 +49,7 @@ type Backend struct {
 	// Poison fills the arena with NaN when it is made, so that an element
 	// that no kernel writes shows up in tests.
 	Poison bool
+
 	arena, scratch Ptr
 	// uniforms are host values that kernels read from device memory, the
 	// i-th at uniformDev + 8i, copied there before each replay (the dropout
