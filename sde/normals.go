@@ -33,9 +33,10 @@ func (g *normals) at(j int) float64 {
 	return g.vals[j%4]
 }
 
-// fillNormals writes the normals of (seed, stream, draw) from element off
-// on to dst: element off+j at dst[j].
-func fillNormals(dst []float32, seed uint64, stream uint32, draw uint64, off int) {
+// Normals writes the normals of (seed, stream, draw) from element off
+// on to dst: element off+j at dst[j]. The samplers here draw theirs so, and
+// so do families whose latents follow the same keying (the VAE's).
+func Normals(dst []float32, seed uint64, stream uint32, draw uint64, off int) {
 	parallel(len(dst), len(dst), func(lo, hi int) {
 		g := newNormals(seed, stream, draw)
 		for j := lo; j < hi; j++ {

@@ -6,7 +6,7 @@ import (
 	"github.com/scoregen/scoregen/internal/philox"
 )
 
-// TestFillNormalsKeying checks fillNormals (split across goroutines) against
+// TestFillNormalsKeying checks Normals (split across goroutines) against
 // the documented keying, element by element, on a length that is not a
 // multiple of 4 and is long enough to be split, starting at an offset that
 // is not a multiple of 4 either.
@@ -14,7 +14,7 @@ func TestFillNormalsKeying(t *testing.T) {
 	const n, off = 3*minParallel + 3, 4*minParallel + 1
 	const seed, stream, draw = 0x0123456789abcdef, 77, 0xfedcba9876543210
 	got := make([]float32, n)
-	fillNormals(got, seed, stream, draw, off)
+	Normals(got, seed, stream, draw, off)
 	key := [2]uint32{0x89abcdef, 0x01234567}
 	for i := range n {
 		j := off + i

@@ -107,7 +107,7 @@ func (w *sampler) evalScore(t float64) error {
 // prior sets x to a draw from the prior N(0, PriorStd^2 I): draw 0 of
 // StreamPrior.
 func (w *sampler) prior() {
-	fillNormals(w.x, w.seed, StreamPrior, 0, w.off)
+	Normals(w.x, w.seed, StreamPrior, 0, w.off)
 	sd := w.sde.PriorStd()
 	for j, v := range w.x {
 		w.x[j] = float32(sd * float64(v))
@@ -162,7 +162,7 @@ func (w *sampler) correct(t, snr float64, draw uint64) error {
 		w.z = make([]float32, len(w.x))
 		w.norms = make([]float64, 2*w.batch)
 	}
-	fillNormals(w.z, w.seed, StreamCorrector, draw, w.off)
+	Normals(w.z, w.seed, StreamCorrector, draw, w.off)
 	d := w.dim
 	parallel(w.batch, len(w.x), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -366,7 +366,7 @@ func Langevin(score ScoreFunc, x []float32, batch, steps int, stepSize float64, 
 		if err := w.score(w.x, w.t, w.grad); err != nil {
 			return fmt.Errorf("sde: Langevin step %d: %w", i, err)
 		}
-		fillNormals(z, seed, StreamLangevin, uint64(i), 0)
+		Normals(z, seed, StreamLangevin, uint64(i), 0)
 		w.langevinUpdate(stepSize, z)
 	}
 	return nil

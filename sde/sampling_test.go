@@ -264,7 +264,7 @@ func TestEulerMaruyamaSteps(t *testing.T) {
 			t.Fatalf("%s: %d score calls, want %d", name(s), len(rec.xs), steps)
 		}
 		prior := make([]float32, b*d)
-		fillNormals(prior, seed, StreamPrior, 0, first*d)
+		Normals(prior, seed, StreamPrior, 0, first*d)
 		for j := range prior {
 			if want := s.PriorStd() * float64(prior[j]); !close32(rec.xs[0][j], want) {
 				t.Fatalf("%s: x(1)[%d] = %v, want %v", name(s), j, rec.xs[0][j], want)
@@ -283,7 +283,7 @@ func TestEulerMaruyamaSteps(t *testing.T) {
 				next = rec.xs[i+1]
 			}
 			z := make([]float32, b*d)
-			fillNormals(z, seed, StreamPredictor, uint64(i), first*d)
+			Normals(z, seed, StreamPredictor, uint64(i), first*d)
 			f, g := s.DriftCoef(tt), s.Diffusion(tt)
 			for j, xj := range rec.xs[i] {
 				want := float64(xj) + (f*float64(xj)-g*g*(-rec.c*float64(xj)))*dt
@@ -320,7 +320,7 @@ func TestLangevinCorrectorStep(t *testing.T) {
 				t.Fatal(err)
 			}
 			z := make([]float32, b*d)
-			fillNormals(z, seed, StreamCorrector, draw, 0)
+			Normals(z, seed, StreamCorrector, draw, 0)
 			var gn, zn float64
 			for i := range b {
 				var gg, zz float64

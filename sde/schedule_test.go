@@ -9,7 +9,7 @@ import (
 // score of N(0, I): what the fused GPU kernels do with the schedule.
 func replay(sched []SamplerStep, priorStd float64, batch, dim int, seed uint64, first int) []float32 {
 	x := make([]float32, batch*dim)
-	fillNormals(x, seed, StreamPrior, 0, first*dim)
+	Normals(x, seed, StreamPrior, 0, first*dim)
 	for j, v := range x {
 		x[j] = float32(priorStd * float64(v))
 	}
@@ -19,7 +19,7 @@ func replay(sched []SamplerStep, priorStd float64, batch, dim int, seed uint64, 
 			s[j] = -v
 		}
 		if st.Corrector {
-			fillNormals(z, seed, StreamCorrector, st.Draw, first*dim)
+			Normals(z, seed, StreamCorrector, st.Draw, first*dim)
 			var gn, zn float64
 			for i := range batch {
 				var gg, zz float64
