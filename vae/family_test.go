@@ -261,3 +261,15 @@ func TestTrainingLowersTheLoss(t *testing.T) {
 		}
 	}
 }
+
+func TestExperimentFiles(t *testing.T) {
+	for _, name := range []string{"mnist_vae.yaml", "fashion_vae.yaml", "cifar10_vae.yaml"} {
+		cfg, err := configs.Load(name, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := New(cfg); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
