@@ -238,6 +238,10 @@ var backwardOpCases = map[string]struct {
 			}
 			return sumOr(y, err)
 		}, firstWRT: []int{0}, wrt: []int{1}}},
+	// A second derivative of the discretised logistic is not defined.
+	"discLogisticGrad": {secondOrder: secondOrder{shapes: []tensor.Shape{{2, 3}, {2, 3}, {2, 3}},
+		first:    func(in []*gorgonia.Node) (*gorgonia.Node, error) { return sumOr(DiscLogisticNLL(in[0], in[1], in[2])) },
+		firstWRT: []int{1}, wrt: []int{1}}},
 	"mseGrad": {secondOrder: secondOrder{shapes: []tensor.Shape{{3, 4}, {3, 4}},
 		first: func(in []*gorgonia.Node) (*gorgonia.Node, error) { return MSE(in[0], in[1]) }, firstWRT: []int{0}, wrt: []int{1}}},
 	"splitGrad": {defined: true, secondOrder: secondOrder{shapes: []tensor.Shape{{2, 4, 2, 2}},
