@@ -12,6 +12,8 @@ import (
 	"github.com/scoregen/scoregen/ckpt"
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
+	"github.com/scoregen/scoregen/model"
+	"github.com/scoregen/scoregen/score"
 )
 
 // smallConfig is mnist_tiny shrunk so that a step takes milliseconds, with
@@ -45,9 +47,19 @@ func digits(n int) *data.Dataset {
 	return ds
 }
 
+// family is the model family cfg asks for.
+func family(t *testing.T, cfg *configs.Config) model.Family {
+	t.Helper()
+	f, err := score.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 func newTrainer(t *testing.T, cfg *configs.Config, resume bool) *Trainer {
 	t.Helper()
-	tr, err := New(cfg, digits(40), Options{Resume: resume})
+	tr, err := New(family(t, cfg), cfg, digits(40), Options{Resume: resume})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +78,7 @@ func sameBits(t *testing.T, what string, a, b [][]float32) {
 	}
 }
 
-func state(t *testing.T, tr *Trainer) *optState {
+func state(t *testing.T, tr *Trainer) *runState {
 	t.Helper()
 	s, err := tr.dev.state()
 	if err != nil {
@@ -95,11 +107,11 @@ func TestResumeIsBitExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	s1, s2 := state(t, straight), state(t, resumed)
-	p1 := s1.Params
+	p1 := s1.Groups[0].Params
 	sameState(t, s1, s2)
 	// And the weights did change: the comparison is not of two initial states.
 	fresh := newTrainer(t, smallConfig(t, t.TempDir()), false)
-	fp := state(t, fresh).Params
+	fp := state(t, fresh).Groups[0].Params
 	changed := false
 	for i := range fp {
 		for j := range fp[i] {
@@ -122,10 +134,10 @@ func TestLossFalls(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i < window {
-			first += st.Loss / window
+			first += st.Loss() / window
 		}
 		if i >= steps-window {
-			last += st.Loss / window
+			last += st.Loss() / window
 		}
 	}
 	if !(last < 0.7*first) {
@@ -142,7 +154,7 @@ func TestDivergenceStopsAndKeepsTheCheckpoint(t *testing.T) {
 	if err := tr.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	state(t, tr).Params[0][0] = float32(math.NaN()) // a view of the CPU step's memory
+	state(t, tr).Groups[0].Params[0][0] = float32(math.NaN()) // a view of the CPU step's memory
 	cfg.Train.Steps = 4
 	err := tr.Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "step 3") {
@@ -152,7 +164,7 @@ func TestDivergenceStopsAndKeepsTheCheckpoint(t *testing.T) {
 	if err != nil || step != 2 {
 		t.Fatalf("latest checkpoint %s at step %d (%v), want step 2", path, step, err)
 	}
-	if _, err := LoadCheckpoint(path); err != nil {
+	if _, err := ckpt.Open(path); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -179,16 +191,16 @@ func TestForeignCheckpointIsRefused(t *testing.T) {
 	if err := ckpt.Save(path, []ckpt.Tensor{{Name: "w", Shape: []int{1}, Data: []float32{1}}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadCheckpoint(path); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "not a scoregen checkpoint") {
+	if _, err := ckpt.Open(path); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "not a scoregen checkpoint") {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := LoadCheckpoint(filepath.Join(t.TempDir(), "missing")); err == nil {
+	if _, err := ckpt.Open(filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Fatal("loading a missing checkpoint succeeded")
 	}
 	if err := os.WriteFile(path, []byte("garbage"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadCheckpoint(path); err == nil || !strings.Contains(err.Error(), path) {
+	if _, err := ckpt.Open(path); err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("garbage file: err = %v", err)
 	}
 }

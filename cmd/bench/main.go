@@ -27,6 +27,7 @@ import (
 
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
+	"github.com/scoregen/scoregen/score"
 	"github.com/scoregen/scoregen/train"
 	"github.com/scoregen/scoregen/unet"
 )
@@ -170,14 +171,18 @@ func randomData(c *configs.Config, netCfg unet.Config) *data.Dataset {
 }
 
 func benchTrain(cfg *configs.Config, netCfg unet.Config, steps, warm int) (Result, error) {
-	est, err := train.TrainingMemory(netCfg, cfg)
+	est, err := score.TrainingMemory(netCfg, cfg)
 	if err != nil {
 		return Result{}, err
 	}
 	if err := est.Check("--batch"); err != nil {
 		return Result{}, err
 	}
-	tr, err := train.New(cfg, randomData(cfg, netCfg), train.Options{})
+	f, err := score.New(cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	tr, err := train.New(f, cfg, randomData(cfg, netCfg), train.Options{})
 	if err != nil {
 		return Result{}, err
 	}
@@ -200,31 +205,32 @@ func benchTrain(cfg *configs.Config, netCfg unet.Config, steps, warm int) (Resul
 // `steps` steps (the weights are the initial ones: the time does not
 // depend on them). One whole sampling run is timed, after a short one.
 func benchSample(cfg *configs.Config, netCfg unet.Config, batch, steps int) (Result, error) {
-	s, err := train.NewSDE(cfg.SDE)
+	s, err := score.NewSDE(cfg.SDE)
 	if err != nil {
 		return Result{}, err
 	}
-	est, err := train.SamplingMemory(netCfg, batch, cfg.Device)
+	est, err := score.SamplingMemory(netCfg, batch, cfg.Device)
 	if err != nil {
 		return Result{}, err
 	}
 	if err := est.Check("--sample-batch"); err != nil {
 		return Result{}, err
 	}
-	m, err := train.NewScoreModel(netCfg, s, batch, cfg.Device, cfg.GPU)
+	m, err := score.NewScoreModel(netCfg, s, batch, cfg.Device, cfg.GPU)
 	if err != nil {
 		return Result{}, err
 	}
 	defer m.Close()
-	sc := cfg.Sample
-	sc.Sampler = "em"
-	sc.Steps = min(steps, 10)
-	if _, err := m.Sample(sc, nil); err != nil { // warm-up: records the graph
+	x := make([]float32, batch*m.Dim)
+	m.Sample = cfg.Sample
+	m.Sample.Sampler = "em"
+	m.Sample.Steps = min(steps, 10)
+	if err := m.SampleAt(0, x, nil); err != nil { // warm-up: records the graph
 		return Result{}, err
 	}
-	sc.Steps = steps
+	m.Sample.Steps = steps
 	start := time.Now()
-	if _, err := m.Sample(sc, nil); err != nil {
+	if err := m.SampleAt(0, x, nil); err != nil {
 		return Result{}, err
 	}
 	total := time.Since(start).Seconds()
@@ -284,7 +290,7 @@ func report(r Result, asJSON bool) error {
 
 // estimateMiB is the part of e to compare with what the run measures: the
 // host's on the CPU, the device's on the GPU.
-func estimateMiB(e train.Memory) float64 {
+func estimateMiB(e score.Memory) float64 {
 	if e.Device > 0 {
 		return mib(e.Device)
 	}

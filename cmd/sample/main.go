@@ -20,6 +20,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scoregen/scoregen/models"
 	"github.com/scoregen/scoregen/sample"
 )
 
@@ -71,6 +72,7 @@ func run(o sample.Options) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	o.Family = models.New
 	return sample.Run(ctx, o)
 }
 

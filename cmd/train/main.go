@@ -22,6 +22,7 @@ import (
 	"github.com/scoregen/scoregen/ckpt"
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
+	"github.com/scoregen/scoregen/models"
 	"github.com/scoregen/scoregen/train"
 )
 
@@ -65,7 +66,11 @@ func run(cfg *configs.Config, resume bool) error {
 	if isTerminal(os.Stderr) {
 		opt.Progress = os.Stderr
 	}
-	tr, err := train.New(cfg, ds, opt)
+	f, err := models.New(cfg)
+	if err != nil {
+		return err
+	}
+	tr, err := train.New(f, cfg, ds, opt)
 	if err != nil {
 		return err
 	}
@@ -81,16 +86,16 @@ func run(cfg *configs.Config, resume bool) error {
 // checkpointNote says, after a failure, what a --resume would start from,
 // having loaded and verified it.
 func checkpointNote(dir string) string {
-	c, err := train.LoadCheckpoint(dir)
+	c, err := ckpt.Open(dir)
 	switch {
 	case errors.Is(err, ckpt.ErrNoCheckpoint):
 		return "no checkpoint was written in " + dir + "; --resume starts from step 0"
 	case err != nil:
 		return "no checkpoint in " + dir + " is intact: " + err.Error()
 	case len(c.Skipped) > 0:
-		return fmt.Sprintf("the newest intact checkpoint is %s, step %s; %d newer do not load", c.Path, c.Meta["step"], len(c.Skipped))
+		return fmt.Sprintf("the newest intact checkpoint is %s, step %d; %d newer do not load", c.Path, c.Step, len(c.Skipped))
 	}
-	return fmt.Sprintf("the last checkpoint, %s, step %s, is intact", c.Path, c.Meta["step"])
+	return fmt.Sprintf("the last checkpoint, %s, step %d, is intact", c.Path, c.Step)
 }
 
 func isTerminal(f *os.File) bool {
