@@ -70,7 +70,7 @@ func (f *Family) TrainGraph(batch int, seed uint64) (*model.TrainGraph, error) {
 			LR: t.LR, Beta1: t.Beta1, Beta2: t.Beta2, Eps: adamEps, Warmup: t.Warmup, Clip: t.GradClip, EMA: t.EMA,
 		}}},
 		Updates: []model.Update{{Group: 0, Loss: sg.loss, Data: true}},
-		Prepare: &Perturb{SDE: f.SDE, Config: f.cfg.SDE, Seed: seed, Eps: f.cfg.SDE.Eps, XT: sg.net.X, Z: sg.z, T: sg.net.T},
+		Prepare: &Perturb{SDE: f.SDE, Seed: seed, Eps: f.cfg.SDE.Eps, XT: sg.net.X, Z: sg.z, T: sg.net.T},
 	}, nil
 }
 

@@ -3,7 +3,6 @@ package score
 import (
 	"gorgonia.org/gorgonia"
 
-	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/sde"
 )
 
@@ -13,7 +12,6 @@ import (
 // GPU the same numbers come from one fused kernel (PrepareGPU).
 type Perturb struct {
 	SDE      sde.SDE
-	Config   configs.SDE // the SDE's settings, which name it to the GPU's kernel
 	Seed     uint64
 	Eps      float64 // the smallest t
 	XT, Z, T *gorgonia.Node
