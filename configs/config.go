@@ -440,3 +440,35 @@ func Parse(doc, source string) (*Config, error) {
 	}
 	return &c, nil
 }
+
+// Differs returns the first key under one of the prefixes ("model.",
+// "data.name") whose value differs between c and other, with the two
+// values; key is "" when none does.
+func (c *Config) Differs(other *Config, prefixes ...string) (key string, have, want any) {
+	for _, k := range validKeys {
+		for _, p := range prefixes {
+			if k != p && !(strings.HasSuffix(p, ".") && strings.HasPrefix(k, p)) {
+				continue
+			}
+			a, b := c.value(k), other.value(k)
+			if !reflect.DeepEqual(a, b) {
+				return k, a, b
+			}
+		}
+	}
+	return "", nil, nil
+}
+
+// value is the value of the dotted key.
+func (c *Config) value(key string) any {
+	v := reflect.ValueOf(c).Elem()
+	for _, part := range strings.Split(key, ".") {
+		for i := range v.NumField() {
+			if v.Type().Field(i).Tag.Get("mapstructure") == part {
+				v = v.Field(i)
+				break
+			}
+		}
+	}
+	return v.Interface()
+}

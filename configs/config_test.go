@@ -175,3 +175,20 @@ func TestMixedFamiliesAreRefused(t *testing.T) {
 		t.Errorf("a gan config: %v, train.ema %v (want 0.999 when not given)", err, c.Train.EMA)
 	}
 }
+
+func TestDiffersNamesTheKey(t *testing.T) {
+	a, err := Load("", []string{"model.type=vae", "vae.latent=16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Load("", []string{"model.type=vae"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key, have, want := a.Differs(b, "model.", "vae."); key != "vae.latent" || have != 16 || want != 32 {
+		t.Fatalf("Differs = %q, %v, %v; want vae.latent, 16, 32", key, have, want)
+	}
+	if key, _, _ := a.Differs(a, "model.", "vae.", "data.name"); key != "" {
+		t.Fatalf("a config differs from itself at %q", key)
+	}
+}

@@ -136,19 +136,13 @@ func (tr *Trainer) resume() error {
 }
 
 // sameModel refuses a checkpoint of another family or of another model
-// than cfg describes, naming the file and what differs.
+// than cfg describes, naming the file and the first key that differs.
 func sameModel(c *ckpt.Checkpoint, cfg *configs.Config) error {
 	if c.Family != cfg.Model.Type {
 		return fmt.Errorf("checkpoint %s is of model.type %s, the config asks for %s", c.Path, c.Family, cfg.Model.Type)
 	}
-	a, b := c.Config, cfg
-	for _, part := range []struct {
-		key        string
-		have, want any
-	}{{"model", a.Model, b.Model}, {"sde", a.SDE, b.SDE}, {"vae", a.VAE, b.VAE}, {"gan", a.GAN, b.GAN}, {"data.name", a.Data.Name, b.Data.Name}} {
-		if fmt.Sprint(part.have) != fmt.Sprint(part.want) {
-			return fmt.Errorf("checkpoint %s has %s %+v, the config asks for %+v", c.Path, part.key, part.have, part.want)
-		}
+	if key, have, want := c.Config.Differs(cfg, "model.", "sde.", "vae.", "gan.", "data.name"); key != "" {
+		return fmt.Errorf("checkpoint %s has %s = %v, the config asks for %v", c.Path, key, have, want)
 	}
 	return nil
 }
