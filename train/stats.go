@@ -13,7 +13,8 @@ import (
 type Stats struct {
 	Step       int
 	Values     map[string]float64
-	ImagesPerS float64 // data images the step read per second
+	Images     int     // data images the step read (not in the metrics file)
+	ImagesPerS float64 // and per second
 }
 
 // Loss is the step's loss: that of its one unnamed update, else the sum of

@@ -198,7 +198,7 @@ func (tr *Trainer) TrainStep() (Stats, error) {
 		}
 	}
 	tr.step++
-	st.ImagesPerS = float64(images) / time.Since(start).Seconds()
+	st.Images, st.ImagesPerS = images, float64(images)/time.Since(start).Seconds()
 	return st, nil
 }
 
