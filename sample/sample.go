@@ -109,6 +109,9 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", c.Path, err)
 	}
+	if fam.Type() != "unet" && (o.Sampler != "" || o.SNR != 0 || o.Eps != 0) {
+		return fmt.Errorf("--sampler, --snr and --eps set a score network's sampler; checkpoint %s is of model.type %s", c.Path, fam.Type())
+	}
 	var prev *Sidecar // the run recorded next to o.NPY, if resuming
 	if o.NPY != "" && o.Resume {
 		if prev, err = readSidecar(o.NPY); err != nil {
