@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
 	"github.com/scoregen/scoregen/model"
-	"github.com/scoregen/scoregen/score"
+	"github.com/scoregen/scoregen/models"
 )
 
 // smallConfig is mnist_tiny shrunk so that a step takes milliseconds, with
@@ -50,7 +51,7 @@ func digits(n int) *data.Dataset {
 // family is the model family cfg asks for.
 func family(t *testing.T, cfg *configs.Config) model.Family {
 	t.Helper()
-	f, err := score.New(cfg)
+	f, err := models.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,43 +88,76 @@ func state(t *testing.T, tr *Trainer) *runState {
 	return s
 }
 
+// experiments are a small config of each family (and each GAN loss), for
+// the tests that every family must pass: extra settings, then the
+// caller's.
+var experiments = []struct {
+	name, file string
+	sets       []string
+}{
+	{"unet", "mnist_tiny.yaml", nil},
+}
+
+// experimentConfig is experiment e shrunk so that a step takes
+// milliseconds, writing into outDir.
+func experimentConfig(t *testing.T, file string, outDir string, sets ...string) *configs.Config {
+	t.Helper()
+	if file == "mnist_tiny.yaml" {
+		return smallConfig(t, outDir, sets...)
+	}
+	cfg, err := configs.Load(file, append([]string{"data.batch_size=4", "train.warmup=2", "train.sample_every=0",
+		"train.log_every=1", "train.out_dir=" + outDir}, sets...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // A run stopped at step 6 and resumed to 12 ends with the same weights,
-// EMA and Adam moments, bit for bit, as a run straight to 12.
+// EMA, Adam moments and state tensors, bit for bit, as a run straight to
+// 12, for every family.
 func TestResumeIsBitExact(t *testing.T) {
-	straight := newTrainer(t, smallConfig(t, t.TempDir(), "train.steps=12", "train.ckpt_every=100"), false)
-	if err := straight.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	first := newTrainer(t, smallConfig(t, dir, "train.steps=6", "train.ckpt_every=6"), false)
-	if err := first.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	resumed := newTrainer(t, smallConfig(t, dir, "train.steps=12", "train.ckpt_every=6"), true)
-	if resumed.Step() != 6 {
-		t.Fatalf("resumed at step %d, want 6", resumed.Step())
-	}
-	if err := resumed.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	s1, s2 := state(t, straight), state(t, resumed)
-	p1 := s1.Groups[0].Params
-	sameState(t, s1, s2)
-	// And the weights did change: the comparison is not of two initial states.
-	fresh := newTrainer(t, smallConfig(t, t.TempDir()), false)
-	fp := state(t, fresh).Groups[0].Params
-	changed := false
-	for i := range fp {
-		for j := range fp[i] {
-			changed = changed || fp[i][j] != p1[i][j]
-		}
-	}
-	if !changed {
-		t.Fatal("12 steps left every weight unchanged")
+	for _, e := range experiments {
+		t.Run(e.name, func(t *testing.T) {
+			cfg := func(dir string, sets ...string) *configs.Config {
+				return experimentConfig(t, e.file, dir, append(slices.Clone(e.sets), sets...)...)
+			}
+			straight := newTrainer(t, cfg(t.TempDir(), "train.steps=12", "train.ckpt_every=100"), false)
+			if err := straight.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			first := newTrainer(t, cfg(dir, "train.steps=6", "train.ckpt_every=6"), false)
+			if err := first.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			resumed := newTrainer(t, cfg(dir, "train.steps=12", "train.ckpt_every=6"), true)
+			if resumed.Step() != 6 {
+				t.Fatalf("resumed at step %d, want 6", resumed.Step())
+			}
+			if err := resumed.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			s1, s2 := state(t, straight), state(t, resumed)
+			sameState(t, s1, s2)
+			// And the weights did change: the comparison is not of two
+			// initial states.
+			fresh := state(t, newTrainer(t, cfg(t.TempDir()), false))
+			changed := false
+			for g := range fresh.Groups {
+				for i, p := range fresh.Groups[g].Params {
+					for j := range p {
+						changed = changed || p[j] != s1.Groups[g].Params[i][j]
+					}
+				}
+			}
+			if !changed {
+				t.Fatal("12 steps left every weight unchanged")
+			}
+		})
 	}
 }
 
-// The loss falls on a small data set: the step trains.
 func TestLossFalls(t *testing.T) {
 	tr := newTrainer(t, smallConfig(t, t.TempDir(), "train.lr=2e-3", "model.dropout=0"), false)
 	var first, last float64
