@@ -5,7 +5,10 @@ package train
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/scoregen/scoregen/internal/numdiff"
@@ -45,19 +48,26 @@ func compareScalar(t *testing.T, what string, gpu, cpu, tol float64) {
 }
 
 // Ten training steps on the GPU match ten on the CPU from the same batches
-// and Philox streams: the loss of each step within 1e-5 relative, and every
-// parameter, EMA weight and Adam moment within 1e-4 at the end.
+// and Philox streams, for every family: each update's loss and gradient
+// norm within 1e-5 relative at each step, and every parameter, EMA weight,
+// Adam moment and state tensor within 1e-4 at the end.
 func TestGPUStepMatchesCPU(t *testing.T) {
 	const steps = 10
-	cpu := newTrainer(t, smallConfig(t, t.TempDir()), false)
-	gpuCfg := smallConfig(t, t.TempDir(), "device=cuda")
-	gpu := newTrainer(t, gpuCfg, false)
-	for i := range steps {
-		a, b := stepBoth(t, cpu, gpu)
-		compareScalar(t, fmt.Sprintf("step %d: loss", i+1), b.Loss(), a.Loss(), 1e-5)
-		compareScalar(t, fmt.Sprintf("step %d: gradient norm", i+1), b.Values["grad_norm"], a.Values["grad_norm"], 1e-5)
+	for _, e := range experiments {
+		t.Run(e.name, func(t *testing.T) {
+			cpu := newTrainer(t, experimentConfig(t, e.file, t.TempDir(), e.sets...), false)
+			gpu := newTrainer(t, experimentConfig(t, e.file, t.TempDir(), append(slices.Clone(e.sets), "device=cuda")...), false)
+			for i := range steps {
+				a, b := stepBoth(t, cpu, gpu)
+				for _, k := range slices.Sorted(maps.Keys(a.Values)) {
+					if strings.HasSuffix(k, "loss") || strings.HasSuffix(k, "grad_norm") {
+						compareScalar(t, fmt.Sprintf("step %d: %s", i+1, k), b.Values[k], a.Values[k], 1e-5)
+					}
+				}
+			}
+			compareStates(t, fmt.Sprintf("after %d steps:", steps), gpu, cpu)
+		})
 	}
-	compareStates(t, fmt.Sprintf("after %d steps:", steps), gpu, cpu)
 }
 
 // stepBoth runs one training step on each trainer.
@@ -90,6 +100,11 @@ func compareStates(t *testing.T, when string, gpu, cpu *Trainer) {
 			t.Errorf("%s counters: Adam %d on the GPU, %d on the CPU; EMA %d, %d", when, sg.AdamStep, sc.AdamStep, sg.EMAUpdates, sc.EMAUpdates)
 		}
 	}
+	var names []string
+	for _, st := range cpu.c.tg.State {
+		names = append(names, st.Value.Name())
+	}
+	compare(t, when+" state", names, stg.State, stc.State, 1e-4)
 }
 
 // A batch holding a NaN changes nothing on the GPU, as on the CPU
