@@ -11,6 +11,7 @@ import "github.com/scoregen/scoregen/gpu"
 var (
 	_ gpu.Op = (*activation)(nil)
 	_ gpu.Op = (*activationGrad)(nil)
+	_ gpu.Op = (*activationGrad2)(nil)
 	_ gpu.Op = (*binary)(nil)
 	_ gpu.Op = (*scale)(nil)
 	_ gpu.Op = (*reduceTo)(nil)
@@ -31,6 +32,8 @@ var (
 	_ gpu.Op = (*upsampleGrad)(nil)
 	_ gpu.Op = (*dropout)(nil)
 	_ gpu.Op = (*dropoutGrad)(nil)
+	_ gpu.Op = (*normalLike)(nil)
+	_ gpu.Op = (*bernoulli)(nil)
 	_ gpu.Op = (*sinusoidal)(nil)
 	_ gpu.Op = (*sinusoidalGrad)(nil)
 	_ gpu.Op = (*mse)(nil)

@@ -20,12 +20,15 @@ package hostemu
 // void upsample2x_bwd(float *dx, const float *g, long long planes, int h, int w);
 // void copy_rows(float *dst, const float *src, long long rows, long long len, long long dstride, long long doff, long long sstride, long long soff);
 // void dropout(float *y, const float *x, long long n, uint32_t thr, float scale, const uint64_t *seed, uint32_t stream, const uint64_t *step);
+// void normal_like(float *y, long long n, const uint64_t *seed, uint32_t stream, const uint64_t *step);
+// void bernoulli(float *y, const float *p, long long n, const uint64_t *seed, uint32_t stream, const uint64_t *step);
 // void perturb(float *xt, float *z, float *t, const float *x0, int batch, long long d, int kind, double a, double b, double eps, uint64_t seed, const uint64_t *step);
 // void normals(float *y, long long n, double sd, uint64_t seed, uint32_t stream, uint64_t draw, long long off);
 // void em_step(float *x, const float *eps_hat, long long n, const void *ctl);
 // void langevin_noise(float *z, long long n, const void *ctl);
 // void act_fwd(float *y, const float *x, long long n, int act, float slope);
 // void act_bwd(float *dx, const float *x, const float *dy, long long n, int act, float slope);
+// void act_bwd2(float *out, const float *x, const float *dy, const float *g, long long n, int act, float slope);
 // void binary(float *y, const float *a, const float *b, long long n, int op, int d1, int d2, int d3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3);
 // void expand(float *y, const float *x, long long n, float f, int d1, int d2, int d3, int s0, int s1, int s2, int s3);
 // void sinusoidal_fwd(float *y, const float *t, int batch, int dim, double scale);
@@ -95,6 +98,18 @@ func CopyRows(dst, src []float32, rows, n, dstride, doff, sstride, soff int) {
 func Dropout(y, x []float32, thr uint32, scale float32, seed uint64, stream uint32, step uint64) {
 	s, st := C.uint64_t(seed), C.uint64_t(step)
 	C.dropout(p(y), p(x), C.longlong(len(x)), C.uint32_t(thr), C.float(scale), &s, C.uint32_t(stream), &st)
+}
+
+// NormalLike runs kernels/random.cu's normal_like.
+func NormalLike(y []float32, seed uint64, stream uint32, step uint64) {
+	s, st := C.uint64_t(seed), C.uint64_t(step)
+	C.normal_like(p(y), C.longlong(len(y)), &s, C.uint32_t(stream), &st)
+}
+
+// Bernoulli runs kernels/random.cu's bernoulli.
+func Bernoulli(y, prob []float32, seed uint64, stream uint32, step uint64) {
+	s, st := C.uint64_t(seed), C.uint64_t(step)
+	C.bernoulli(p(y), p(prob), C.longlong(len(prob)), &s, C.uint32_t(stream), &st)
 }
 
 // Perturb runs kernels/sde.cu's noising for an SDE of the given kind (0 VE,
@@ -240,6 +255,12 @@ func ActFwd(y, x []float32, act int, slope float32) {
 
 func ActBwd(dx, x, dy []float32, act int, slope float32) {
 	C.act_bwd(p(dx), p(x), p(dy), C.longlong(len(x)), C.int(act), C.float(slope))
+}
+
+// ActBwd2 runs kernels/elementwise.cu's act_bwd2: out = f2(x) dy g, f2
+// the second derivative.
+func ActBwd2(out, x, dy, g []float32, act int, slope float32) {
+	C.act_bwd2(p(out), p(x), p(dy), p(g), C.longlong(len(x)), C.int(act), C.float(slope))
 }
 
 // Binary runs kernels/elementwise.cu's broadcasting binary op over an

@@ -221,6 +221,49 @@ func TestDropoutKernelMatchesTheCPUOp(t *testing.T) {
 	}
 }
 
+// The random kernels draw the CPU ops' numbers: NormalLike's within a
+// float32 ulp (the C library's log and sincos against Go's), Bernoulli's
+// bit for bit, with p from below 0 to above 1 and on a length that ends in
+// a partial Philox block.
+func TestRandomKernelsMatchTheCPUOps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 3))
+	g := gorgonia.NewGraph()
+	x := input(g, "x", 3, 7, 5)
+	r := &nn.RNG{Seed: 0x1234_5678_9abc, Step: 1<<32 + 41}
+	const stream = 23
+	z, err := nn.NormalLike(x, stream, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := nn.Bernoulli(x, stream+1, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv := randn(rng, 105)
+	for i := range pv {
+		pv[i] = 0.5 + 0.4*pv[i]
+	}
+	want := cpuRun(t, map[*gorgonia.Node][]float32{x: pv}, z, b)
+	got := make([]float32, 105)
+	NormalLike(got, r.Seed, stream, r.Step)
+	for i := range got {
+		if ulps(got[i], want[0][i]) > 1 {
+			t.Fatalf("normal %d: %v from the kernel, %v from the CPU op", i, got[i], want[0][i])
+		}
+	}
+	Bernoulli(got, pv, r.Seed, stream+1, r.Step)
+	ones := 0
+	for i := range got {
+		if got[i] != want[1][i] {
+			t.Fatalf("Bernoulli %d (p %v): %v from the kernel, %v from the CPU op", i, pv[i], got[i], want[1][i])
+		}
+		ones += int(got[i])
+	}
+	if ones == 0 || ones == len(got) {
+		t.Fatalf("Bernoulli drew %d ones of %d", ones, len(got))
+	}
+}
+
 // ulps is the distance between two float32s in units in the last place.
 func ulps(a, b float32) int64 {
 	d := int64(int32(math.Float32bits(a))) - int64(int32(math.Float32bits(b)))
@@ -317,7 +360,15 @@ func TestSamplerKernels(t *testing.T) {
 func TestElementwiseKernelsMatchTheCPUOps(t *testing.T) {
 	rng := rand.New(rand.NewPCG(12, 12))
 	x := randn(rng, 60)
-	for _, act := range []nn.Act{nn.SiLU, nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.Tanh} {
+	pos := make([]float32, len(x)) // Log's and Sqrt's domain
+	for i, v := range x {
+		pos[i] = float32(math.Abs(float64(v))) + 0.1
+	}
+	for _, act := range []nn.Act{nn.Identity, nn.SiLU, nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.Exp, nn.Log, nn.Softplus, nn.Sqrt} {
+		x := x
+		if act == nn.Log || act == nn.Sqrt {
+			x = pos
+		}
 		y, dy, grads := gradients(t, func(g *gorgonia.ExprGraph) (*gorgonia.Node, []*gorgonia.Node) {
 			xn := input(g, "x", 60)
 			y, err := nn.Activate(xn, act, 0.2)
@@ -331,6 +382,33 @@ func TestElementwiseKernelsMatchTheCPUOps(t *testing.T) {
 		ActBwd(dx, x, dy, int(act), 0.2)
 		assertClose(t, act.String(), got, y, 1e-6)
 		assertClose(t, act.String()+" derivative", dx, grads[0], 1e-6)
+
+		// The gradient of dx = f'(x) w by x and w, against sum(dx * v):
+		// f''(x) w v (act_bwd2) and f'(x) v (act_bwd).
+		w := randn(rng, 60)
+		_, v, grads2 := gradients(t, func(g *gorgonia.ExprGraph) (*gorgonia.Node, []*gorgonia.Node) {
+			xn, wn := input(g, "x", 60), input(g, "w", 60)
+			y, err := nn.Activate(xn, act, 0.2)
+			if err == nil {
+				y, err = nn.Binary(nn.Mul, y, wn)
+			}
+			if err == nil {
+				y, err = nn.Sum(y)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			dx, err := gorgonia.Grad(y, xn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return dx[0], []*gorgonia.Node{xn, wn}
+		}, [][]float32{x, w}, func(k int) []float32 { return randn(rng, k) })
+		d2, dw := make([]float32, 60), make([]float32, 60)
+		ActBwd2(d2, x, w, v, int(act), 0.2)
+		ActBwd(dw, x, v, int(act), 0.2)
+		assertClose(t, act.String()+" second derivative", d2, grads2[0], 1e-6)
+		assertClose(t, act.String()+" derivative by dy", dw, grads2[1], 1e-6)
 	}
 
 	// [2,1,4,5] * [2,3,1,5] -> [2,3,4,5], and [1,3,1,5] expanded to it.
