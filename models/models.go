@@ -9,6 +9,7 @@ import (
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/model"
 	"github.com/scoregen/scoregen/score"
+	"github.com/scoregen/scoregen/vae"
 )
 
 // New is the family of cfg's model.type.
@@ -16,6 +17,8 @@ func New(cfg *configs.Config) (model.Family, error) {
 	switch cfg.Model.Type {
 	case "unet":
 		return score.New(cfg)
+	case "vae":
+		return vae.New(cfg)
 	}
 	return nil, fmt.Errorf("model.type %q: want unet, vae or gan", cfg.Model.Type)
 }

@@ -96,6 +96,7 @@ var experiments = []struct {
 	sets       []string
 }{
 	{"unet", "mnist_tiny.yaml", nil},
+	{"vae", "mnist_vae.yaml", []string{"vae.ch=4", "vae.latent=4", "vae.kl_warmup=5"}},
 }
 
 // experimentConfig is experiment e shrunk so that a step takes

@@ -17,7 +17,6 @@ package vae
 
 import (
 	"fmt"
-	"math"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -50,34 +49,23 @@ type Family struct {
 	opt     optim.Settings
 }
 
-// New checks the config's vae section and data set and returns the family.
+// New returns the family of cfg, which it validates (cfg.Validate: a
+// config built in code has not been through configs.Load), refusing also
+// the Bernoulli decoder for colour images.
 func New(cfg *configs.Config) (*Family, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	f := &Family{cfg: cfg.VAE}
 	switch cfg.Data.Name {
 	case "mnist", "fashion":
 		f.c, f.h, f.w = 1, 28, 28
 	case "cifar10":
 		f.c, f.h, f.w = 3, 32, 32
-	default:
-		return nil, fmt.Errorf("data.name = %q: the VAE wants mnist, fashion or cifar10", cfg.Data.Name)
 	}
-	v := cfg.VAE
-	switch {
-	case v.Latent < 1:
-		return nil, fmt.Errorf("vae.latent = %d: want at least 1", v.Latent)
-	case v.Ch < 1:
-		return nil, fmt.Errorf("vae.ch = %d: want at least 1", v.Ch)
-	case v.Decoder != Bernoulli && v.Decoder != Logistic:
-		return nil, fmt.Errorf("vae.decoder = %q: want %s (binarised pixels) or %s (8-bit pixels)", v.Decoder, Bernoulli, Logistic)
-	case v.Decoder == Bernoulli && f.c != 1:
+	if cfg.VAE.Decoder == Bernoulli && f.c != 1 {
 		return nil, fmt.Errorf("vae.decoder = %s with data.name = %s: want %s for colour images (bernoulli binarises grey-level ones, as for MNIST)",
 			Bernoulli, cfg.Data.Name, Logistic)
-	case !(v.Beta >= 0) || math.IsInf(v.Beta, 0):
-		return nil, fmt.Errorf("vae.beta = %v: want a finite number >= 0 (1 is the ELBO)", v.Beta)
-	case v.KLWarmup < 0:
-		return nil, fmt.Errorf("vae.kl_warmup = %d: want >= 0 (0 turns the warm-up off)", v.KLWarmup)
-	case v.IWAEK < 1:
-		return nil, fmt.Errorf("vae.iwae_k = %d: want at least 1", v.IWAEK)
 	}
 	t := cfg.Train
 	f.opt = optim.Settings{LR: t.LR, Beta1: t.Beta1, Beta2: t.Beta2, Eps: 1e-8, Warmup: t.Warmup, Clip: t.GradClip, EMA: t.EMA}
