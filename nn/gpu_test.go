@@ -101,6 +101,13 @@ var gpuCases = []gpuCase{
 	{"Dropout", []tensor.Shape{{3, 5, 7}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
 		return Dropout(in[0], 0.3, 11, dropRNG)
 	}},
+	{"UniformLike", []tensor.Shape{{3, 5, 7}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		u, err := UniformLike(in[0], 12, dropRNG) // times x, so that the case has a gradient
+		if err != nil {
+			return nil, err
+		}
+		return Binary(Mul, u, in[0])
+	}},
 	{"Sinusoidal", []tensor.Shape{{5}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) { return Sinusoidal(in[0], 16, 1000) }},
 	{"MSE", []tensor.Shape{{4, 9}, {4, 9}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) { return MSE(in[0], in[1]) }},
 	{"Reshape", []tensor.Shape{{2, 3, 4}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
