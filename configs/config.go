@@ -307,7 +307,7 @@ func (c *Config) Validate() error {
 	oneOf := func(key, val string, allowed ...string) {
 		bad(!slices.Contains(allowed, val), key, fmt.Sprintf("%q", val), "one of "+strings.Join(allowed, ", "))
 	}
-	oneOf("model.type", c.Model.Type, "unet")
+	oneOf("model.type", c.Model.Type, "unet", "gan")
 	bad(c.Model.Ch < 4 || c.Model.Ch%4 != 0, "model.ch", c.Model.Ch, "a positive multiple of 4")
 	bad(len(c.Model.Mult) == 0, "model.mult", c.Model.Mult, "at least one level")
 	for _, m := range c.Model.Mult {
