@@ -25,8 +25,9 @@ __device__ __forceinline__ T block_sum(T v, T *shared) {
 	return v;
 }
 
-// Activations, numbered as nn.Act: Identity, SiLU, ReLU, LeakyReLU, Sigmoid, Tanh.
-enum { ACT_IDENTITY, ACT_SILU, ACT_RELU, ACT_LEAKY, ACT_SIGMOID, ACT_TANH };
+// Activations, numbered as nn.Act: Identity, SiLU, ReLU, LeakyReLU, Sigmoid,
+// Tanh, Exp, Log, Softplus, Sqrt.
+enum { ACT_IDENTITY, ACT_SILU, ACT_RELU, ACT_LEAKY, ACT_SIGMOID, ACT_TANH, ACT_EXP, ACT_LOG, ACT_SOFTPLUS, ACT_SQRT };
 
 __host__ __device__ __forceinline__ float act_f(int act, float slope, float x) {
 	switch (act) {
@@ -35,6 +36,10 @@ __host__ __device__ __forceinline__ float act_f(int act, float slope, float x) {
 	case ACT_LEAKY: return x < 0.f ? slope * x : x;
 	case ACT_SIGMOID: return 1.f / (1.f + expf(-x));
 	case ACT_TANH: return 2.f / (1.f + expf(-2.f * x)) - 1.f;
+	case ACT_EXP: return expf(x);
+	case ACT_LOG: return logf(x);
+	case ACT_SOFTPLUS: return fmaxf(x, 0.f) + log1pf(expf(-fabsf(x))); // no overflow of e^x
+	case ACT_SQRT: return sqrtf(x);
 	}
 	return x;
 }
@@ -46,8 +51,26 @@ __host__ __device__ __forceinline__ float act_df(int act, float slope, float x) 
 	case ACT_LEAKY: return x < 0.f ? slope : 1.f;
 	case ACT_SIGMOID: { float s = 1.f / (1.f + expf(-x)); return s * (1.f - s); }
 	case ACT_TANH: { float t = 2.f / (1.f + expf(-2.f * x)) - 1.f; return 1.f - t * t; }
+	case ACT_EXP: return expf(x);
+	case ACT_LOG: return 1.f / x;
+	case ACT_SOFTPLUS: return 1.f / (1.f + expf(-x));
+	case ACT_SQRT: return 0.5f / sqrtf(x);
 	}
 	return 1.f;
+}
+
+// act_d2f is the second derivative; 0 for the piecewise linear ones.
+__host__ __device__ __forceinline__ float act_d2f(int act, float slope, float x) {
+	switch (act) {
+	case ACT_SILU: { float s = 1.f / (1.f + expf(-x)); return s * (1.f - s) * (2.f + x * (1.f - 2.f * s)); }
+	case ACT_SIGMOID: { float s = 1.f / (1.f + expf(-x)); return s * (1.f - s) * (1.f - 2.f * s); }
+	case ACT_TANH: { float t = 2.f / (1.f + expf(-2.f * x)) - 1.f; return -2.f * t * (1.f - t * t); }
+	case ACT_EXP: return expf(x);
+	case ACT_LOG: return -1.f / (x * x);
+	case ACT_SOFTPLUS: { float s = 1.f / (1.f + expf(-x)); return s * (1.f - s); }
+	case ACT_SQRT: return -0.25f / (x * sqrtf(x));
+	}
+	return 0.f;
 }
 
 // Philox4x32-10 (Salmon et al. 2011). Element i of the draw (seed, stream,

@@ -12,6 +12,12 @@ extern "C" __global__ void act_bwd(float *dx, const float *x, const float *dy, l
 	grid_stride(i, n) dx[i] = act_df(act, slope, x[i]) * dy[i];
 }
 
+// act_bwd2: out = f''(x) dy g, the gradient of act_bwd's dx with respect to
+// x; out may be g (in place).
+extern "C" __global__ void act_bwd2(float *out, const float *x, const float *dy, const float *g, long long n, int act, float slope) {
+	grid_stride(i, n) out[i] = act_d2f(act, slope, x[i]) * dy[i] * g[i];
+}
+
 extern "C" __global__ void scale(float *y, const float *x, long long n, float f) {
 	grid_stride(i, n) y[i] = f * x[i];
 }

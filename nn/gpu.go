@@ -11,6 +11,7 @@ import "github.com/scoregen/scoregen/gpu"
 var (
 	_ gpu.Op = (*activation)(nil)
 	_ gpu.Op = (*activationGrad)(nil)
+	_ gpu.Op = (*activationGrad2)(nil)
 	_ gpu.Op = (*binary)(nil)
 	_ gpu.Op = (*scale)(nil)
 	_ gpu.Op = (*reduceTo)(nil)

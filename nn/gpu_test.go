@@ -44,6 +44,39 @@ func act(a Act, slope float64) graphFn {
 	return func(in []*gorgonia.Node) (*gorgonia.Node, error) { return Activate(in[0], a, slope) }
 }
 
+// positiveAct is b(a(x)), where a maps into b's domain x > 0.
+func positiveAct(a, b Act) graphFn {
+	return func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		y, err := Activate(in[0], a, 0)
+		if err != nil {
+			return nil, err
+		}
+		return Activate(y, b, 0)
+	}
+}
+
+// actGrad is the gradient of sum(act(in[0]) * in[1]) by in[0], so that the
+// case's own gradient runs activationGrad2 and activationGrad backwards.
+func actGrad(a Act, slope float64) graphFn {
+	return func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		y, err := Activate(in[0], a, slope)
+		if err == nil {
+			y, err = Binary(Mul, y, in[1])
+		}
+		if err == nil {
+			y, err = Sum(y)
+		}
+		if err != nil {
+			return nil, err
+		}
+		g, err := gorgonia.Grad(y, in[0])
+		if err != nil {
+			return nil, err
+		}
+		return g[0], nil
+	}
+}
+
 func bin(k BinaryKind) graphFn {
 	return func(in []*gorgonia.Node) (*gorgonia.Node, error) { return Binary(k, in[0], in[1]) }
 }
@@ -71,6 +104,19 @@ var gpuCases = []gpuCase{
 	{"LeakyReLU", []tensor.Shape{{2, 3, 5, 7}}, act(LeakyReLU, 0.2)},
 	{"Sigmoid", []tensor.Shape{{2, 3, 5, 7}}, act(Sigmoid, 0)},
 	{"Tanh", []tensor.Shape{{2, 3, 5, 7}}, act(Tanh, 0)},
+	{"Exp", []tensor.Shape{{2, 3, 5, 7}}, act(Exp, 0)},
+	{"Softplus", []tensor.Shape{{2, 3, 5, 7}}, act(Softplus, 0)},
+	{"LogOfExp", []tensor.Shape{{2, 3, 5, 7}}, positiveAct(Exp, Log)},
+	{"SqrtOfSoftplus", []tensor.Shape{{2, 3, 5, 7}}, positiveAct(Softplus, Sqrt)},
+	{"SiLUSecondOrder", []tensor.Shape{{3, 4, 5}, {3, 4, 5}}, actGrad(SiLU, 0)},
+	{"LeakyReLUSecondOrder", []tensor.Shape{{3, 4, 5}, {3, 4, 5}}, actGrad(LeakyReLU, 0.2)},
+	{"SqrtSecondOrder", []tensor.Shape{{3, 4, 5}, {3, 4, 5}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		x, err := Activate(in[0], Exp, 0)
+		if err != nil {
+			return nil, err
+		}
+		return actGrad(Sqrt, 0)([]*gorgonia.Node{x, in[1]})
+	}},
 	{"Add", []tensor.Shape{{2, 3, 4, 5}, {2, 3, 4, 5}}, bin(Add)},
 	{"AddChannel", []tensor.Shape{{2, 3, 4, 5}, {1, 3, 1, 1}}, bin(Add)},
 	{"SubRows", []tensor.Shape{{4, 5}, {1, 5}}, bin(Sub)},

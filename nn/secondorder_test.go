@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
@@ -25,6 +26,8 @@ type secondOrder struct {
 	// gradient penalty.
 	second func(in []*gorgonia.Node, cost1 *gorgonia.Node, g gorgonia.Nodes) (*gorgonia.Node, error)
 	wrt    []int // the inputs cost2 is differentiated by
+	// positive draws every input as 0.5+|N(0,1)|, for ops defined on x > 0.
+	positive bool
 }
 
 func sumSquares(_ []*gorgonia.Node, _ *gorgonia.Node, g gorgonia.Nodes) (*gorgonia.Node, error) {
@@ -53,8 +56,14 @@ func (c secondOrder) build(t *testing.T) (*gorgonia.ExprGraph, []*gorgonia.Node,
 	rng := rand.New(rand.NewPCG(3, 1))
 	in := make([]*gorgonia.Node, len(c.shapes))
 	for i, s := range c.shapes {
+		v := randTensor(rng, tensor.Float64, s, 1)
+		if c.positive {
+			for j, x := range v.Data().([]float64) {
+				v.Data().([]float64)[j] = 0.5 + math.Abs(x)
+			}
+		}
 		in[i] = gorgonia.NewTensor(g, tensor.Float64, s.Dims(), gorgonia.WithShape(s...), gorgonia.WithName("in"+string(rune('0'+i))),
-			gorgonia.WithValue(randTensor(rng, tensor.Float64, s, 1)))
+			gorgonia.WithValue(v))
 	}
 	cost1, err := c.first(in)
 	if err != nil {
@@ -203,14 +212,36 @@ var backwardOpCases = map[string]struct {
 	secondOrder
 	defined bool // whether the op has its own derivative
 }{
-	"activationGrad": {secondOrder: secondOrder{shapes: []tensor.Shape{{3, 4}, {5, 4}},
+	// WGAN-GP's penalty: the gradient of a LeakyReLU critic by its input,
+	// differentiated by the critic's weights.
+	"activationGrad": {defined: true, secondOrder: secondOrder{shapes: []tensor.Shape{{3, 4}, {5, 4}, {1, 5}},
 		first: func(in []*gorgonia.Node) (*gorgonia.Node, error) {
 			y, err := Linear(in[0], in[1], nil)
 			if err == nil {
-				y, err = Activate(y, SiLU, 0)
+				y, err = Activate(y, LeakyReLU, 0.2)
+			}
+			if err == nil {
+				y, err = Linear(y, in[2], nil)
 			}
 			return sumOr(y, err)
-		}, firstWRT: []int{0}, wrt: []int{1}}},
+		}, firstWRT: []int{0}, wrt: []int{1, 2}}},
+	// The first cost is itself a gradient penalty, so the second pass runs
+	// back through the activationGrad2 of the first's derivative.
+	"activationGrad2": {secondOrder: secondOrder{shapes: []tensor.Shape{{3, 4}, {3, 4}},
+		first: func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+			y, err := Activate(in[0], SiLU, 0)
+			if err == nil {
+				y, err = Binary(Mul, y, in[1])
+			}
+			if y, err = sumOr(y, err); err != nil {
+				return nil, err
+			}
+			g, err := gorgonia.Grad(y, in[0])
+			if err != nil {
+				return nil, err
+			}
+			return sumSquares(nil, nil, g)
+		}, firstWRT: []int{0}, wrt: []int{0}}},
 	// By the weight and by dy (the incoming c), for both backward ops.
 	"conv2dInputGrad":  {defined: true, secondOrder: secondOrder{shapes: convShapes, first: sumConv, firstWRT: []int{0}, wrt: []int{1, 2}}},
 	"conv2dWeightGrad": {defined: true, secondOrder: secondOrder{shapes: convShapes, first: sumConv, firstWRT: []int{1}, wrt: []int{0, 2}}},

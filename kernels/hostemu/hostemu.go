@@ -27,6 +27,7 @@ package hostemu
 // void langevin_noise(float *z, long long n, const void *ctl);
 // void act_fwd(float *y, const float *x, long long n, int act, float slope);
 // void act_bwd(float *dx, const float *x, const float *dy, long long n, int act, float slope);
+// void act_bwd2(float *out, const float *x, const float *dy, const float *g, long long n, int act, float slope);
 // void binary(float *y, const float *a, const float *b, long long n, int op, int d1, int d2, int d3, int a0, int a1, int a2, int a3, int b0, int b1, int b2, int b3);
 // void expand(float *y, const float *x, long long n, float f, int d1, int d2, int d3, int s0, int s1, int s2, int s3);
 // void sinusoidal_fwd(float *y, const float *t, int batch, int dim, double scale);
@@ -247,6 +248,12 @@ func ActFwd(y, x []float32, act int, slope float32) {
 
 func ActBwd(dx, x, dy []float32, act int, slope float32) {
 	C.act_bwd(p(dx), p(x), p(dy), C.longlong(len(x)), C.int(act), C.float(slope))
+}
+
+// ActBwd2 runs kernels/elementwise.cu's act_bwd2: out = f2(x) dy g, f2
+// the second derivative.
+func ActBwd2(out, x, dy, g []float32, act int, slope float32) {
+	C.act_bwd2(p(out), p(x), p(dy), p(g), C.longlong(len(x)), C.int(act), C.float(slope))
 }
 
 // Binary runs kernels/elementwise.cu's broadcasting binary op over an

@@ -338,7 +338,15 @@ func TestSamplerKernels(t *testing.T) {
 func TestElementwiseKernelsMatchTheCPUOps(t *testing.T) {
 	rng := rand.New(rand.NewPCG(12, 12))
 	x := randn(rng, 60)
-	for _, act := range []nn.Act{nn.SiLU, nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.Tanh} {
+	pos := make([]float32, len(x)) // Log's and Sqrt's domain
+	for i, v := range x {
+		pos[i] = float32(math.Abs(float64(v))) + 0.1
+	}
+	for _, act := range []nn.Act{nn.Identity, nn.SiLU, nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.Exp, nn.Log, nn.Softplus, nn.Sqrt} {
+		x := x
+		if act == nn.Log || act == nn.Sqrt {
+			x = pos
+		}
 		y, dy, grads := gradients(t, func(g *gorgonia.ExprGraph) (*gorgonia.Node, []*gorgonia.Node) {
 			xn := input(g, "x", 60)
 			y, err := nn.Activate(xn, act, 0.2)
@@ -352,6 +360,33 @@ func TestElementwiseKernelsMatchTheCPUOps(t *testing.T) {
 		ActBwd(dx, x, dy, int(act), 0.2)
 		assertClose(t, act.String(), got, y, 1e-6)
 		assertClose(t, act.String()+" derivative", dx, grads[0], 1e-6)
+
+		// The gradient of dx = f'(x) w by x and w, against sum(dx * v):
+		// f''(x) w v (act_bwd2) and f'(x) v (act_bwd).
+		w := randn(rng, 60)
+		_, v, grads2 := gradients(t, func(g *gorgonia.ExprGraph) (*gorgonia.Node, []*gorgonia.Node) {
+			xn, wn := input(g, "x", 60), input(g, "w", 60)
+			y, err := nn.Activate(xn, act, 0.2)
+			if err == nil {
+				y, err = nn.Binary(nn.Mul, y, wn)
+			}
+			if err == nil {
+				y, err = nn.Sum(y)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			dx, err := gorgonia.Grad(y, xn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return dx[0], []*gorgonia.Node{xn, wn}
+		}, [][]float32{x, w}, func(k int) []float32 { return randn(rng, k) })
+		d2, dw := make([]float32, 60), make([]float32, 60)
+		ActBwd2(d2, x, w, v, int(act), 0.2)
+		ActBwd(dw, x, v, int(act), 0.2)
+		assertClose(t, act.String()+" second derivative", d2, grads2[0], 1e-6)
+		assertClose(t, act.String()+" derivative by dy", dw, grads2[1], 1e-6)
 	}
 
 	// [2,1,4,5] * [2,3,1,5] -> [2,3,4,5], and [1,3,1,5] expanded to it.
