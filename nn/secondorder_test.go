@@ -162,6 +162,26 @@ func TestSecondOrderMatchesFiniteDifferences(t *testing.T) {
 			},
 			firstWRT: []int{0, 1}, wrt: []int{0, 1, 2},
 		},
+		// A DCGAN critic's ops in a row (strided convolution with bias,
+		// LeakyReLU, reshape, linear): the squared norm of the score's
+		// gradient by the image, by every weight.
+		"conv critic penalty": {
+			shapes: []tensor.Shape{{2, 1, 6, 6}, {3, 1, 4, 4}, {3}, {1, 27}},
+			first: func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+				h, err := Conv2d(in[0], in[1], in[2], 2, 1)
+				if err == nil {
+					h, err = Activate(h, LeakyReLU, 0.2)
+				}
+				if err == nil {
+					h, err = Reshape(h, tensor.Shape{2, 27})
+				}
+				if err == nil {
+					h, err = Linear(h, in[3], nil)
+				}
+				return sumOr(h, err)
+			},
+			firstWRT: []int{0}, wrt: []int{1, 2, 3},
+		},
 		// MatMul (both transposes), Scale, broadcasting Sub and Mul,
 		// Reshape, Concat and Mean.
 		"matmul, arithmetic, reshape, concat": {
