@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"reflect"
@@ -132,6 +133,7 @@ func Load(path string, sets []string) (*Config, error) {
 		return nil, fmt.Errorf("embedded default.yaml: %w", err)
 	}
 	source := "default.yaml"
+	given := map[string]string{} // the keys an experiment sets, and where
 	if path != "" {
 		source = path
 		raw, err := os.ReadFile(path)
@@ -141,8 +143,12 @@ func Load(path string, sets []string) (*Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
-		if err := checkFile(raw, path); err != nil {
+		keys, err := checkFile(raw, path)
+		if err != nil {
 			return nil, err
+		}
+		for _, k := range keys {
+			given[k] = "config " + path
 		}
 		if err := v.MergeConfig(bytes.NewReader(raw)); err != nil {
 			return nil, fmt.Errorf("config %s: not valid YAML: %w", path, err)
@@ -153,7 +159,7 @@ func Load(path string, sets []string) (*Config, error) {
 	for _, key := range validKeys {
 		_ = v.BindEnv(key, envName(key)) // fails only when given no key
 	}
-	if err := checkEnv(); err != nil {
+	if err := checkEnv(given); err != nil {
 		return nil, err
 	}
 	for _, s := range sets {
@@ -176,6 +182,7 @@ func Load(path string, sets []string) (*Config, error) {
 			return nil, fmt.Errorf("--set %s=%s: %w", key, val, err)
 		}
 		v.Set(key, parsed)
+		given[key] = "--set " + key
 	}
 	var c Config
 	if err := v.UnmarshalExact(&c); err != nil {
@@ -183,7 +190,20 @@ func Load(path string, sets []string) (*Config, error) {
 		return nil, fmt.Errorf("config %s with the environment and --set: %w", source, err)
 	}
 	if !v.IsSet("train.ema") {
-		c.Train.EMA = map[bool]float64{true: 0.999, false: 0.9999}[c.SDE.Type == "ve"]
+		c.Train.EMA = map[bool]float64{true: 0.999, false: 0.9999}[c.SDE.Type == "ve" || c.Model.Type != "unet"]
+	}
+	// A value equal to the default's (a copy of default.yaml, say) sets
+	// nothing.
+	defaults := viper.New()
+	defaults.SetConfigType("yaml")
+	_ = defaults.ReadConfig(bytes.NewReader(def)) // read above
+	for key := range given {
+		if fmt.Sprint(v.Get(key)) == fmt.Sprint(defaults.Get(key)) {
+			delete(given, key)
+		}
+	}
+	if err := checkFamily(c.Model.Type, given); err != nil {
+		return nil, err
 	}
 	if !v.IsSet("sample.eps") {
 		c.Sample.Eps = map[bool]float64{true: 1e-5, false: 1e-3}[c.SDE.Type == "ve"]
@@ -253,13 +273,43 @@ func envName(key string) string {
 }
 
 // checkEnv checks the type of every SCOREGEN_* variable that overrides a
-// key. Empty ones are skipped, as viper ignores them.
-func checkEnv() error {
+// key, and records it in given. Empty ones are skipped, as viper ignores
+// them.
+func checkEnv(given map[string]string) error {
 	for _, key := range validKeys {
 		name := envName(key)
 		if val := os.Getenv(name); val != "" {
 			if err := checkType(key, val); err != nil {
 				return fmt.Errorf("environment variable %s=%s (%s): %w", name, val, key, err)
+			}
+			given[key] = "environment variable " + name
+		}
+	}
+	return nil
+}
+
+// familyKeys are the keys that only one model.type reads; an experiment
+// that sets one for another family (to other than its default) mixes
+// families, which is an error rather than a setting silently ignored.
+var familyKeys = map[string][]string{
+	"unet": {"model.ch", "model.mult", "model.num_res_blocks", "model.attn_res", "model.dropout", "sde.",
+		"sample.sampler", "sample.steps", "sample.snr", "sample.eps"},
+	"vae": {"vae."},
+	"gan": {"gan."},
+}
+
+// checkFamily refuses a key given (in given, with where) that belongs to
+// a family other than typ.
+func checkFamily(typ string, given map[string]string) error {
+	for _, key := range slices.Sorted(maps.Keys(given)) {
+		for family, prefixes := range familyKeys {
+			if family == typ {
+				continue
+			}
+			for _, p := range prefixes {
+				if key == p || strings.HasSuffix(p, ".") && strings.HasPrefix(key, p) {
+					return fmt.Errorf("%s: %s is a key of model.type %s, and model.type is %s", given[key], key, family, typ)
+				}
 			}
 		}
 	}
@@ -268,12 +318,13 @@ func checkEnv() error {
 
 // checkFile rejects keys of an experiment file that Config does not have
 // (a typo would otherwise be silently ignored) and values of the wrong
-// type.
-func checkFile(raw []byte, path string) error {
+// type, and returns the keys it sets.
+func checkFile(raw []byte, path string) ([]string, error) {
 	var doc map[string]any
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return fmt.Errorf("config %s: not valid YAML: %w", path, err)
+		return nil, fmt.Errorf("config %s: not valid YAML: %w", path, err)
 	}
+	var keys []string
 	var walk func(m map[string]any, prefix string) error
 	walk = func(m map[string]any, prefix string) error {
 		for k, val := range m {
@@ -290,10 +341,11 @@ func checkFile(raw []byte, path string) error {
 			if err := checkType(key, val); err != nil {
 				return fmt.Errorf("config %s: %s = %v: %w", path, key, val, err)
 			}
+			keys = append(keys, key)
 		}
 		return nil
 	}
-	return walk(doc, "")
+	return keys, walk(doc, "")
 }
 
 // Validate checks that every value is possible, naming the key.
@@ -307,7 +359,7 @@ func (c *Config) Validate() error {
 	oneOf := func(key, val string, allowed ...string) {
 		bad(!slices.Contains(allowed, val), key, fmt.Sprintf("%q", val), "one of "+strings.Join(allowed, ", "))
 	}
-	oneOf("model.type", c.Model.Type, "unet", "gan")
+	oneOf("model.type", c.Model.Type, "unet", "vae", "gan")
 	bad(c.Model.Ch < 4 || c.Model.Ch%4 != 0, "model.ch", c.Model.Ch, "a positive multiple of 4")
 	bad(len(c.Model.Mult) == 0, "model.mult", c.Model.Mult, "at least one level")
 	for _, m := range c.Model.Mult {
@@ -325,10 +377,24 @@ func (c *Config) Validate() error {
 	}
 	bad(c.SDE.N < 1, "sde.N", c.SDE.N, "at least 1")
 	bad(!(c.SDE.Eps > 0 && c.SDE.Eps < 1), "sde.eps", c.SDE.Eps, "in (0, 1)")
+	bad(c.VAE.Latent < 1, "vae.latent", c.VAE.Latent, "at least 1")
+	bad(c.VAE.Ch < 1, "vae.ch", c.VAE.Ch, "at least 1")
+	oneOf("vae.decoder", c.VAE.Decoder, "bernoulli", "logistic")
+	bad(!(c.VAE.Beta >= 0) || math.IsInf(c.VAE.Beta, 0), "vae.beta", c.VAE.Beta, ">= 0")
+	bad(c.VAE.KLWarmup < 0, "vae.kl_warmup", c.VAE.KLWarmup, ">= 0 (0 turns it off)")
+	bad(c.VAE.IWAEK < 1, "vae.iwae_k", c.VAE.IWAEK, "at least 1")
+	oneOf("gan.loss", c.GAN.Loss, "nonsaturating", "minimax", "wgan-gp")
+	bad(c.GAN.Latent < 1, "gan.latent", c.GAN.Latent, "at least 1")
+	bad(c.GAN.Ch < 1, "gan.ch", c.GAN.Ch, "at least 1")
+	bad(c.GAN.NCritic < 1, "gan.n_critic", c.GAN.NCritic, "at least 1")
+	bad(!(c.GAN.GPLambda >= 0) || math.IsInf(c.GAN.GPLambda, 0), "gan.gp_lambda", c.GAN.GPLambda, ">= 0")
+	bad(!(c.GAN.LRD >= 0) || math.IsInf(c.GAN.LRD, 0), "gan.lr_d", c.GAN.LRD, ">= 0 (0 takes train.lr)")
 	oneOf("data.name", c.Data.Name, "mnist", "fashion", "cifar10")
 	bad(c.Data.BatchSize < 1, "data.batch_size", c.Data.BatchSize, "at least 1")
 	bad(c.Train.Steps < 0, "train.steps", c.Train.Steps, ">= 0")
 	bad(!(c.Train.LR > 0) || math.IsInf(c.Train.LR, 0), "train.lr", c.Train.LR, "> 0")
+	bad(!(c.Train.Beta1 >= 0 && c.Train.Beta1 < 1), "train.beta1", c.Train.Beta1, "in [0, 1)")
+	bad(!(c.Train.Beta2 >= 0 && c.Train.Beta2 < 1), "train.beta2", c.Train.Beta2, "in [0, 1)")
 	bad(c.Train.Warmup < 0, "train.warmup", c.Train.Warmup, ">= 0")
 	bad(!(c.Train.GradClip >= 0), "train.grad_clip", c.Train.GradClip, ">= 0 (0 turns clipping off)")
 	bad(!(c.Train.EMA >= 0 && c.Train.EMA < 1), "train.ema", c.Train.EMA, "in [0, 1)")
@@ -360,7 +426,7 @@ func (c *Config) YAML() string {
 
 // Parse reads a config written by YAML, checking it as Load does.
 func Parse(doc, source string) (*Config, error) {
-	if err := checkFile([]byte(doc), source); err != nil {
+	if _, err := checkFile([]byte(doc), source); err != nil {
 		return nil, err
 	}
 	var c Config
@@ -373,4 +439,36 @@ func Parse(doc, source string) (*Config, error) {
 		return nil, fmt.Errorf("config %s: %w", source, err)
 	}
 	return &c, nil
+}
+
+// Differs returns the first key under one of the prefixes ("model.",
+// "data.name") whose value differs between c and other, with the two
+// values; key is "" when none does.
+func (c *Config) Differs(other *Config, prefixes ...string) (key string, have, want any) {
+	for _, k := range validKeys {
+		for _, p := range prefixes {
+			if k != p && !(strings.HasSuffix(p, ".") && strings.HasPrefix(k, p)) {
+				continue
+			}
+			a, b := c.value(k), other.value(k)
+			if !reflect.DeepEqual(a, b) {
+				return k, a, b
+			}
+		}
+	}
+	return "", nil, nil
+}
+
+// value is the value of the dotted key.
+func (c *Config) value(key string) any {
+	v := reflect.ValueOf(c).Elem()
+	for _, part := range strings.Split(key, ".") {
+		for i := range v.NumField() {
+			if v.Type().Field(i).Tag.Get("mapstructure") == part {
+				v = v.Field(i)
+				break
+			}
+		}
+	}
+	return v.Interface()
 }

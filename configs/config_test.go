@@ -141,3 +141,54 @@ func TestWrongTypeNamesItsOrigin(t *testing.T) {
 		}
 	}
 }
+
+// A key of one family on another is an error naming the key, where it
+// came from, and the family it belongs to; unknown model types are named.
+func TestMixedFamiliesAreRefused(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "vae_with_gan.yaml")
+	if err := os.WriteFile(path, []byte("model:\n  type: vae\ngan:\n  n_critic: 5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path string
+		sets []string
+		want []string
+	}{
+		{path, nil, []string{"config " + path, "gan.n_critic is a key of model.type gan", "model.type is vae"}},
+		{"", []string{"model.type=gan", "sde.type=ve"}, []string{"--set sde.type", "sde.type is a key of model.type unet", "model.type is gan"}},
+		{"", []string{"model.type=unet", "vae.latent=8"}, []string{"--set vae.latent", "model.type vae"}},
+		{"", []string{"model.type=flow"}, []string{"model.type", `"flow"`, "unet, vae, gan"}},
+	} {
+		_, err := Load(c.path, c.sets)
+		for _, w := range c.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%s %v: err = %v, want it to say %q", c.path, c.sets, err, w)
+			}
+		}
+	}
+	t.Setenv("SCOREGEN_GAN_LOSS", "minimax")
+	if _, err := Load("", []string{"model.type=vae"}); err == nil || !strings.Contains(err.Error(), "SCOREGEN_GAN_LOSS") {
+		t.Errorf("a gan key from the environment on a vae: err = %v", err)
+	}
+	if c, err := Load("", []string{"model.type=gan", "gan.loss=wgan-gp"}); err != nil || c.Train.EMA != 0.999 {
+		t.Errorf("a gan config: %v, train.ema %v (want 0.999 when not given)", err, c.Train.EMA)
+	}
+}
+
+func TestDiffersNamesTheKey(t *testing.T) {
+	a, err := Load("", []string{"model.type=vae", "vae.latent=16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Load("", []string{"model.type=vae"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key, have, want := a.Differs(b, "model.", "vae."); key != "vae.latent" || have != 16 || want != 32 {
+		t.Fatalf("Differs = %q, %v, %v; want vae.latent, 16, 32", key, have, want)
+	}
+	if key, _, _ := a.Differs(a, "model.", "vae.", "data.name"); key != "" {
+		t.Fatalf("a config differs from itself at %q", key)
+	}
+}

@@ -87,3 +87,12 @@ func loadIDX(set *idxSet, dir string, train bool) (*Dataset, error) {
 	}
 	return &Dataset{Name: set.name, N: n, C: 1, H: h, W: w, Pixels: pixels, Labels: labels}, nil
 }
+
+// Images writes images [first, first+n) of ds into dst as the loader's
+// batches hold them: float32 pixels x/127.5-1 in [-1, 1], NCHW, unflipped.
+func (ds *Dataset) Images(dst []float32, first, n int) {
+	size := ds.C * ds.H * ds.W
+	for i, v := range ds.Pixels[first*size : (first+n)*size] {
+		dst[i] = toFloat[v]
+	}
+}

@@ -340,3 +340,15 @@ func BenchmarkLoaderCIFARShape(b *testing.B) {
 		l.Next(dst)
 	}
 }
+
+// Images gives the loader's pixels of the images asked for.
+func TestImagesMapsPixels(t *testing.T) {
+	ds := &Dataset{Name: "t", N: 3, C: 1, H: 1, W: 2, Pixels: []uint8{0, 255, 51, 102, 127, 128}, Labels: make([]uint8, 3)}
+	got := make([]float32, 4)
+	ds.Images(got, 1, 2)
+	for i, p := range ds.Pixels[2:] {
+		if want := float32(p)/127.5 - 1; got[i] != want {
+			t.Fatalf("pixel %d: %v, want %v", i, got[i], want)
+		}
+	}
+}

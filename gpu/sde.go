@@ -5,21 +5,8 @@ package gpu
 import (
 	"math"
 	"unsafe"
-)
 
-// SDE names a forward SDE for the kernels, with its two parameters: VE's
-// sigma_min and sigma_max, or VP's and sub-VP's beta_min and beta_max
-// (SDE_* in kernels/common.cuh).
-type SDE struct {
-	Kind int
-	A, B float64
-}
-
-// The kinds of SDE.
-const (
-	VE = iota
-	VP
-	SubVP
+	"github.com/scoregen/scoregen/sde"
 )
 
 // The Philox stream of the samplers' prior (sde.StreamPrior).
@@ -28,7 +15,7 @@ const streamPrior uint32 = 0x5DE00003
 // Perturb is sde.Perturb on the device, for the Pre of a training plan: from the clean
 // batch at x0 it draws t, z and x_t into the plan's inputs, keyed by
 // (seed, *step), where *step is read at each Run.
-func (b *Backend) Perturb(s SDE, x0, xt, z, t Buf, eps float64, seed uint64, step *uint64) (func() error, error) {
+func (b *Backend) Perturb(s sde.Kernel, x0, xt, z, t Buf, eps float64, seed uint64, step *uint64) (func() error, error) {
 	stepDev, err := b.Uniform(step)
 	if err != nil {
 		return nil, err
@@ -37,7 +24,7 @@ func (b *Backend) Perturb(s SDE, x0, xt, z, t Buf, eps float64, seed uint64, ste
 	d := xt.Size() / batch
 	dev := b.D
 	return func() error {
-		return dev.Launch("perturb", dev.Grid(batch*d), Threads, xt.Ptr, z.Ptr, t.Ptr, x0.Ptr, batch, d, s.Kind, s.A, s.B, eps, seed, stepDev)
+		return dev.Launch("perturb", dev.Grid(batch*d), Threads, xt.Ptr, z.Ptr, t.Ptr, x0.Ptr, batch, d, int(s.Kind), s.A, s.B, eps, seed, stepDev)
 	}, nil
 }
 

@@ -280,3 +280,6 @@ func product(xs ...int) (int, bool) {
 	}
 	return p, true
 }
+
+// Columns is the number of columns of a near-square grid of n images.
+func Columns(n int) int { return int(math.Ceil(math.Sqrt(float64(n)))) }

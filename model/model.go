@@ -120,6 +120,21 @@ type State struct {
 	Momentum float64 // Value = (1-Momentum) Value + Momentum Batch, as torch's BatchNorm
 }
 
+// SamplingChecker is implemented by families that can tell, before
+// allocating anything, whether a sampler of batch images fits the memory
+// of device; the error names batchKey (the caller's flag or key for the
+// batch size) or what else to lower.
+type SamplingChecker interface {
+	CheckSampling(batch int, device, batchKey string) error
+}
+
+// Reconstructor is implemented by families that encode and decode (the
+// VAE): Reconstruct returns the reconstructions of the n images in x (NCHW
+// in [-1, 1]), in [-1, 1], with the weights w.
+type Reconstructor interface {
+	Reconstruct(w Weights, x []float32, n int, o SampleOptions) ([]float32, error)
+}
+
 // Evaluator is implemented by families that score held-out data (the
 // VAE's negative ELBO and importance-weighted bound).
 type Evaluator interface {

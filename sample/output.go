@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/scoregen/scoregen/grid"
-	"github.com/scoregen/scoregen/train"
 )
 
 // grids paints images [first, end) of a run into PNG grids as they come:
@@ -67,9 +66,9 @@ func (g *grids) path(lo int) string {
 func (g *grids) add(i int, img []float32) error {
 	if g.cur == nil {
 		g.curLo, g.curHi = g.group(i)
-		cols := train.GridColumns(g.curHi - g.curLo)
+		cols := grid.Columns(g.curHi - g.curLo)
 		if g.every > 0 {
-			cols = train.GridColumns(g.every)
+			cols = grid.Columns(g.every)
 		}
 		var err error
 		if g.cur, err = grid.NewGrid(g.curHi-g.curLo, g.shape[0], g.shape[1], g.shape[2], cols); err != nil {

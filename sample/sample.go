@@ -1,9 +1,9 @@
-// Package sample draws any number of images from a trained score model, in
-// batches whose memory does not grow with the number of images: to a .npy
-// file filled batch by batch and to PNG grids. Image i's noise depends only
-// on the seed and i (sde.PredictorCorrector), so a run may be cut into
-// shards on several machines and merged, and a killed run started again
-// continues after its last complete batch.
+// Package sample draws any number of images from a trained model of any
+// family (its model.Sampler), in batches whose memory does not grow with
+// the number of images: to a .npy file filled batch by batch and to PNG
+// grids. Image i's noise depends only on the seed and i, so a run may be
+// cut into shards on several machines and merged, and a killed run
+// started again continues after its last complete batch.
 package sample
 
 import (
@@ -18,12 +18,15 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 
+	"github.com/scoregen/scoregen/ckpt"
+	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/grid"
 	"github.com/scoregen/scoregen/internal/sysmem"
+	"github.com/scoregen/scoregen/model"
 	"github.com/scoregen/scoregen/sde"
-	"github.com/scoregen/scoregen/train"
 )
 
 // Options are a sampling run's settings, as cmd/sample's flags give them.
@@ -44,6 +47,8 @@ type Options struct {
 	Resume    bool   // continue the run recorded next to NPY if its arguments match
 	Progress  io.Writer
 	Log       *slog.Logger
+	// Family is the family of a checkpoint's config (models.New).
+	Family func(*configs.Config) (model.Family, error)
 }
 
 // Run samples images [first, end) of the run that Range gives for o.Shard:
@@ -60,6 +65,9 @@ func Run(ctx context.Context, o Options) error {
 	if o.N < 1 || o.Steps < 1 || o.Batch < 0 || o.GridEvery < 0 {
 		return fmt.Errorf("--n %d and --steps %d must be at least 1, --batch %d and --grid-every %d at least 0", o.N, o.Steps, o.Batch, o.GridEvery)
 	}
+	if o.Family == nil {
+		return errors.New("sample: Options.Family is not set")
+	}
 	if o.NPY == "" && o.Out == "" {
 		return errors.New("nothing to write: give --out, --npy or both")
 	}
@@ -70,7 +78,7 @@ func Run(ctx context.Context, o Options) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c, err := train.LoadCheckpoint(o.Ckpt)
+	c, err := ckpt.Open(o.Ckpt)
 	if err != nil {
 		return err
 	}
@@ -97,9 +105,12 @@ func Run(ctx context.Context, o Options) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("flags: %w", err)
 	}
-	netCfg, err := train.NetConfig(cfg)
+	fam, err := o.Family(cfg)
 	if err != nil {
-		return err
+		return fmt.Errorf("checkpoint %s: %w", c.Path, err)
+	}
+	if fam.Type() != "unet" && (o.Sampler != "" || o.SNR != 0 || o.Eps != 0) {
+		return fmt.Errorf("--sampler, --snr and --eps set a score network's sampler; checkpoint %s is of model.type %s", c.Path, fam.Type())
 	}
 	var prev *Sidecar // the run recorded next to o.NPY, if resuming
 	if o.NPY != "" && o.Resume {
@@ -107,7 +118,10 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("%w (--resume=false starts over)", err)
 		}
 	}
-	fits := func(b int) error { return train.CheckSampling(netCfg, b, cfg.Device, "--batch") }
+	fits := func(int) error { return nil }
+	if ch, ok := fam.(model.SamplingChecker); ok {
+		fits = func(b int) error { return ch.CheckSampling(b, cfg.Device, "--batch") }
+	}
 	batch := min(o.Batch, o.N)
 	switch {
 	case batch > 0:
@@ -124,13 +138,10 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	s, err := train.NewSDE(cfg.SDE)
-	if err != nil {
-		return err
-	}
 	// Sizes are checked before anything big is allocated: the noise's
 	// range, the network's batch, the grid held in memory, the .npy on disk.
-	shape := []int{netCfg.Channels, netCfg.Height, netCfg.Width}
+	ch, h, w := fam.ImageShape()
+	shape := []int{ch, h, w}
 	dim := imageSize(shape)
 	if _, err := sde.NoiseOffset((o.N-1)/batch*batch, batch, dim); err != nil {
 		return fmt.Errorf("--n %d: at most %d images of %d values under one seed, where the noise would repeat: lower --n, or sample the rest with another --seed",
@@ -142,27 +153,24 @@ func Run(ctx context.Context, o Options) error {
 	if err := checkOutputs(o, end-first, shape); err != nil {
 		return err
 	}
-	m, err := train.NewScoreModel(netCfg, s, batch, cfg.Device, cfg.GPU)
+	var used [][]float32 // the tensors the sampler took, in its order
+	weights := func(name string) ([]float32, bool) {
+		v, ok := c.Weights(name)
+		if ok {
+			used = append(used, v)
+		}
+		return v, ok
+	}
+	m, err := fam.NewSampler(weights, batch, model.SampleOptions{Device: cfg.Device, GPU: cfg.GPU, EMA: !o.NoEMA, Sample: sc})
 	if err != nil {
 		if cfg.Device == "cuda" && fromCkpt {
 			err = fmt.Errorf("%w (the checkpoint was trained on cuda; --device cpu samples on the CPU)", err)
 		}
-		return err
+		return fmt.Errorf("checkpoint %s: %w", c.Path, err)
 	}
 	defer m.Close()
-	prefix := "ema."
-	if o.NoEMA {
-		prefix = ""
-	}
-	w, err := c.Weights(prefix, m.Params())
-	if err != nil {
-		return err
-	}
-	if err := m.SetWeights(w); err != nil {
-		return err
-	}
 	args := Args{
-		Weights: fingerprint(w), Step: c.Meta["step"], EMA: !o.NoEMA, Device: cfg.Device,
+		Weights: fingerprint(used), Step: strconv.Itoa(c.Step), EMA: !o.NoEMA, Device: cfg.Device,
 		Sampler: sc.Sampler, Steps: sc.Steps, SNR: sc.SNR, Eps: sc.Eps, Seed: sc.Seed,
 		N: o.N, Batch: batch, Shard: o.Shard.String(), Shape: shape,
 	}
@@ -199,7 +207,7 @@ func Run(ctx context.Context, o Options) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("stopped with %d of %d images done (the same command continues): %w", i-first, end-first, err)
 		}
-		if err := m.SampleAt(sc, i, x, nil); err != nil {
+		if err := m.SampleAt(i, x, nil); err != nil {
 			return fmt.Errorf("images %d-%d: %w", i, i+batch-1, err)
 		}
 		k := min(batch, end-i)
@@ -264,7 +272,7 @@ func checkOutputs(o Options, n int, shape []int) error {
 		if o.GridEvery > 0 {
 			per = min(per, o.GridEvery)
 		}
-		need := grid.GridBytes(per, c, h, w, train.GridColumns(per))
+		need := grid.GridBytes(per, c, h, w, grid.Columns(per))
 		avail, err := availableMemory()
 		if err != nil {
 			return err

@@ -14,6 +14,8 @@ import (
 
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
+	"github.com/scoregen/scoregen/model"
+	"github.com/scoregen/scoregen/models"
 	"github.com/scoregen/scoregen/train"
 )
 
@@ -30,7 +32,7 @@ func trainTiny(t *testing.T) string {
 	for i := range ds.Pixels {
 		ds.Pixels[i] = uint8(i * 7)
 	}
-	tr, err := train.New(cfg, ds, train.Options{})
+	tr, err := train.New(family(t, cfg), cfg, ds, train.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +45,7 @@ func trainTiny(t *testing.T) string {
 
 // opts are the test runs' settings: n images by 2 em steps, into npy.
 func opts(ckpt, npy string, n, batch int) Options {
-	return Options{Ckpt: ckpt, N: n, Batch: batch, Steps: 2, Seed: 3, Sampler: "em", Device: "cpu", NPY: npy, Resume: true}
+	return Options{Ckpt: ckpt, N: n, Batch: batch, Steps: 2, Seed: 3, Sampler: "em", Device: "cpu", NPY: npy, Resume: true, Family: models.New}
 }
 
 func mustRun(t *testing.T, o Options) {
@@ -284,4 +286,14 @@ func TestDefaultBatch(t *testing.T) {
 		t.Fatalf("resumed without --batch: sidecar %+v, %v; want batch 8, 20 done", s, err)
 	}
 	sameFile(t, "em in batches of 16 vs 8, resumed", fresh, part)
+}
+
+// family is the model family cfg asks for.
+func family(t *testing.T, cfg *configs.Config) model.Family {
+	t.Helper()
+	f, err := models.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

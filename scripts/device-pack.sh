@@ -23,7 +23,7 @@ fi
 rm -rf "$pack" && mkdir -p "$pack"
 flags=("${tags[@]}" -ldflags="-s -w")
 go build "${flags[@]}" -o "$pack/bench" ./cmd/bench
-for pkg in gpu nn train; do
+for pkg in gpu nn train score; do
 	go test "${flags[@]}" -c -o "$pack/$pkg.test" "./$pkg"
 done
 for lib in libopenblas.so.0 libgfortran.so.5 libquadmath.so.0; do

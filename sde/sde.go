@@ -40,7 +40,27 @@ type SDE interface {
 	// N is the number of discretisation steps (score_sde's N): the VP-type
 	// Langevin corrector uses the discrete betas linspace(beta_min/N, beta_max/N, N).
 	N() int
+	// Kernel names the SDE to the CUDA kernels.
+	Kernel() Kernel
 }
+
+// Kernel is how the CUDA kernels name an SDE (SDE_* in
+// kernels/common.cuh): its kind, and its two parameters, VE's sigma_min
+// and sigma_max or VP's and sub-VP's beta_min and beta_max.
+type Kernel struct {
+	Kind KernelKind
+	A, B float64
+}
+
+// KernelKind is the kind of an SDE for the kernels.
+type KernelKind int
+
+// The kinds, numbered as kernels/common.cuh numbers them.
+const (
+	KindVE KernelKind = iota
+	KindVP
+	KindSubVP
+)
 
 // gaussianLogP is log N(x; 0, std^2 I) for one sample:
 // -D/2 log(2 pi std^2) - ||x||^2 / (2 std^2), as score_sde's prior_logp.

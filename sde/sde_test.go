@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -179,6 +180,9 @@ func (o *ou) PriorStd() float64             { return o.sigma / math.Sqrt(2*o.bet
 func (o *ou) PriorLogP(x []float32) float64 { return gaussianLogP(x, o.PriorStd()) }
 func (o *ou) N() int                        { return 1000 }
 
+// Kernel: no kernel knows the OU SDE; a kind none has.
+func (o *ou) Kernel() Kernel { return Kernel{Kind: -1} }
+
 // simulate runs n paths of the forward SDE dx = f(t) x dt + g(t) dW by
 // Euler–Maruyama with step dt from x(0) = x0 + Std(0) z (the kernel at t=0:
 // VE data carries noise sigma_min) and returns the paths' values at the
@@ -271,5 +275,28 @@ func TestOrnsteinUhlenbeckStationary(t *testing.T) {
 	p := math.Erf(1 / math.Sqrt2)
 	if frac := float64(in) / n; math.Abs(frac-p) > 5*math.Sqrt(p*(1-p)/n) {
 		t.Errorf("OU: %.4f of the mass within one sd, want %.4f", frac, p)
+	}
+}
+
+// Kernel's kinds are numbered as the kernels' enum numbers them, and each
+// SDE names itself with its own parameters.
+func TestKernelKindsMatchTheKernels(t *testing.T) {
+	src, err := os.ReadFile("../kernels/common.cuh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(src), "enum { SDE_VE, SDE_VP, SDE_SUBVP };") || KindVE != 0 || KindVP != 1 || KindSubVP != 2 {
+		t.Fatal("kernels/common.cuh's SDE_* enum and sde's Kind* constants disagree")
+	}
+	ve, _ := NewVE(0.01, 50, 1000)
+	vp, _ := NewVP(0.1, 20, 1000)
+	sub, _ := NewSubVP(0.2, 10, 1000)
+	for _, c := range []struct {
+		s    SDE
+		want Kernel
+	}{{ve, Kernel{KindVE, 0.01, 50}}, {vp, Kernel{KindVP, 0.1, 20}}, {sub, Kernel{KindSubVP, 0.2, 10}}} {
+		if got := c.s.Kernel(); got != c.want {
+			t.Errorf("%T: Kernel() = %+v, want %+v", c.s, got, c.want)
+		}
 	}
 }

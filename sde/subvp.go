@@ -54,3 +54,6 @@ func (s *SubVP) N() int { return s.n }
 func (s *SubVP) langevinAlpha(t float64) float64 {
 	return discreteAlpha(s.betaMin, s.betaMax, s.n, t)
 }
+
+// Kernel names the SDE to the CUDA kernels.
+func (s *SubVP) Kernel() Kernel { return Kernel{Kind: KindSubVP, A: s.betaMin, B: s.betaMax} }

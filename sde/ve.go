@@ -57,3 +57,6 @@ func (s *VE) PriorLogP(x []float32) float64 { return gaussianLogP(x, s.sigmaMax)
 
 // N is the number of discretisation steps.
 func (s *VE) N() int { return s.n }
+
+// Kernel names the SDE to the CUDA kernels.
+func (s *VE) Kernel() Kernel { return Kernel{Kind: KindVE, A: s.sigmaMin, B: s.sigmaMax} }

@@ -87,3 +87,6 @@ func (s *VP) N() int { return s.n }
 
 // langevinAlpha is the corrector's alpha for VP-type SDEs.
 func (s *VP) langevinAlpha(t float64) float64 { return discreteAlpha(s.betaMin, s.betaMax, s.n, t) }
+
+// Kernel names the SDE to the CUDA kernels.
+func (s *VP) Kernel() Kernel { return Kernel{Kind: KindVP, A: s.betaMin, B: s.betaMax} }

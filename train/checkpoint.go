@@ -8,10 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-
-	"gorgonia.org/gorgonia"
 
 	"github.com/scoregen/scoregen/ckpt"
 	"github.com/scoregen/scoregen/configs"
@@ -19,154 +16,61 @@ import (
 	"github.com/scoregen/scoregen/internal/atomicfile"
 )
 
-// checkpointFormat marks our checkpoints in their metadata, so that a
-// foreign safetensors file is refused with a clear message.
-const checkpointFormat = "scoregen-checkpoint/1"
-
-// Tensor name prefixes: a parameter's own name holds its weights.
-const (
-	emaPrefix   = "ema."
-	adamMPrefix = "adam.m."
-	adamVPrefix = "adam.v."
-)
-
 // Save writes a checkpoint of the current step into train.out_dir (atomic;
-// the oldest beyond train.keep are removed) and returns its path.
+// the oldest beyond train.keep are removed) and returns its path: every
+// group's weights, EMA and Adam's moments, the state tensors, and in the
+// metadata the family, the config, the groups' counters and the data
+// position.
 func (tr *Trainer) Save() (string, error) {
 	st, err := tr.dev.state()
 	if err != nil {
 		return "", err
 	}
 	var ts []ckpt.Tensor
-	for i, p := range tr.net.Params {
-		name, shape := p.Name(), p.Shape()
-		for _, t := range []struct {
-			prefix string
-			data   []float32
-		}{{"", st.Params[i]}, {emaPrefix, st.EMA[i]}, {adamMPrefix, st.M[i]}, {adamVPrefix, st.V[i]}} {
-			ts = append(ts, ckpt.Tensor{Name: t.prefix + name, Shape: shape, Data: t.data})
+	var groups []ckpt.Group
+	for g, group := range tr.c.tg.Groups {
+		gs := st.Groups[g]
+		for i, p := range group.Params {
+			name, shape := p.Name(), p.Shape()
+			parts := []struct {
+				prefix string
+				data   []float32
+			}{{"", gs.Params[i]}, {ckpt.AdamMPrefix, gs.M[i]}, {ckpt.AdamVPrefix, gs.V[i]}}
+			if gs.EMA != nil {
+				parts = append(parts, struct {
+					prefix string
+					data   []float32
+				}{ckpt.EMAPrefix, gs.EMA[i]})
+			}
+			for _, t := range parts {
+				ts = append(ts, ckpt.Tensor{Name: t.prefix + name, Shape: shape, Data: t.data})
+			}
 		}
+		groups = append(groups, ckpt.Group{Name: group.Name, AdamStep: gs.AdamStep, EMAUpdates: gs.EMAUpdates})
+	}
+	for i, s := range tr.c.tg.State {
+		ts = append(ts, ckpt.Tensor{Name: s.Value.Name(), Shape: s.Value.Shape(), Data: st.State[i]})
 	}
 	pos, err := json.Marshal(tr.loader.Position())
 	if err != nil {
 		return "", err
 	}
-	meta := map[string]string{
-		"format":        checkpointFormat,
-		"config":        tr.cfg.YAML(),
-		"step":          strconv.Itoa(tr.step),
-		"adam_step":     strconv.Itoa(st.AdamStep),
-		"ema_updates":   strconv.Itoa(st.EMAUpdates),
-		"data_position": string(pos),
-	}
 	path := filepath.Join(tr.cfg.Train.OutDir, ckpt.Name(tr.step))
-	if err := ckpt.Save(path, ts, meta); err != nil {
+	meta := ckpt.RunMeta{Family: tr.family.Type(), Config: tr.cfg, Step: tr.step, Groups: groups, DataPosition: pos}
+	if err := ckpt.SaveRun(path, ts, meta); err != nil {
 		return "", err
 	}
 	return path, ckpt.Prune(tr.cfg.Train.OutDir, tr.cfg.Train.Keep)
 }
 
-// Checkpoint is a loaded checkpoint: its config and tensors by name.
-type Checkpoint struct {
-	Path    string
-	Config  *configs.Config
-	Meta    map[string]string
-	Tensors map[string]ckpt.Tensor
-	// Skipped are the newer checkpoints of the folder that did not load,
-	// newest first (only when a folder was loaded); callers warn about them.
-	Skipped []BadCheckpoint
-}
-
-// BadCheckpoint is a checkpoint file that LoadCheckpoint passed over.
-type BadCheckpoint struct {
-	Path string
-	Err  error // names Path and why; wraps ckpt.ErrCorrupt when the content is at fault
-}
-
-// LoadCheckpoint reads a checkpoint file, or the newest intact one in a
-// folder: a newer one that does not load (truncated, damaged, unreadable)
-// is listed in Skipped and left where it is. When none loads, the error
-// names each; when there is none (path does not exist, or is a folder
-// without checkpoints), it wraps ckpt.ErrNoCheckpoint.
-func LoadCheckpoint(path string) (*Checkpoint, error) {
-	fi, err := os.Stat(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	if err == nil && !fi.IsDir() {
-		return loadCheckpointFile(path)
-	}
-	paths, _, err := ckpt.Newest(path) // a missing path is a folder with none
-	if err != nil {
-		return nil, err
-	}
-	var skipped []BadCheckpoint
-	var errs []error
-	for _, p := range paths {
-		c, err := loadCheckpointFile(p)
-		if err == nil {
-			c.Skipped = skipped
-			return c, nil
-		}
-		skipped = append(skipped, BadCheckpoint{Path: p, Err: err})
-		errs = append(errs, err)
-	}
-	return nil, fmt.Errorf("no intact checkpoint in %s: %w", path, errors.Join(errs...))
-}
-
-// loadCheckpointFile reads and checks one checkpoint file.
-func loadCheckpointFile(path string) (*Checkpoint, error) {
-	ts, meta, err := ckpt.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	if meta["format"] != checkpointFormat {
-		return nil, fmt.Errorf("checkpoint %s: not a scoregen checkpoint (metadata format %q, want %q)", path, meta["format"], checkpointFormat)
-	}
-	cfg, err := configs.Parse(meta["config"], path+" (metadata)")
-	if err != nil {
-		return nil, err
-	}
-	c := &Checkpoint{Path: path, Config: cfg, Meta: meta, Tensors: map[string]ckpt.Tensor{}}
-	for _, t := range ts {
-		c.Tensors[t.Name] = t
-	}
-	return c, nil
-}
-
-// Weights returns, for each parameter, the tensor named prefix + its name,
-// checking its size against the parameter's.
-func (c *Checkpoint) Weights(prefix string, params []*gorgonia.Node) ([][]float32, error) {
-	out := make([][]float32, len(params))
-	for i, p := range params {
-		name, want := prefix+p.Name(), p.Shape().TotalSize()
-		t, ok := c.Tensors[name]
-		if !ok {
-			return nil, fmt.Errorf("checkpoint %s: no tensor %q", c.Path, name)
-		}
-		if len(t.Data) != want {
-			return nil, fmt.Errorf("checkpoint %s: tensor %q has %d values, the model needs %d", c.Path, name, len(t.Data), want)
-		}
-		out[i] = t.Data
-	}
-	return out, nil
-}
-
-func (c *Checkpoint) metaInt(key string) (int, error) {
-	v, err := strconv.Atoi(c.Meta[key])
-	if err != nil {
-		return 0, fmt.Errorf("checkpoint %s: metadata %q = %q is not an integer", c.Path, key, c.Meta[key])
-	}
-	return v, nil
-}
-
 // resume restores the newest intact checkpoint in train.out_dir: weights,
-// EMA, Adam's moments and step, and the data stream's position. With no
-// checkpoint there (a run killed before its first save) it starts from
-// step 0. Either way metrics.jsonl is cut back to the step resumed from.
+// EMA, Adam's moments and counters of every group, the state tensors, the
+// step and the data stream's position. With no checkpoint there (a run
+// killed before its first save) it starts from step 0. Either way
+// metrics.jsonl is cut back to the step resumed from.
 func (tr *Trainer) resume() error {
 	dir := tr.cfg.Train.OutDir
-	c, err := LoadCheckpoint(dir)
+	c, err := ckpt.Open(dir)
 	if errors.Is(err, ckpt.ErrNoCheckpoint) {
 		tr.log.Info("--resume: no checkpoint yet, starting from step 0", "out_dir", dir)
 		return tr.trimMetrics()
@@ -178,42 +82,69 @@ func (tr *Trainer) resume() error {
 		tr.log.Warn("--resume: skipping a checkpoint that does not load", "path", b.Path, "err", b.Err)
 		tr.moveAside(b)
 	}
-	if a, b := c.Config.Model, tr.cfg.Model; fmt.Sprint(a) != fmt.Sprint(b) {
-		return fmt.Errorf("--resume: checkpoint %s has model %+v, the config asks for %+v", c.Path, a, b)
+	if err := sameModel(c, tr.cfg); err != nil {
+		return fmt.Errorf("--resume: %w", err)
 	}
-	if a, b := c.Config.SDE, tr.cfg.SDE; a != b {
-		return fmt.Errorf("--resume: checkpoint %s has sde %+v, the config asks for %+v", c.Path, a, b)
-	}
-	st := &optState{}
-	for _, part := range []struct {
-		prefix string
-		dst    *[][]float32
-	}{{"", &st.Params}, {emaPrefix, &st.EMA}, {adamMPrefix, &st.M}, {adamVPrefix, &st.V}} {
-		if *part.dst, err = c.Weights(part.prefix, tr.net.Params); err != nil {
+	st := &runState{}
+	for _, group := range tr.c.tg.Groups {
+		counters, err := c.Group(group.Name)
+		if err != nil {
 			return err
 		}
+		gs := groupState{AdamStep: counters.AdamStep, EMAUpdates: counters.EMAUpdates}
+		parts := []struct {
+			prefix string
+			dst    *[][]float32
+		}{{"", &gs.Params}, {ckpt.AdamMPrefix, &gs.M}, {ckpt.AdamVPrefix, &gs.V}}
+		if group.Optim.EMA > 0 {
+			parts = append(parts, struct {
+				prefix string
+				dst    *[][]float32
+			}{ckpt.EMAPrefix, &gs.EMA})
+		}
+		for _, part := range parts {
+			for _, p := range group.Params {
+				v, err := c.Tensor(part.prefix+p.Name(), p.Shape().TotalSize())
+				if err != nil {
+					return err
+				}
+				*part.dst = append(*part.dst, v)
+			}
+		}
+		st.Groups = append(st.Groups, gs)
 	}
-	if tr.step, err = c.metaInt("step"); err != nil {
-		return err
-	}
-	if st.AdamStep, err = c.metaInt("adam_step"); err != nil {
-		return err
-	}
-	if st.EMAUpdates, err = c.metaInt("ema_updates"); err != nil {
-		return err
+	for _, s := range tr.c.tg.State {
+		v, err := c.Tensor(s.Value.Name(), s.Value.Shape().TotalSize())
+		if err != nil {
+			return err
+		}
+		st.State = append(st.State, v)
 	}
 	if err := tr.dev.setState(st); err != nil {
 		return err
 	}
+	tr.step = c.Step
 	var pos data.Position
-	if err := json.Unmarshal([]byte(c.Meta["data_position"]), &pos); err != nil {
-		return fmt.Errorf("checkpoint %s: metadata data_position %q: %w", c.Path, c.Meta["data_position"], err)
+	if err := json.Unmarshal(c.DataPosition, &pos); err != nil {
+		return fmt.Errorf("checkpoint %s: metadata data_position %q: %w", c.Path, c.DataPosition, err)
 	}
 	if err := tr.loader.Seek(pos); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", c.Path, err)
 	}
 	tr.log.Info("resumed", "path", c.Path, "step", tr.step)
 	return tr.trimMetrics()
+}
+
+// sameModel refuses a checkpoint of another family or of another model
+// than cfg describes, naming the file and the first key that differs.
+func sameModel(c *ckpt.Checkpoint, cfg *configs.Config) error {
+	if c.Family != cfg.Model.Type {
+		return fmt.Errorf("checkpoint %s is of model.type %s, the config asks for %s", c.Path, c.Family, cfg.Model.Type)
+	}
+	if key, have, want := c.Config.Differs(cfg, "model.", "sde.", "vae.", "gan.", "data.name"); key != "" {
+		return fmt.Errorf("checkpoint %s has %s = %v, the config asks for %v", c.Path, key, have, want)
+	}
+	return nil
 }
 
 // corruptSuffix is added to the name of a corrupt checkpoint that resume
@@ -223,7 +154,7 @@ const corruptSuffix = ".corrupt"
 
 // moveAside renames a checkpoint whose content is corrupt out of the run's
 // list of checkpoints; one that could not be read at all stays put.
-func (tr *Trainer) moveAside(b BadCheckpoint) {
+func (tr *Trainer) moveAside(b ckpt.BadCheckpoint) {
 	if !errors.Is(b.Err, ckpt.ErrCorrupt) {
 		return
 	}

@@ -35,7 +35,7 @@ func (p *progress) update(st Stats) {
 	filled := int(done * width)
 	fmt.Fprintf(p.w, "\r%6d/%d [%s%s] %5.1f%% loss %.4f %.1f img/s ETA %s   ",
 		st.Step, p.to, strings.Repeat("=", filled), strings.Repeat(" ", width-filled), 100*done,
-		st.Loss, st.ImagesPerS, eta.Round(time.Second))
+		st.Loss(), st.ImagesPerS, eta.Round(time.Second))
 }
 
 func (p *progress) done() {

@@ -18,7 +18,7 @@ import (
 func loggedTrainer(t *testing.T, cfg *configs.Config, resume bool) (*Trainer, *bytes.Buffer) {
 	t.Helper()
 	var log bytes.Buffer
-	tr, err := New(cfg, digits(40), Options{Resume: resume, Log: slog.New(slog.NewTextHandler(&log, nil))})
+	tr, err := New(family(t, cfg), cfg, digits(40), Options{Resume: resume, Log: slog.New(slog.NewTextHandler(&log, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,13 +72,13 @@ func TestResumeSkipsACorruptCheckpoint(t *testing.T) {
 			if err := os.WriteFile(bad, b, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			c, err := LoadCheckpoint(dir)
+			c, err := ckpt.Open(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if c.Path != filepath.Join(dir, ckpt.Name(2)) || len(c.Skipped) != 1 || c.Skipped[0].Path != bad ||
 				!strings.Contains(c.Skipped[0].Err.Error(), bad) || !strings.Contains(c.Skipped[0].Err.Error(), "corrupt") {
-				t.Fatalf("LoadCheckpoint(%s) = %s, skipped %v; want %s, skipping %s as corrupt", dir, c.Path, c.Skipped, ckpt.Name(2), bad)
+				t.Fatalf("ckpt.Open(%s) = %s, skipped %v; want %s, skipping %s as corrupt", dir, c.Path, c.Skipped, ckpt.Name(2), bad)
 			}
 
 			tr, log := loggedTrainer(t, smallConfig(t, dir, "train.steps=4", "train.ckpt_every=2"), true)
@@ -93,7 +93,7 @@ func TestResumeSkipsACorruptCheckpoint(t *testing.T) {
 			if err != nil || !bytes.Equal(kept, b) {
 				t.Fatalf("the corrupt checkpoint was not kept as %s (%v)", bad+corruptSuffix, err)
 			}
-			if c, err := LoadCheckpoint(dir); err != nil || c.Path != bad || len(c.Skipped) != 0 {
+			if c, err := ckpt.Open(dir); err != nil || c.Path != bad || len(c.Skipped) != 0 {
 				t.Fatalf("after the resumed run: %v, %v; want a new intact %s", c, err, bad)
 			}
 		})
@@ -109,7 +109,8 @@ func TestResumeWithNoIntactCheckpointFails(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, err := New(smallConfig(t, dir), digits(8), Options{Resume: true})
+	cfg := smallConfig(t, dir)
+	_, err := New(family(t, cfg), cfg, digits(8), Options{Resume: true})
 	if err == nil || !strings.Contains(err.Error(), "--resume") || !strings.Contains(err.Error(), "no intact checkpoint") ||
 		!strings.Contains(err.Error(), ckpt.Name(1)) || !strings.Contains(err.Error(), ckpt.Name(2)) {
 		t.Fatalf("err = %v, want one naming --resume and both checkpoints", err)

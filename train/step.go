@@ -1,147 +1,280 @@
 package train
 
 import (
+	"fmt"
 	"math"
 
 	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 
-	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/engine"
+	"github.com/scoregen/scoregen/model"
 	"github.com/scoregen/scoregen/optim"
-	"github.com/scoregen/scoregen/sde"
-	"github.com/scoregen/scoregen/unet"
 )
 
-// stepper is the training step compiled for one device: noising, forward,
-// backward, gradient clipping, Adam and the EMA.
-type stepper interface {
-	// run does one step on the clean batch x0, its noise and dropout masks
-	// keyed by (seed, step), with Adam's learning rate lr, and returns the
-	// loss and the gradient's global norm. When either is not finite, the
-	// weights, moments, EMA and counters stay as they were.
-	run(x0 []float32, step uint64, lr float64) (loss, norm float64, err error)
-	// state is the weights, EMA, Adam's moments and counters; setState
-	// restores them.
-	state() (*optState, error)
-	setState(*optState) error
-	// memory is the bytes of the step's plan, and the device's peak use
-	// (0 on the CPU, where the process's RSS tells).
+// runner is a family's updates compiled for one device: one plan per
+// update, sharing the parameters, and each update's optimiser.
+type runner interface {
+	// run does update u once: the clean batch x0 (nil for an update that
+	// reads none) into its inputs, randomness keyed by key, the schedules
+	// at step, the plan, then the group's clipping, Adam with learning
+	// rate lr, EMA and state statistics. When the loss or the gradient
+	// norm is not finite, nothing changes.
+	run(u int, x0 []float32, key uint64, step int, lr float64) (result, error)
+	// state is the weights, EMA, Adam's moments, counters and state
+	// tensors; setState restores them.
+	state() (*runState, error)
+	setState(*runState) error
+	// memory is the bytes of the plans, and the device's peak use (0 on
+	// the CPU, where the process's RSS tells).
 	memory() (plan, devicePeak int64)
 	close()
 }
 
-// optState is what a checkpoint holds of a run besides its step: one slice
-// per parameter, in unet.Net.Params order.
-type optState struct {
+// result is what one run of an update reports.
+type result struct {
+	loss, norm float64
+	metrics    []float64 // the update's Metrics, in order
+}
+
+// runState is what a checkpoint holds of a run besides its step.
+type runState struct {
+	Groups []groupState // in TrainGraph.Groups order
+	State  [][]float32  // in TrainGraph.State order
+}
+
+// groupState is one parameter group's weights and optimiser: one slice per
+// parameter, in the group's order; EMA is nil when the group keeps none.
+type groupState struct {
 	Params, EMA, M, V    [][]float32
 	AdamStep, EMAUpdates int
 }
 
-// stepGraph is the training step's graph: the network on the noised batch
-// X at times T, the loss against the noise Z, and the gradients.
-type stepGraph struct {
-	net   *unet.Net
-	z     *gorgonia.Node
-	loss  *gorgonia.Node
-	grads gorgonia.Nodes
+// compiled is a training graph with each update's gradients, ready for a
+// backend.
+type compiled struct {
+	tg         *model.TrainGraph
+	batchShape tensor.Shape     // of the clean batch: N, C, H, W
+	grads      []gorgonia.Nodes // per update, with respect to its group's params
+	updater    []int            // per group, the update that updates it
 }
 
-func newStepGraph(netCfg unet.Config, batch int, seed uint64) (*stepGraph, error) {
-	g := gorgonia.NewGraph()
-	net, err := unet.Build(g, netCfg, batch, true, seed)
-	if err != nil {
-		return nil, err
+// compile differentiates each update's loss with respect to its group and
+// checks that every group is updated by exactly one update, and that X
+// takes batches of batchShape.
+func compile(tg *model.TrainGraph, batchShape tensor.Shape) (*compiled, error) {
+	c := &compiled{tg: tg, batchShape: batchShape, updater: make([]int, len(tg.Groups))}
+	if tg.X != nil && !tg.X.Shape().Eq(batchShape) {
+		return nil, fmt.Errorf("the graph's X has shape %v, the batches %v", tg.X.Shape(), batchShape)
 	}
-	z := gorgonia.NewTensor(g, net.X.Dtype(), 4, gorgonia.WithShape(net.X.Shape()...), gorgonia.WithName("z"))
-	loss, err := Loss(net.Out, z)
-	if err != nil {
-		return nil, err
+	for i := range c.updater {
+		c.updater[i] = -1
 	}
-	grads, err := gorgonia.Grad(loss, net.Params...)
-	if err != nil {
-		return nil, err
+	if len(tg.Updates) == 0 {
+		return nil, fmt.Errorf("the training graph has no updates")
 	}
-	return &stepGraph{net: net, z: z, loss: loss, grads: grads}, nil
+	for u, up := range tg.Updates {
+		if up.Group < 0 || up.Group >= len(tg.Groups) {
+			return nil, fmt.Errorf("update %d names group %d of %d", u, up.Group, len(tg.Groups))
+		}
+		if c.updater[up.Group] >= 0 {
+			return nil, fmt.Errorf("group %q is updated by two updates", tg.Groups[up.Group].Name)
+		}
+		c.updater[up.Group] = u
+		if up.Data && tg.X == nil && tg.Prepare == nil {
+			return nil, fmt.Errorf("update %d reads data, and the graph has neither X nor Prepare", u)
+		}
+		grads, err := gorgonia.Grad(up.Loss, tg.Groups[up.Group].Params...)
+		if err != nil {
+			return nil, fmt.Errorf("the gradient of update %d's loss: %w", u, err)
+		}
+		c.grads = append(c.grads, grads)
+	}
+	for g, u := range c.updater {
+		if u < 0 {
+			return nil, fmt.Errorf("group %q is updated by no update", tg.Groups[g].Name)
+		}
+	}
+	return c, nil
 }
 
-// outputs are the nodes a plan of the step computes.
-func (sg *stepGraph) outputs() gorgonia.Nodes { return append(gorgonia.Nodes{sg.loss}, sg.grads...) }
-
-// cpuStep runs the step on the host: sde.Perturb, the plan, then nn's
-// optimiser over views of the plan's memory.
-type cpuStep struct {
-	sg            *stepGraph
-	plan          *engine.Plan
-	sde           sde.SDE
-	seed          uint64
-	eps, clip     float64
-	xt, z, t      []float32 // views of the plan's inputs
-	params, grads [][]float32
-	adam          *optim.Adam
-	ema           *optim.EMA
+// outputs are, per update, the nodes its plan computes: the loss, the
+// metrics, the gradients and the batch statistics of its states.
+func (c *compiled) outputs() []gorgonia.Nodes {
+	var out []gorgonia.Nodes
+	for u, up := range c.tg.Updates {
+		o := gorgonia.Nodes{up.Loss}
+		for _, m := range up.Metrics {
+			o = append(o, m.Node)
+		}
+		o = append(o, c.grads[u]...)
+		for _, s := range c.tg.State {
+			if s.Update == u {
+				o = append(o, s.Batch)
+			}
+		}
+		out = append(out, o)
+	}
+	return out
 }
 
-func newCPUStep(sg *stepGraph, s sde.SDE, c *configs.Config) (*cpuStep, error) {
-	cpu := engine.NewCPU()
-	plan, err := engine.Compile(sg.outputs(), cpu)
-	if err != nil {
+// cpuRunner runs the updates on the host, the optimisers working on views
+// of the plans' memory.
+type cpuRunner struct {
+	c       *compiled
+	cpu     *engine.CPU
+	plans   []*engine.Plan
+	adam    []*optim.Adam // per group
+	ema     []*optim.EMA  // per group; nil when the group keeps none
+	params  [][][]float32 // per group
+	grads   [][][]float32 // per update
+	clip    []float64     // per update
+	states  [][]float32   // views of the State values
+	batches [][]float32   // and of their batch statistics
+}
+
+func newCPURunner(c *compiled) (*cpuRunner, error) {
+	r := &cpuRunner{c: c, cpu: engine.NewCPU()}
+	var err error
+	if r.plans, err = engine.CompileShared(r.cpu, c.outputs()...); err != nil {
 		return nil, err
 	}
-	view := func(n *gorgonia.Node) []float32 {
-		slot, _ := plan.Slot(n)
-		return cpu.View(slot)
+	for g, group := range c.tg.Groups {
+		params := make([][]float32, len(group.Params))
+		for i, p := range group.Params {
+			params[i] = r.view(c.updater[g], p)
+		}
+		r.params = append(r.params, params)
 	}
-	st := &cpuStep{sg: sg, plan: plan, sde: s, seed: c.Train.Seed, eps: c.SDE.Eps, clip: c.Train.GradClip,
-		xt: view(sg.net.X), z: view(sg.z), t: view(sg.net.T)}
-	for i, p := range sg.net.Params {
-		st.params = append(st.params, view(p))
-		st.grads = append(st.grads, view(sg.grads[i]))
+	for u, up := range c.tg.Updates {
+		grads := make([][]float32, len(c.grads[u]))
+		for i, g := range c.grads[u] {
+			grads[i] = r.view(u, g)
+		}
+		r.grads = append(r.grads, grads)
+		r.clip = append(r.clip, c.tg.Groups[up.Group].Optim.Clip)
 	}
-	st.adam = optim.NewAdam(st.params, st.grads, adamBeta1, adamBeta2, adamEps)
-	st.ema = optim.NewEMA(st.params, c.Train.EMA)
-	return st, nil
+	for g, group := range c.tg.Groups {
+		o := group.Optim
+		r.adam = append(r.adam, optim.NewAdam(r.params[g], r.grads[c.updater[g]], o.Beta1, o.Beta2, o.Eps))
+		var ema *optim.EMA
+		if o.EMA > 0 {
+			ema = optim.NewEMA(r.params[g], o.EMA)
+		}
+		r.ema = append(r.ema, ema)
+	}
+	for _, s := range c.tg.State {
+		r.states = append(r.states, r.view(s.Update, s.Value))
+		r.batches = append(r.batches, r.view(s.Update, s.Batch))
+	}
+	return r, nil
 }
 
-// Adam's constants, as score_sde's (and torch's defaults).
-const adamBeta1, adamBeta2, adamEps = 0.9, 0.999, 1e-8
+// view is the memory of node n in update u's plan.
+func (r *cpuRunner) view(u int, n *gorgonia.Node) []float32 {
+	s, _ := r.plans[u].Slot(n)
+	return r.cpu.View(s)
+}
 
-func (st *cpuStep) run(x0 []float32, step uint64, lr float64) (float64, float64, error) {
-	batch := len(st.t)
-	sde.Perturb(st.sde, x0, st.xt, st.z, st.t, batch, st.seed, step, st.eps)
-	st.sg.net.RNG.Step = step
-	if err := st.plan.Run(); err != nil {
-		return 0, 0, err
+func (r *cpuRunner) run(u int, x0 []float32, key uint64, step int, lr float64) (result, error) {
+	tg, plan := r.c.tg, r.plans[u]
+	if x0 != nil {
+		if tg.Prepare != nil {
+			tg.Prepare.PrepareHost(x0, key, func(n *gorgonia.Node) []float32 { return r.view(u, n) })
+		} else if err := plan.Write(tg.X, x0); err != nil {
+			return result{}, err
+		}
 	}
-	var loss [1]float32
-	if err := st.plan.Read(st.sg.loss, loss[:]); err != nil {
-		return 0, 0, err
+	tg.RNG.Step = key
+	for _, s := range tg.Schedules {
+		if _, ok := plan.Slot(s.Node); ok {
+			r.view(u, s.Node)[0] = s.Value(step)
+		}
 	}
-	l, norm := float64(loss[0]), optim.GlobalNorm(st.grads)
-	if finite(l) && finite(norm) {
-		st.adam.Update(lr, optim.ClipScale(norm, st.clip))
-		st.ema.Update(st.params)
+	if err := plan.Run(); err != nil {
+		return result{}, err
 	}
-	return l, norm, nil
+	res, err := readResult(plan, tg.Updates[u])
+	if err != nil {
+		return res, err
+	}
+	res.norm = optim.GlobalNorm(r.grads[u])
+	if !finite(res.loss) || !finite(res.norm) {
+		return res, nil
+	}
+	g := tg.Updates[u].Group
+	r.adam[g].Update(lr, optim.ClipScale(res.norm, r.clip[u]))
+	if r.ema[g] != nil {
+		r.ema[g].Update(r.params[g])
+	}
+	for i, s := range tg.State {
+		if s.Update == u {
+			follow(r.states[i], r.batches[i], s.Momentum)
+		}
+	}
+	return res, nil
+}
+
+// readResult reads an update's loss and metrics from its plan.
+func readResult(plan *engine.Plan, up model.Update) (result, error) {
+	var v [1]float32
+	if err := plan.Read(up.Loss, v[:]); err != nil {
+		return result{}, err
+	}
+	res := result{loss: float64(v[0])}
+	for _, m := range up.Metrics {
+		if err := plan.Read(m.Node, v[:]); err != nil {
+			return res, err
+		}
+		res.metrics = append(res.metrics, float64(v[0]))
+	}
+	return res, nil
+}
+
+// follow moves a state tensor towards its batch statistic, as torch's
+// BatchNorm moves its running statistics.
+func follow(value, batch []float32, momentum float64) {
+	keep, take := float32(1-momentum), float32(momentum)
+	for i := range value {
+		value[i] = keep*value[i] + take*batch[i]
+	}
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
-// state returns views of the step's memory, not copies.
-func (st *cpuStep) state() (*optState, error) {
-	return &optState{Params: st.params, EMA: st.ema.Shadow, M: st.adam.M, V: st.adam.V,
-		AdamStep: st.adam.Step, EMAUpdates: st.ema.Updates}, nil
+// state returns views of the runner's memory, not copies.
+func (r *cpuRunner) state() (*runState, error) {
+	s := &runState{State: r.states}
+	for g := range r.c.tg.Groups {
+		gs := groupState{Params: r.params[g], M: r.adam[g].M, V: r.adam[g].V, AdamStep: r.adam[g].Step}
+		if e := r.ema[g]; e != nil {
+			gs.EMA, gs.EMAUpdates = e.Shadow, e.Updates
+		}
+		s.Groups = append(s.Groups, gs)
+	}
+	return s, nil
 }
 
-func (st *cpuStep) setState(s *optState) error {
-	for _, part := range []struct{ dst, src [][]float32 }{{st.params, s.Params}, {st.ema.Shadow, s.EMA}, {st.adam.M, s.M}, {st.adam.V, s.V}} {
-		for i := range part.dst {
-			copy(part.dst[i], part.src[i])
+func (r *cpuRunner) setState(s *runState) error {
+	for g, gs := range s.Groups {
+		parts := []struct{ dst, src [][]float32 }{{r.params[g], gs.Params}, {r.adam[g].M, gs.M}, {r.adam[g].V, gs.V}}
+		if e := r.ema[g]; e != nil {
+			parts = append(parts, struct{ dst, src [][]float32 }{e.Shadow, gs.EMA})
+			e.Updates = gs.EMAUpdates
 		}
+		for _, part := range parts {
+			for i := range part.dst {
+				copy(part.dst[i], part.src[i])
+			}
+		}
+		r.adam[g].Step = gs.AdamStep
 	}
-	st.adam.Step, st.ema.Updates = s.AdamStep, s.EMAUpdates
+	for i, v := range s.State {
+		copy(r.states[i], v)
+	}
 	return nil
 }
 
-func (st *cpuStep) memory() (int64, int64) { return st.plan.Bytes(), 0 }
+func (r *cpuRunner) memory() (int64, int64) { return r.plans[0].Bytes(), 0 }
 
-func (st *cpuStep) close() {}
+func (r *cpuRunner) close() {}

@@ -5,140 +5,231 @@ package train
 import (
 	"fmt"
 
+	"gorgonia.org/gorgonia"
+
 	"github.com/scoregen/scoregen/configs"
+	"github.com/scoregen/scoregen/device"
 	"github.com/scoregen/scoregen/engine"
 	"github.com/scoregen/scoregen/gpu"
 )
 
-// gpuStep runs the whole step on the GPU as one CUDA graph: the noising
-// kernel, the plan, then the optimiser's three launches. Only the clean
-// batch goes up and the loss and norm come back each step.
-type gpuStep struct {
-	*gpuPlan
-	sg   *stepGraph
-	opt  *gpu.Optimizer
-	x0   gpu.Ptr     // the clean batch on the device
-	host *gpu.Pinned // and its staging buffer
-	n    int         // elements of a batch
+// gpuPreparer is a model.Preparer that also runs on the GPU, as a kernel
+// launched at the start of the update's CUDA graph (the score family's
+// noising): from the clean batch at x0 into the plan's inputs, keyed by
+// *key, which the backend reads at each replay.
+type gpuPreparer interface {
+	PrepareGPU(b *gpu.Backend, x0 gpu.Buf, input func(*gorgonia.Node) gpu.Buf, key *uint64) (func() error, error)
 }
 
-// gpuSDE is cfg's SDE as the kernels name it.
-func gpuSDE(c configs.SDE) (gpu.SDE, error) {
-	switch c.Type {
-	case "ve":
-		return gpu.SDE{Kind: gpu.VE, A: c.SigmaMin, B: c.SigmaMax}, nil
-	case "vp":
-		return gpu.SDE{Kind: gpu.VP, A: c.BetaMin, B: c.BetaMax}, nil
-	case "subvp":
-		return gpu.SDE{Kind: gpu.SubVP, A: c.BetaMin, B: c.BetaMax}, nil
-	}
-	return gpu.SDE{}, fmt.Errorf("sde.type %q: want ve, vp or subvp", c.Type)
+// gpuRunner runs each update as one CUDA graph: the preparation kernel
+// (if any), the plan, then the group's optimiser's three launches. Only
+// the clean batch goes up and the loss, norm and metrics come back.
+type gpuRunner struct {
+	c    *compiled
+	p    *device.Plans
+	b    *gpu.Backend
+	opt  []*gpu.Optimizer // per update
+	x0   gpu.Ptr          // the clean batch on the device, when the family prepares its inputs
+	host *gpu.Pinned      // the clean batch's staging buffer
+	n    int              // elements of a batch
 }
 
-func newGPUStep(sg *stepGraph, cfg *configs.Config) (st stepper, err error) {
-	s, err := gpuSDE(cfg.SDE)
+func newGPURunner(c *compiled, cfg *configs.Config) (_ runner, err error) {
+	p, err := device.Compile("cuda", device.Options{GPU: cfg.GPU}, c.outputs()...)
 	if err != nil {
 		return nil, err
 	}
-	p, err := compileOnGPU(sg.outputs(), cfg.GPU)
-	if err != nil {
-		return nil, err
-	}
-	g := &gpuStep{gpuPlan: p, sg: sg, n: sg.net.X.Shape().TotalSize()}
+	r := &gpuRunner{c: c, p: p, b: p.Backend.(*gpu.Backend)}
 	defer func() {
 		if err != nil {
-			g.close()
+			r.close()
 		}
 	}()
-	params, grads := make([]engine.Slot, len(sg.net.Params)), make([]engine.Slot, len(sg.grads))
-	for i, w := range sg.net.Params {
-		params[i], grads[i] = g.slot(w), g.slot(sg.grads[i])
-	}
-	c := cfg.Train
-	if g.opt, err = gpu.NewOptimizer(g.b, params, grads, g.slot(sg.loss), adamBeta1, adamBeta2, adamEps, c.GradClip, c.EMA); err != nil {
-		return nil, err
-	}
-	err = g.dev.Do(func() (err error) {
-		if g.x0, err = g.dev.Pool.Alloc(4 * int64(g.n)); err != nil {
-			return err
+	tg := c.tg
+	for u, up := range tg.Updates {
+		group := tg.Groups[up.Group]
+		params, grads := make([]engine.Slot, len(group.Params)), make([]engine.Slot, len(group.Params))
+		for i, w := range group.Params {
+			params[i], grads[i] = r.slot(u, w), r.slot(u, c.grads[u][i])
 		}
-		g.host, err = gpu.AllocPinned(g.n)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	// The noise is keyed by the same step as the dropout masks, which the
-	// backend copies to the device before each replay.
-	x0 := gpu.Buf{Ptr: g.x0, Shape: sg.net.X.Shape()}
-	perturb, err := g.b.Perturb(s, x0, g.buf(sg.net.X), g.buf(sg.z), g.buf(sg.net.T), cfg.SDE.Eps, c.Seed, &sg.net.RNG.Step)
-	if err != nil {
-		return nil, err
-	}
-	g.plan.Pre = []func() error{perturb}
-	g.plan.Post = g.opt.Post()
-	return g, nil
-}
-
-func (g *gpuStep) run(x0 []float32, step uint64, lr float64) (float64, float64, error) {
-	if len(x0) != g.n {
-		return 0, 0, fmt.Errorf("batch of %d values, the step takes %d", len(x0), g.n)
-	}
-	err := g.dev.Do(func() error {
-		copy(g.host.Floats(), x0)
-		return g.dev.Upload(g.x0, g.host, g.n)
-	})
-	if err != nil {
-		return 0, 0, err
-	}
-	g.sg.net.RNG.Step = step
-	g.opt.Next(lr)
-	if err := g.plan.Run(); err != nil {
-		return 0, 0, err
-	}
-	var loss [1]float32
-	if err := g.plan.Read(g.sg.loss, loss[:]); err != nil {
-		return 0, 0, err
-	}
-	norm, err := g.opt.Settle(float64(loss[0]))
-	return float64(loss[0]), norm, err
-}
-
-func (g *gpuStep) state() (*optState, error) {
-	st, err := g.opt.Read()
-	if err != nil {
-		return nil, err
-	}
-	s := &optState{EMA: st.EMA, M: st.M, V: st.V, AdamStep: g.opt.Step, EMAUpdates: g.opt.EMAUpdates}
-	for _, p := range g.sg.net.Params {
-		w := make([]float32, p.Shape().TotalSize())
-		if err := g.plan.Read(p, w); err != nil {
+		o := group.Optim
+		opt, err := gpu.NewOptimizer(r.b, params, grads, r.slot(u, up.Loss), o.Beta1, o.Beta2, o.Eps, o.Clip, o.EMA)
+		if err != nil {
 			return nil, err
 		}
-		s.Params = append(s.Params, w)
+		r.opt = append(r.opt, opt)
+		p.Plans[u].Post = opt.Post()
+	}
+	r.n = c.batchShape.TotalSize()
+	prep, ok := tg.Prepare.(gpuPreparer)
+	if tg.Prepare != nil && !ok {
+		return nil, fmt.Errorf("device cuda: the family prepares its inputs on the host only (%T)", tg.Prepare)
+	}
+	for u, up := range tg.Updates {
+		if !up.Data || prep == nil {
+			continue
+		}
+		if r.x0 == 0 {
+			err := r.b.D.Do(func() (err error) {
+				r.x0, err = r.b.D.Pool.Alloc(4 * int64(r.n))
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		input := func(n *gorgonia.Node) gpu.Buf { return r.b.Slot(r.slot(u, n)) }
+		pre, err := prep.PrepareGPU(r.b, gpu.Buf{Ptr: r.x0, Shape: c.batchShape}, input, &tg.RNG.Step)
+		if err != nil {
+			return nil, err
+		}
+		p.Plans[u].Pre = []func() error{pre}
+	}
+	err = r.b.D.Do(func() (err error) {
+		r.host, err = gpu.AllocPinned(max(r.n, 1))
+		return err
+	})
+	return r, err
+}
+
+// slot is where node n lives in update u's plan.
+func (r *gpuRunner) slot(u int, n *gorgonia.Node) engine.Slot {
+	s, _ := r.p.Plans[u].Slot(n)
+	return s
+}
+
+func (r *gpuRunner) run(u int, x0 []float32, key uint64, step int, lr float64) (result, error) {
+	tg, plan := r.c.tg, r.p.Plans[u]
+	if x0 != nil {
+		if len(x0) != r.n {
+			return result{}, fmt.Errorf("batch of %d values, the step takes %d", len(x0), r.n)
+		}
+		dst := r.x0
+		if dst == 0 { // no preparation: the batch goes straight into X
+			dst = r.b.Slot(r.slot(u, tg.X)).Ptr
+		}
+		err := r.b.D.Do(func() error {
+			copy(r.host.Floats(), x0)
+			return r.b.D.Upload(dst, r.host, r.n)
+		})
+		if err != nil {
+			return result{}, err
+		}
+	}
+	tg.RNG.Step = key
+	for _, s := range tg.Schedules {
+		if _, ok := plan.Slot(s.Node); ok {
+			if err := plan.Write(s.Node, []float32{s.Value(step)}); err != nil {
+				return result{}, err
+			}
+		}
+	}
+	opt := r.opt[u]
+	opt.Next(lr)
+	if err := plan.Run(); err != nil {
+		return result{}, err
+	}
+	res, err := readResult(plan, tg.Updates[u])
+	if err != nil {
+		return res, err
+	}
+	if res.norm, err = opt.Settle(res.loss); err != nil || !finite(res.loss) || !finite(res.norm) {
+		return res, err
+	}
+	// State statistics are small (BatchNorm's, per channel): they follow
+	// their batch values on the host.
+	for _, s := range tg.State {
+		if s.Update != u {
+			continue
+		}
+		value, batch := make([]float32, s.Value.Shape().TotalSize()), make([]float32, s.Batch.Shape().TotalSize())
+		if err := plan.Read(s.Value, value); err != nil {
+			return res, err
+		}
+		if err := plan.Read(s.Batch, batch); err != nil {
+			return res, err
+		}
+		follow(value, batch, s.Momentum)
+		if err := plan.Write(s.Value, value); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func (r *gpuRunner) state() (*runState, error) {
+	tg := r.c.tg
+	s := &runState{}
+	for g, group := range tg.Groups {
+		u := r.c.updater[g]
+		st, err := r.opt[u].Read()
+		if err != nil {
+			return nil, err
+		}
+		gs := groupState{M: st.M, V: st.V, AdamStep: r.opt[u].Step}
+		if group.Optim.EMA > 0 {
+			gs.EMA, gs.EMAUpdates = st.EMA, r.opt[u].EMAUpdates
+		}
+		for _, p := range group.Params {
+			w := make([]float32, p.Shape().TotalSize())
+			if err := r.p.Plans[u].Read(p, w); err != nil {
+				return nil, err
+			}
+			gs.Params = append(gs.Params, w)
+		}
+		s.Groups = append(s.Groups, gs)
+	}
+	for _, st := range tg.State {
+		v := make([]float32, st.Value.Shape().TotalSize())
+		if err := r.p.Plans[st.Update].Read(st.Value, v); err != nil {
+			return nil, err
+		}
+		s.State = append(s.State, v)
 	}
 	return s, nil
 }
 
-func (g *gpuStep) setState(s *optState) error {
-	for i, p := range g.sg.net.Params {
-		if err := g.plan.Write(p, s.Params[i]); err != nil {
+func (r *gpuRunner) setState(s *runState) error {
+	tg := r.c.tg
+	for g, group := range tg.Groups {
+		u, gs := r.c.updater[g], s.Groups[g]
+		for i, p := range group.Params {
+			if err := r.p.Plans[u].Write(p, gs.Params[i]); err != nil {
+				return err
+			}
+		}
+		ema := gs.EMA
+		if ema == nil { // a group without an EMA: the optimiser's copy follows the weights
+			ema = gs.Params
+		}
+		r.opt[u].Step, r.opt[u].EMAUpdates = gs.AdamStep, gs.EMAUpdates
+		if err := r.opt[u].Write(gpu.State{M: gs.M, V: gs.V, EMA: ema}); err != nil {
 			return err
 		}
 	}
-	g.opt.Step, g.opt.EMAUpdates = s.AdamStep, s.EMAUpdates
-	return g.opt.Write(gpu.State{M: s.M, V: s.V, EMA: s.EMA})
-}
-
-func (g *gpuStep) memory() (int64, int64) {
-	var peak int64
-	g.dev.Do(func() error { peak = g.dev.Pool.Peak; return nil }) // the pool belongs to the device's thread
-	return g.plan.Bytes(), peak
-}
-
-func (g *gpuStep) close() {
-	if g.host != nil {
-		g.dev.Do(func() error { g.dev.FreePinned(g.host); return nil })
+	for i, st := range tg.State {
+		if err := r.p.Plans[st.Update].Write(st.Value, s.State[i]); err != nil {
+			return err
+		}
 	}
-	g.gpuPlan.close()
+	return nil
+}
+
+func (r *gpuRunner) memory() (int64, int64) {
+	var peak int64
+	r.b.D.Do(func() error { peak = r.b.D.Pool.Peak; return nil }) // the pool belongs to the device's thread
+	return r.p.Plans[0].Bytes(), peak
+}
+
+func (r *gpuRunner) close() {
+	r.b.D.Do(func() error {
+		if r.host != nil {
+			r.b.D.FreePinned(r.host)
+		}
+		if r.x0 != 0 {
+			r.b.D.Pool.Free(r.x0)
+		}
+		return nil
+	})
+	r.p.Close()
 }

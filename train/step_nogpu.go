@@ -3,14 +3,11 @@
 package train
 
 import (
-	"errors"
-
 	"github.com/scoregen/scoregen/configs"
+	"github.com/scoregen/scoregen/device"
 )
 
-var errNoCUDA = errors.New("device cuda: this binary was built without CUDA; build it with `make gpu` on a machine with the CUDA toolkit")
-
-// newGPUStep is unavailable without the CUDA backend.
-func newGPUStep(*stepGraph, *configs.Config) (stepper, error) {
-	return nil, errNoCUDA
+// newGPURunner is unavailable without the CUDA backend.
+func newGPURunner(*compiled, *configs.Config) (runner, error) {
+	return nil, device.ErrNoCUDA
 }

@@ -8,17 +8,23 @@ import (
 
 // snapshot is a copy of the trainer's state (the CPU's state is views of
 // the step's memory).
-func snapshot(t *testing.T, tr *Trainer) *optState {
+func snapshot(t *testing.T, tr *Trainer) *runState {
 	t.Helper()
-	s := *state(t, tr)
-	for _, part := range []*[][]float32{&s.Params, &s.EMA, &s.M, &s.V} {
-		c := make([][]float32, len(*part))
-		for i, x := range *part {
-			c[i] = slices.Clone(x)
-		}
-		*part = c
+	s := state(t, tr)
+	c := &runState{State: clone(s.State)}
+	for _, g := range s.Groups {
+		g.Params, g.EMA, g.M, g.V = clone(g.Params), clone(g.EMA), clone(g.M), clone(g.V)
+		c.Groups = append(c.Groups, g)
 	}
-	return &s
+	return c
+}
+
+func clone(x [][]float32) [][]float32 {
+	c := make([][]float32, len(x))
+	for i := range x {
+		c[i] = slices.Clone(x[i])
+	}
+	return c
 }
 
 // runPoisonedBatch runs tr's step on a batch holding a NaN, after one good
@@ -32,27 +38,31 @@ func runPoisonedBatch(t *testing.T, tr *Trainer) {
 	before := snapshot(t, tr)
 	x0 := make([]float32, len(tr.x0))
 	x0[len(x0)/2] = float32(math.NaN())
-	loss, norm, err := tr.dev.run(x0, uint64(tr.step), 1e-3)
+	res, err := tr.dev.run(0, x0, uint64(tr.step), tr.step, 1e-3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if finite(loss) {
-		t.Fatalf("a batch holding a NaN gave the loss %v (gradient norm %v)", loss, norm)
+	if finite(res.loss) {
+		t.Fatalf("a batch holding a NaN gave the loss %v (gradient norm %v)", res.loss, res.norm)
 	}
 	sameState(t, before, snapshot(t, tr))
 }
 
 // sameState fails the test unless the two states are equal bit for bit:
 // weights, EMA, Adam's moments and the counters.
-func sameState(t *testing.T, a, b *optState) {
+func sameState(t *testing.T, a, b *runState) {
 	t.Helper()
-	sameBits(t, "weights", a.Params, b.Params)
-	sameBits(t, "EMA", a.EMA, b.EMA)
-	sameBits(t, "Adam m", a.M, b.M)
-	sameBits(t, "Adam v", a.V, b.V)
-	if a.AdamStep != b.AdamStep || a.EMAUpdates != b.EMAUpdates {
-		t.Fatalf("counters: Adam %d and %d, EMA %d and %d", a.AdamStep, b.AdamStep, a.EMAUpdates, b.EMAUpdates)
+	for g := range a.Groups {
+		x, y := a.Groups[g], b.Groups[g]
+		sameBits(t, "weights", x.Params, y.Params)
+		sameBits(t, "EMA", x.EMA, y.EMA)
+		sameBits(t, "Adam m", x.M, y.M)
+		sameBits(t, "Adam v", x.V, y.V)
+		if x.AdamStep != y.AdamStep || x.EMAUpdates != y.EMAUpdates {
+			t.Fatalf("group %d counters: Adam %d and %d, EMA %d and %d", g, x.AdamStep, y.AdamStep, x.EMAUpdates, y.EMAUpdates)
+		}
 	}
+	sameBits(t, "state tensors", a.State, b.State)
 }
 
 func TestPoisonedBatchChangesNothing(t *testing.T) {

@@ -1,3 +1,9 @@
+// Package train is the one training loop for every model family (a
+// model.Family): it streams batches, compiles the family's updates on the
+// CPU or the GPU with one optimiser per parameter group (Adam with
+// warm-up and global-norm clipping, an EMA of the weights), and writes
+// logs, a metrics file, sample grids and checkpoints that a resumed run
+// continues bit for bit. It knows no family.
 package train
 
 import (
@@ -6,21 +12,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
 	"time"
 
-	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 
+	"github.com/scoregen/scoregen/ckpt"
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
 	"github.com/scoregen/scoregen/grid"
 	"github.com/scoregen/scoregen/internal/atomicfile"
-	"github.com/scoregen/scoregen/nn"
+	"github.com/scoregen/scoregen/model"
 	"github.com/scoregen/scoregen/optim"
-	"github.com/scoregen/scoregen/sde"
-	"github.com/scoregen/scoregen/unet"
 )
 
 // metricsFile is the name, in train.out_dir, of the file that gets a JSON
@@ -34,59 +38,61 @@ type Options struct {
 	Progress io.Writer    // a terminal for the progress bar; nil for none
 }
 
-// Trainer holds one run's state: the compiled step with its optimiser and
-// EMA, on the device of the config, and the data stream.
+// Trainer holds one run's state: the family's training graph compiled on
+// the config's device with its optimisers, and the data stream.
 type Trainer struct {
 	cfg    *configs.Config
-	net    *unet.Net
-	netCfg unet.Config
-	sde    sde.SDE
-	dev    stepper
+	family model.Family
+	c      *compiled
+	dev    runner
 	loader *data.Loader
 	step   int
+	// runsPerStep is the number of update runs in a step: the keys of a
+	// step's randomness are step*runsPerStep + the run's index.
+	runsPerStep int
 
 	x0       []float32 // the current clean batch
 	log      *slog.Logger
 	progress io.Writer
 }
 
-// New builds the training step for cfg on ds, initialised from
+// New builds family f's training step for cfg on ds, initialised from
 // train.seed, on the config's device.
-func New(cfg *configs.Config, ds *data.Dataset, opt Options) (*Trainer, error) {
-	netCfg, err := NetConfig(cfg)
-	if err != nil {
-		return nil, err
+func New(f model.Family, cfg *configs.Config, ds *data.Dataset, opt Options) (*Trainer, error) {
+	if f.Type() != cfg.Model.Type {
+		return nil, fmt.Errorf("a %s family for a config with model.type %s", f.Type(), cfg.Model.Type)
 	}
-	if ds.C != netCfg.Channels || ds.H != netCfg.Height || ds.W != netCfg.Width {
+	c, h, w := f.ImageShape()
+	if ds.C != c || ds.H != h || ds.W != w {
 		return nil, fmt.Errorf("data set %s has %dx%dx%d images, the %s model expects %dx%dx%d",
-			ds.Name, ds.C, ds.H, ds.W, cfg.Data.Name, netCfg.Channels, netCfg.Height, netCfg.Width)
-	}
-	s, err := NewSDE(cfg.SDE)
-	if err != nil {
-		return nil, err
-	}
-	if err := CheckTraining(netCfg, cfg); err != nil {
-		return nil, err
+			ds.Name, ds.C, ds.H, ds.W, cfg.Data.Name, c, h, w)
 	}
 	batch := cfg.Data.BatchSize
-	sg, err := newStepGraph(netCfg, batch, cfg.Train.Seed)
+	tg, err := f.TrainGraph(batch, cfg.Train.Seed)
 	if err != nil {
 		return nil, err
 	}
-	var dev stepper
+	comp, err := compile(tg, tensor.Shape{batch, c, h, w})
+	if err != nil {
+		return nil, fmt.Errorf("model.type %s: %w", f.Type(), err)
+	}
+	var dev runner
 	switch cfg.Device {
 	case "cpu":
-		dev, err = newCPUStep(sg, s, cfg)
+		dev, err = newCPURunner(comp)
 	case "cuda":
-		dev, err = newGPUStep(sg, cfg)
+		dev, err = newGPURunner(comp, cfg)
 	default:
 		err = fmt.Errorf("device %q: want cpu or cuda", cfg.Device)
 	}
 	if err != nil {
 		return nil, err
 	}
-	tr := &Trainer{cfg: cfg, net: sg.net, netCfg: netCfg, sde: s, dev: dev,
-		x0: make([]float32, batch*netCfg.Channels*netCfg.Height*netCfg.Width), log: opt.Log, progress: opt.Progress}
+	tr := &Trainer{cfg: cfg, family: f, c: comp, dev: dev,
+		x0: make([]float32, batch*c*h*w), log: opt.Log, progress: opt.Progress}
+	for _, u := range tg.Updates {
+		tr.runsPerStep += max(u.Repeat, 1)
+	}
 	if tr.log == nil {
 		tr.log = slog.New(slog.DiscardHandler)
 	}
@@ -103,18 +109,6 @@ func New(cfg *configs.Config, ds *data.Dataset, opt Options) (*Trainer, error) {
 	return tr, nil
 }
 
-// Loss is the denoising score-matching loss with weighting std(t)^2 for a
-// network that predicts the noise: the mean over the batch of the squared
-// error summed over pixels (REFERENCE_UNET.md; Song et al. 2021, eq. 7).
-func Loss(epsHat, z *gorgonia.Node) (*gorgonia.Node, error) {
-	mse, err := nn.MSE(epsHat, z)
-	if err != nil {
-		return nil, err
-	}
-	s := epsHat.Shape()
-	return nn.Scale(mse, float64(s.TotalSize()/s[0]))
-}
-
 // Close stops the data stream and releases the device.
 func (tr *Trainer) Close() {
 	tr.loader.Close()
@@ -128,46 +122,92 @@ func (tr *Trainer) Memory() (plan, devicePeak int64) { return tr.dev.memory() }
 // Step is the number of steps done.
 func (tr *Trainer) Step() int { return tr.step }
 
-// Weights are the current parameters and their EMA, in parameter order
-// (on the CPU, views of the step's memory).
-func (tr *Trainer) Weights() (params, ema [][]float32, err error) {
+// Weights returns, for the model.Weights of a sampler, the current
+// parameters and their EMA (on the CPU, views of the step's memory).
+func (tr *Trainer) Weights() (model.Weights, error) {
 	st, err := tr.dev.state()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return st.Params, st.EMA, nil
+	byName := map[string][]float32{}
+	for g, group := range tr.c.tg.Groups {
+		for i, p := range group.Params {
+			byName[p.Name()] = st.Groups[g].Params[i]
+			if st.Groups[g].EMA != nil {
+				byName[ckpt.EMAPrefix+p.Name()] = st.Groups[g].EMA[i]
+			}
+		}
+	}
+	for i, s := range tr.c.tg.State {
+		byName[s.Value.Name()] = st.State[i]
+	}
+	return func(name string) ([]float32, bool) {
+		v, ok := byName[name]
+		return v, ok
+	}, nil
 }
 
-// Stats are what one step reports.
-type Stats struct {
-	Step       int     `json:"step"`
-	Loss       float64 `json:"loss"`
-	GradNorm   float64 `json:"grad_norm"`
-	LR         float64 `json:"lr"`
-	ImagesPerS float64 `json:"images_per_s"`
-}
-
-// TrainStep runs one step: a batch, its noising, forward and backward,
-// clipping, Adam and the EMA. A loss or gradient norm that is not finite is
-// an error naming the step, and the weights stay as they were before it.
+// TrainStep runs one step: each update of the family in order, as many
+// times as it repeats, each with the next batch when it reads data. A loss
+// or gradient norm that is not finite is an error naming the step, and
+// that update changes nothing.
 func (tr *Trainer) TrainStep() (Stats, error) {
 	start := time.Now()
-	if err := tr.loader.Next(tr.x0); err != nil {
-		return Stats{}, err
-	}
-	// Each step's noise and dropout masks are keyed by (seed, step), so a
-	// resumed run draws what the uninterrupted one would have.
-	lr := optim.WarmupLR(tr.cfg.Train.LR, tr.step+1, tr.cfg.Train.Warmup)
-	loss, norm, err := tr.dev.run(tr.x0, uint64(tr.step), lr)
-	if err != nil {
-		return Stats{}, fmt.Errorf("step %d: %w", tr.step+1, err)
-	}
-	if !finite(loss) || !finite(norm) {
-		return Stats{}, fmt.Errorf("step %d: loss %v, gradient norm %v: training diverged", tr.step+1, loss, norm)
+	st := Stats{Step: tr.step + 1, Values: map[string]float64{}}
+	images, run := 0, 0
+	for u, up := range tr.c.tg.Updates {
+		group := tr.c.tg.Groups[up.Group]
+		lr := optim.WarmupLR(group.Optim.LR, tr.step+1, group.Optim.Warmup)
+		repeat := max(up.Repeat, 1)
+		var sum result
+		for range repeat {
+			var x0 []float32
+			if up.Data {
+				if err := tr.loader.Next(tr.x0); err != nil {
+					return Stats{}, err
+				}
+				x0, images = tr.x0, images+tr.cfg.Data.BatchSize
+			}
+			// Each run's randomness is keyed by (seed, step, run), so a
+			// resumed run draws what the uninterrupted one would have.
+			key := uint64(tr.step)*uint64(tr.runsPerStep) + uint64(run)
+			run++
+			res, err := tr.dev.run(u, x0, key, tr.step, lr)
+			if err != nil {
+				return Stats{}, fmt.Errorf("step %d: %w", tr.step+1, err)
+			}
+			if !finite(res.loss) || !finite(res.norm) {
+				return Stats{}, fmt.Errorf("step %d: %sloss %v, gradient norm %v: training diverged", tr.step+1, named(up.Name), res.loss, res.norm)
+			}
+			sum.loss += res.loss / float64(repeat)
+			sum.norm += res.norm / float64(repeat)
+			for i, m := range res.metrics {
+				if i == len(sum.metrics) {
+					sum.metrics = append(sum.metrics, 0)
+				}
+				sum.metrics[i] += m / float64(repeat)
+			}
+		}
+		prefix := ""
+		if up.Name != "" {
+			prefix = up.Name + "."
+		}
+		st.Values[prefix+"loss"], st.Values[prefix+"grad_norm"], st.Values[prefix+"lr"] = sum.loss, sum.norm, lr
+		for i, m := range up.Metrics {
+			st.Values[prefix+m.Name] = sum.metrics[i]
+		}
 	}
 	tr.step++
-	return Stats{Step: tr.step, Loss: loss, GradNorm: norm, LR: lr,
-		ImagesPerS: float64(tr.cfg.Data.BatchSize) / time.Since(start).Seconds()}, nil
+	st.Images, st.ImagesPerS = images, float64(images)/time.Since(start).Seconds()
+	return st, nil
+}
+
+// named is "update NAME: " for a named update, else "".
+func named(name string) string {
+	if name == "" {
+		return ""
+	}
+	return "update " + name + ": "
 }
 
 // Run trains to train.steps, logging, checkpointing and sampling on the
@@ -191,7 +231,7 @@ func (tr *Trainer) Run(ctx context.Context) error {
 	}
 	defer metrics.Close()
 	bar := newProgress(tr.progress, tr.step, c.Steps)
-	tr.log.Info("training", "model", tr.netCfg.Name, "device", tr.cfg.Device, "params", paramCount(tr.net.Params), "sde", tr.cfg.SDE.Type,
+	tr.log.Info("training", "model", tr.family.Type(), "data", tr.cfg.Data.Name, "device", tr.cfg.Device, "params", paramCount(tr.c.tg.Groups),
 		"batch", tr.cfg.Data.BatchSize, "from_step", tr.step, "to_step", c.Steps, "out_dir", c.OutDir)
 	for tr.step < c.Steps {
 		if ctx.Err() != nil {
@@ -213,7 +253,7 @@ func (tr *Trainer) Run(ctx context.Context) error {
 			if _, err := fmt.Fprintf(metrics, "%s\n", line); err != nil {
 				return fmt.Errorf("writing %s: %w", metrics.Name(), err)
 			}
-			tr.log.Info("step", "step", st.Step, "loss", st.Loss, "grad_norm", st.GradNorm, "lr", st.LR, "images_per_s", st.ImagesPerS)
+			tr.log.Info("step", st.logArgs()...)
 		}
 		if st.Step%c.CkptEvery == 0 || st.Step == c.Steps {
 			if _, err := tr.Save(); err != nil {
@@ -232,36 +272,33 @@ func (tr *Trainer) Run(ctx context.Context) error {
 	return nil
 }
 
-// SampleGrid samples sample.n images from the EMA weights and writes them
-// as a PNG grid.
+// SampleGrid samples sample.n images from the EMA weights (where the
+// family keeps them) and writes them as a PNG grid.
 func (tr *Trainer) SampleGrid(path string) error {
 	n := tr.cfg.Sample.N
-	m, err := NewScoreModel(tr.netCfg, tr.sde, n, tr.cfg.Device, tr.cfg.GPU)
+	w, err := tr.Weights()
+	if err != nil {
+		return err
+	}
+	m, err := tr.family.NewSampler(w, n, model.SampleOptions{Device: tr.cfg.Device, GPU: tr.cfg.GPU, EMA: true, Sample: tr.cfg.Sample})
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	_, ema, err := tr.Weights()
-	if err != nil {
+	c, h, wd := tr.family.ImageShape()
+	x := make([]float32, n*c*h*wd)
+	if err := m.SampleAt(0, x, nil); err != nil {
 		return err
 	}
-	if err := m.SetWeights(ema); err != nil {
-		return err
-	}
-	x, err := m.Sample(tr.cfg.Sample, nil)
-	if err != nil {
-		return err
-	}
-	return grid.WritePNG(path, x, n, tr.netCfg.Channels, tr.netCfg.Height, tr.netCfg.Width, GridColumns(n))
+	return grid.WritePNG(path, x, n, c, h, wd, grid.Columns(n))
 }
 
-// GridColumns is the number of columns of a near-square grid of n images.
-func GridColumns(n int) int { return int(math.Ceil(math.Sqrt(float64(n)))) }
-
-func paramCount(params []*gorgonia.Node) int {
+func paramCount(groups []model.Group) int {
 	n := 0
-	for _, p := range params {
-		n += p.Shape().TotalSize()
+	for _, g := range groups {
+		for _, p := range g.Params {
+			n += p.Shape().TotalSize()
+		}
 	}
 	return n
 }

@@ -6,12 +6,15 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/scoregen/scoregen/ckpt"
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
+	"github.com/scoregen/scoregen/model"
+	"github.com/scoregen/scoregen/models"
 )
 
 // smallConfig is mnist_tiny shrunk so that a step takes milliseconds, with
@@ -45,9 +48,19 @@ func digits(n int) *data.Dataset {
 	return ds
 }
 
+// family is the model family cfg asks for.
+func family(t *testing.T, cfg *configs.Config) model.Family {
+	t.Helper()
+	f, err := models.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 func newTrainer(t *testing.T, cfg *configs.Config, resume bool) *Trainer {
 	t.Helper()
-	tr, err := New(cfg, digits(40), Options{Resume: resume})
+	tr, err := New(family(t, cfg), cfg, digits(40), Options{Resume: resume})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +79,7 @@ func sameBits(t *testing.T, what string, a, b [][]float32) {
 	}
 }
 
-func state(t *testing.T, tr *Trainer) *optState {
+func state(t *testing.T, tr *Trainer) *runState {
 	t.Helper()
 	s, err := tr.dev.state()
 	if err != nil {
@@ -75,43 +88,76 @@ func state(t *testing.T, tr *Trainer) *optState {
 	return s
 }
 
+// experiments are a small config of each family (and each GAN loss), for
+// the tests that every family must pass: extra settings, then the
+// caller's.
+var experiments = []struct {
+	name, file string
+	sets       []string
+}{
+	{"unet", "mnist_tiny.yaml", nil},
+}
+
+// experimentConfig is experiment e shrunk so that a step takes
+// milliseconds, writing into outDir.
+func experimentConfig(t *testing.T, file string, outDir string, sets ...string) *configs.Config {
+	t.Helper()
+	if file == "mnist_tiny.yaml" {
+		return smallConfig(t, outDir, sets...)
+	}
+	cfg, err := configs.Load(file, append([]string{"data.batch_size=4", "train.warmup=2", "train.sample_every=0",
+		"train.log_every=1", "train.out_dir=" + outDir}, sets...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // A run stopped at step 6 and resumed to 12 ends with the same weights,
-// EMA and Adam moments, bit for bit, as a run straight to 12.
+// EMA, Adam moments and state tensors, bit for bit, as a run straight to
+// 12, for every family.
 func TestResumeIsBitExact(t *testing.T) {
-	straight := newTrainer(t, smallConfig(t, t.TempDir(), "train.steps=12", "train.ckpt_every=100"), false)
-	if err := straight.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	first := newTrainer(t, smallConfig(t, dir, "train.steps=6", "train.ckpt_every=6"), false)
-	if err := first.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	resumed := newTrainer(t, smallConfig(t, dir, "train.steps=12", "train.ckpt_every=6"), true)
-	if resumed.Step() != 6 {
-		t.Fatalf("resumed at step %d, want 6", resumed.Step())
-	}
-	if err := resumed.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	s1, s2 := state(t, straight), state(t, resumed)
-	p1 := s1.Params
-	sameState(t, s1, s2)
-	// And the weights did change: the comparison is not of two initial states.
-	fresh := newTrainer(t, smallConfig(t, t.TempDir()), false)
-	fp := state(t, fresh).Params
-	changed := false
-	for i := range fp {
-		for j := range fp[i] {
-			changed = changed || fp[i][j] != p1[i][j]
-		}
-	}
-	if !changed {
-		t.Fatal("12 steps left every weight unchanged")
+	for _, e := range experiments {
+		t.Run(e.name, func(t *testing.T) {
+			cfg := func(dir string, sets ...string) *configs.Config {
+				return experimentConfig(t, e.file, dir, append(slices.Clone(e.sets), sets...)...)
+			}
+			straight := newTrainer(t, cfg(t.TempDir(), "train.steps=12", "train.ckpt_every=100"), false)
+			if err := straight.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			first := newTrainer(t, cfg(dir, "train.steps=6", "train.ckpt_every=6"), false)
+			if err := first.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			resumed := newTrainer(t, cfg(dir, "train.steps=12", "train.ckpt_every=6"), true)
+			if resumed.Step() != 6 {
+				t.Fatalf("resumed at step %d, want 6", resumed.Step())
+			}
+			if err := resumed.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			s1, s2 := state(t, straight), state(t, resumed)
+			sameState(t, s1, s2)
+			// And the weights did change: the comparison is not of two
+			// initial states.
+			fresh := state(t, newTrainer(t, cfg(t.TempDir()), false))
+			changed := false
+			for g := range fresh.Groups {
+				for i, p := range fresh.Groups[g].Params {
+					for j := range p {
+						changed = changed || p[j] != s1.Groups[g].Params[i][j]
+					}
+				}
+			}
+			if !changed {
+				t.Fatal("12 steps left every weight unchanged")
+			}
+		})
 	}
 }
 
-// The loss falls on a small data set: the step trains.
 func TestLossFalls(t *testing.T) {
 	tr := newTrainer(t, smallConfig(t, t.TempDir(), "train.lr=2e-3", "model.dropout=0"), false)
 	var first, last float64
@@ -122,10 +168,10 @@ func TestLossFalls(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i < window {
-			first += st.Loss / window
+			first += st.Loss() / window
 		}
 		if i >= steps-window {
-			last += st.Loss / window
+			last += st.Loss() / window
 		}
 	}
 	if !(last < 0.7*first) {
@@ -142,7 +188,7 @@ func TestDivergenceStopsAndKeepsTheCheckpoint(t *testing.T) {
 	if err := tr.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	state(t, tr).Params[0][0] = float32(math.NaN()) // a view of the CPU step's memory
+	state(t, tr).Groups[0].Params[0][0] = float32(math.NaN()) // a view of the CPU step's memory
 	cfg.Train.Steps = 4
 	err := tr.Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "step 3") {
@@ -152,7 +198,7 @@ func TestDivergenceStopsAndKeepsTheCheckpoint(t *testing.T) {
 	if err != nil || step != 2 {
 		t.Fatalf("latest checkpoint %s at step %d (%v), want step 2", path, step, err)
 	}
-	if _, err := LoadCheckpoint(path); err != nil {
+	if _, err := ckpt.Open(path); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -179,16 +225,16 @@ func TestForeignCheckpointIsRefused(t *testing.T) {
 	if err := ckpt.Save(path, []ckpt.Tensor{{Name: "w", Shape: []int{1}, Data: []float32{1}}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadCheckpoint(path); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "not a scoregen checkpoint") {
+	if _, err := ckpt.Open(path); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "not a scoregen checkpoint") {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := LoadCheckpoint(filepath.Join(t.TempDir(), "missing")); err == nil {
+	if _, err := ckpt.Open(filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Fatal("loading a missing checkpoint succeeded")
 	}
 	if err := os.WriteFile(path, []byte("garbage"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadCheckpoint(path); err == nil || !strings.Contains(err.Error(), path) {
+	if _, err := ckpt.Open(path); err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("garbage file: err = %v", err)
 	}
 }

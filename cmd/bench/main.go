@@ -1,11 +1,15 @@
-// Command bench times the reference U-Net's training step (a batch, its
-// noising, forward, backward, clipping, Adam and the EMA: train.TrainStep)
-// on random data, on the CPU and, in a binary built with `make gpu`, on the
+// Command bench times a full training step (train.TrainStep) of a model on
+// random data, on the CPU and, in a binary built with `make gpu`, on the
 // GPU, and prints the median step time, images per second, achieved
-// GFLOP/s and memory; with --sample-steps it also times Euler-Maruyama
-// sampling.
+// GFLOP/s (for the U-Net) and memory. --model mnist or cifar10 is the
+// reference U-Net (a batch, its noising, forward, backward, clipping, Adam
+// and the EMA; with --sample-steps it also times Euler-Maruyama sampling);
+// vae, dcgan and wgangp are configs/mnist_vae.yaml, mnist_dcgan.yaml and
+// mnist_wgangp.yaml (a step of a GAN is its n_critic critic updates, each
+// on a batch, and one generator update).
 //
 //	go run ./cmd/bench --model mnist --device cpu --batch 32 --steps 5 --json
+//	go run ./cmd/bench --model dcgan --device cpu --batch 64 --steps 10
 //	bin/bench --model mnist --device cpu,cuda --batch 128 --steps 50 --sample-steps 1000
 //
 // Every flag can also be set from the environment: BENCH_BATCH=128.
@@ -27,6 +31,8 @@ import (
 
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
+	"github.com/scoregen/scoregen/models"
+	"github.com/scoregen/scoregen/score"
 	"github.com/scoregen/scoregen/train"
 	"github.com/scoregen/scoregen/unet"
 )
@@ -64,7 +70,7 @@ func main() {
 		},
 	}
 	f := cmd.Flags()
-	f.String("model", "mnist", "U-Net configuration: mnist or cifar10")
+	f.String("model", "mnist", "mnist or cifar10 (the U-Net), vae, dcgan or wgangp (on MNIST)")
 	f.String("device", "cpu", "devices to run on, comma-separated: cpu, cuda")
 	f.Int("batch", 32, "images per training step")
 	f.Int("steps", 5, "timed training steps (after warm-up steps)")
@@ -89,10 +95,14 @@ func main() {
 // clocks settle.
 var warmup = map[string]int{"cpu": 1, "cuda": 5}
 
+// families are the --model names of the other families' experiments.
+var families = map[string]string{"vae": "mnist_vae.yaml", "dcgan": "mnist_dcgan.yaml", "wgangp": "mnist_wgangp.yaml"}
+
 func run(v *viper.Viper) error {
-	netCfg, err := unet.ByName(v.GetString("model"))
-	if err != nil {
-		return fmt.Errorf("--model: %w", err)
+	name := v.GetString("model")
+	netCfg, err := unet.ByName(name)
+	if _, ok := families[name]; err != nil && !ok {
+		return fmt.Errorf("--model %q: want mnist, cifar10, vae, dcgan or wgangp", name)
 	}
 	devices := strings.Split(v.GetString("device"), ",")
 	for _, d := range devices {
@@ -119,11 +129,26 @@ func run(v *viper.Viper) error {
 	var results []Result
 	trained := map[string]float64{}
 	for _, dev := range devices {
+		var r Result
+		if file, ok := families[name]; ok {
+			if sampleSteps > 0 {
+				return fmt.Errorf("--sample-steps: only the U-Net (--model mnist or cifar10) has a many-step sampler")
+			}
+			cfg, err := familyConfig(file, dev, batch, v.GetBool("tf32"))
+			if err != nil {
+				return err
+			}
+			if r, err = benchFamily(cfg, name, steps, warmup[dev]); err != nil {
+				return fmt.Errorf("%s: %w", dev, err)
+			}
+			results = append(results, r)
+			continue
+		}
 		cfg, err := benchConfig(netCfg, dev, batch, v.GetBool("tf32"))
 		if err != nil {
 			return err
 		}
-		r, err := benchTrain(cfg, netCfg, steps, warmup[dev])
+		r, err = benchTrain(cfg, netCfg, steps, warmup[dev])
 		if err != nil {
 			return fmt.Errorf("%s: %w", dev, err)
 		}
@@ -157,10 +182,48 @@ func benchConfig(netCfg unet.Config, dev string, batch int, tf32 bool) (*configs
 	})
 }
 
-// randomData is a data set of uniform random pixels, two batches long.
-func randomData(c *configs.Config, netCfg unet.Config) *data.Dataset {
+// familyConfig is the experiment file with the bench's device and batch,
+// and checkpoints and sampling off.
+func familyConfig(file, dev string, batch int, tf32 bool) (*configs.Config, error) {
+	return configs.Load(file, []string{
+		"device=" + dev, fmt.Sprintf("gpu.tf32=%v", tf32), fmt.Sprintf("data.batch_size=%d", batch),
+		"train.sample_every=0", "train.out_dir=" + os.TempDir(),
+	})
+}
+
+// benchFamily times the training step of a VAE or GAN experiment.
+func benchFamily(cfg *configs.Config, name string, steps, warm int) (Result, error) {
+	f, err := models.New(cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	c, h, w := f.ImageShape()
+	tr, err := train.New(f, cfg, randomData(cfg, c, h, w), train.Options{})
+	if err != nil {
+		return Result{}, err
+	}
+	defer tr.Close()
+	images := 0
+	med, err := median(steps, warm, func() error {
+		st, err := tr.TrainStep()
+		images = st.Images
+		return err
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	plan, peak := tr.Memory()
+	return Result{
+		Kind: "train", Model: name, Device: cfg.Device, Batch: cfg.Data.BatchSize, Steps: steps, MedianStepS: med,
+		ImagesPerS: float64(images) / med, PeakRSSMiB: peakRSSMiB(), PlanMiB: mib(plan), DevicePeakMiB: mib(peak),
+	}, nil
+}
+
+// randomData is a data set of uniform random pixels of ch x h x w, two
+// batches long.
+func randomData(c *configs.Config, ch, h, w int) *data.Dataset {
 	n := 2 * c.Data.BatchSize
-	ds := &data.Dataset{Name: c.Data.Name, N: n, C: netCfg.Channels, H: netCfg.Height, W: netCfg.Width, Labels: make([]uint8, n)}
+	ds := &data.Dataset{Name: c.Data.Name, N: n, C: ch, H: h, W: w, Labels: make([]uint8, n)}
 	ds.Pixels = make([]uint8, n*ds.C*ds.H*ds.W)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range ds.Pixels {
@@ -170,14 +233,18 @@ func randomData(c *configs.Config, netCfg unet.Config) *data.Dataset {
 }
 
 func benchTrain(cfg *configs.Config, netCfg unet.Config, steps, warm int) (Result, error) {
-	est, err := train.TrainingMemory(netCfg, cfg)
+	est, err := score.TrainingMemory(netCfg, cfg)
 	if err != nil {
 		return Result{}, err
 	}
 	if err := est.Check("--batch"); err != nil {
 		return Result{}, err
 	}
-	tr, err := train.New(cfg, randomData(cfg, netCfg), train.Options{})
+	f, err := score.New(cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	tr, err := train.New(f, cfg, randomData(cfg, netCfg.Channels, netCfg.Height, netCfg.Width), train.Options{})
 	if err != nil {
 		return Result{}, err
 	}
@@ -200,31 +267,32 @@ func benchTrain(cfg *configs.Config, netCfg unet.Config, steps, warm int) (Resul
 // `steps` steps (the weights are the initial ones: the time does not
 // depend on them). One whole sampling run is timed, after a short one.
 func benchSample(cfg *configs.Config, netCfg unet.Config, batch, steps int) (Result, error) {
-	s, err := train.NewSDE(cfg.SDE)
+	s, err := score.NewSDE(cfg.SDE)
 	if err != nil {
 		return Result{}, err
 	}
-	est, err := train.SamplingMemory(netCfg, batch, cfg.Device)
+	est, err := score.SamplingMemory(netCfg, batch, cfg.Device)
 	if err != nil {
 		return Result{}, err
 	}
 	if err := est.Check("--sample-batch"); err != nil {
 		return Result{}, err
 	}
-	m, err := train.NewScoreModel(netCfg, s, batch, cfg.Device, cfg.GPU)
+	m, err := score.NewScoreModel(netCfg, s, batch, cfg.Device, cfg.GPU)
 	if err != nil {
 		return Result{}, err
 	}
 	defer m.Close()
-	sc := cfg.Sample
-	sc.Sampler = "em"
-	sc.Steps = min(steps, 10)
-	if _, err := m.Sample(sc, nil); err != nil { // warm-up: records the graph
+	x := make([]float32, batch*m.Dim)
+	m.Sample = cfg.Sample
+	m.Sample.Sampler = "em"
+	m.Sample.Steps = min(steps, 10)
+	if err := m.SampleAt(0, x, nil); err != nil { // warm-up: records the graph
 		return Result{}, err
 	}
-	sc.Steps = steps
+	m.Sample.Steps = steps
 	start := time.Now()
-	if _, err := m.Sample(sc, nil); err != nil {
+	if err := m.SampleAt(0, x, nil); err != nil {
 		return Result{}, err
 	}
 	total := time.Since(start).Seconds()
@@ -284,7 +352,7 @@ func report(r Result, asJSON bool) error {
 
 // estimateMiB is the part of e to compare with what the run measures: the
 // host's on the CPU, the device's on the GPU.
-func estimateMiB(e train.Memory) float64 {
+func estimateMiB(e score.Memory) float64 {
 	if e.Device > 0 {
 		return mib(e.Device)
 	}

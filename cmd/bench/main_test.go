@@ -12,7 +12,7 @@ func TestBadFlagsAreClearErrors(t *testing.T) {
 		set  map[string]any
 		want string
 	}{
-		{map[string]any{"model": "imagenet"}, `unknown U-Net configuration "imagenet"`},
+		{map[string]any{"model": "imagenet"}, `--model "imagenet": want mnist, cifar10, vae, dcgan or wgangp`},
 		{map[string]any{"device": "tpu"}, `--device "tpu"`},
 		{map[string]any{"batch": 0}, "--batch 0"},
 		{map[string]any{"steps": -1}, "--steps -1"},

@@ -1,9 +1,13 @@
-// Command sample draws images from a trained checkpoint in batches and
-// writes them as PNG grids and, if asked, the raw samples as a .npy file
-// filled batch by batch; a run can be split into shards and merged, and a
-// killed run continues when started again (package sample).
+// Command sample draws images from a trained checkpoint of any family in
+// batches and writes them as PNG grids and, if asked, the raw samples as a
+// .npy file filled batch by batch; a run can be split into shards and
+// merged, and a killed run continues when started again (package sample).
+// The family comes from the checkpoint: a score network runs the SDE
+// sampler, a VAE decodes z ~ N(0, I), a GAN's generator maps z ~ N(0, I).
+// --recon N draws N test images above a VAE's reconstructions of them.
 //
 //	go run ./cmd/sample --ckpt DIR --n 16 --steps 50 --seed 1 --out grid.png
+//	go run ./cmd/sample --ckpt runs/mnist_vae --recon 16 --out recon.png
 //	go run ./cmd/sample --ckpt DIR --n 50000 --batch 500 --npy x.npy --out '' --shard 0/2
 //	go run ./cmd/sample merge --npy all.npy --out grid.png --grid-every 1000 x0.npy x1.npy
 //
@@ -20,15 +24,17 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/scoregen/scoregen/models"
 	"github.com/scoregen/scoregen/sample"
 )
 
 func main() {
 	var o sample.Options
 	var shard string
+	var recon int
 	cmd := &cobra.Command{
 		Use:   "sample",
-		Short: "Sample images from a trained score model",
+		Short: "Sample images from a trained score network, VAE or GAN",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SilenceUsage = true
@@ -36,7 +42,7 @@ func main() {
 			if o.Shard, err = sample.ParseShard(shard); err != nil {
 				return err
 			}
-			return run(o)
+			return run(o, recon)
 		},
 	}
 	f := cmd.Flags()
@@ -48,7 +54,8 @@ func main() {
 	f.IntVar(&o.Batch, "batch", 0, "images per batch (default: the largest power of two up to 1024 and --n that fits in memory; resuming, the recorded run's)")
 	f.StringVar(&shard, "shard", "0/1", "k/n: sample the k-th of n contiguous ranges of the run's batches (merge the n .npy files with 'sample merge'); a shard's grids hold only its images and are named after it (grid.shardkofn.png), 'sample merge --out' writes the whole run's")
 	f.BoolVar(&o.Resume, "resume", true, "continue the run recorded in --npy's FILE.json if its arguments match (false: start over)")
-	f.IntVar(&o.Steps, "steps", 1000, "sampler steps")
+	f.IntVar(&recon, "recon", 0, "instead of sampling, write N test images (top row) above their reconstructions (bottom row) to --out (a VAE's checkpoint)")
+	f.IntVar(&o.Steps, "steps", 1000, "sampler steps (score networks)")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the sampler's noise")
 	f.StringVar(&o.Sampler, "sampler", "", "em (Euler-Maruyama) or pc (predictor-corrector with Langevin) (default: the checkpoint's sample.sampler)")
 	f.Float64Var(&o.SNR, "snr", 0, "signal-to-noise ratio of the Langevin corrector (pc) (default: the checkpoint's sample.snr)")
@@ -63,8 +70,13 @@ func main() {
 }
 
 // run samples with o, drawing a progress bar on a terminal and logging
-// otherwise; Ctrl-C stops after the current batch.
-func run(o sample.Options) error {
+// otherwise; Ctrl-C stops after the current batch. With recon > 0 it
+// writes the reconstruction grid instead.
+func run(o sample.Options, recon int) error {
+	o.Family = models.New
+	if recon > 0 {
+		return sample.Recon(o, recon)
+	}
 	o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if isTerminal(os.Stderr) {
 		o.Progress = os.Stderr

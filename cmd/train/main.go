@@ -1,8 +1,11 @@
-// Command train trains a score network on an image data set as an
-// experiment file describes (configs/), writing checkpoints, a metrics
-// file and sample grids to train.out_dir.
+// Command train trains a model of any family (model.type unet, vae or gan)
+// on an image data set as an experiment file describes (configs/), writing
+// checkpoints, a metrics file and sample grids to train.out_dir. When a
+// run reaches train.steps, a family that scores held-out data (the VAE)
+// is evaluated on the test set, into eval.json.
 //
 //	go run ./cmd/train --config configs/mnist_tiny.yaml --set train.steps=50 --set train.out_dir=DIR
+//	go run ./cmd/train --config configs/mnist_vae.yaml
 //
 // Ctrl-C writes a checkpoint and exits 0; --resume continues from the
 // newest intact checkpoint in train.out_dir (from step 0 when there is none).
@@ -13,8 +16,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -22,6 +28,8 @@ import (
 	"github.com/scoregen/scoregen/ckpt"
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
+	"github.com/scoregen/scoregen/model"
+	"github.com/scoregen/scoregen/models"
 	"github.com/scoregen/scoregen/train"
 )
 
@@ -33,8 +41,9 @@ func main() {
 	)
 	cmd := &cobra.Command{
 		Use:   "train",
-		Short: "Train a score-based generative model",
-		Long: "Train a score network by denoising score matching (Song et al. 2021).\n" +
+		Short: "Train a score network, a VAE or a GAN",
+		Long: "Train the model.type of an experiment: a score network by denoising score matching\n" +
+			"(Song et al. 2021), a VAE on the negative ELBO, or a GAN.\n" +
 			"Settings come from the embedded defaults, then --config, then SCOREGEN_* environment\n" +
 			"variables (SCOREGEN_TRAIN_STEPS=100), then --set KEY=VALUE.",
 		Args: cobra.NoArgs,
@@ -65,7 +74,11 @@ func run(cfg *configs.Config, resume bool) error {
 	if isTerminal(os.Stderr) {
 		opt.Progress = os.Stderr
 	}
-	tr, err := train.New(cfg, ds, opt)
+	f, err := models.New(cfg)
+	if err != nil {
+		return err
+	}
+	tr, err := train.New(f, cfg, ds, opt)
 	if err != nil {
 		return err
 	}
@@ -75,22 +88,38 @@ func run(cfg *configs.Config, resume bool) error {
 	if err := tr.Run(ctx); err != nil {
 		return fmt.Errorf("training stopped: %w (%s)", err, checkpointNote(cfg.Train.OutDir))
 	}
+	if _, ok := f.(model.Evaluator); !ok || tr.Step() < cfg.Train.Steps {
+		return nil
+	}
+	test, err := data.Load(cfg.Data.Name, cfg.Data.Dir, false)
+	if err != nil {
+		return fmt.Errorf("evaluating on the test set: %w", err)
+	}
+	figures, err := tr.Evaluate(test)
+	if err != nil {
+		return fmt.Errorf("evaluating on the test set: %w", err)
+	}
+	args := []any{"step", tr.Step(), "images", test.N, "file", filepath.Join(cfg.Train.OutDir, "eval.json")}
+	for _, k := range slices.Sorted(maps.Keys(figures)) {
+		args = append(args, k, figures[k])
+	}
+	log.Info("test set", args...)
 	return nil
 }
 
 // checkpointNote says, after a failure, what a --resume would start from,
 // having loaded and verified it.
 func checkpointNote(dir string) string {
-	c, err := train.LoadCheckpoint(dir)
+	c, err := ckpt.Open(dir)
 	switch {
 	case errors.Is(err, ckpt.ErrNoCheckpoint):
 		return "no checkpoint was written in " + dir + "; --resume starts from step 0"
 	case err != nil:
 		return "no checkpoint in " + dir + " is intact: " + err.Error()
 	case len(c.Skipped) > 0:
-		return fmt.Sprintf("the newest intact checkpoint is %s, step %s; %d newer do not load", c.Path, c.Meta["step"], len(c.Skipped))
+		return fmt.Sprintf("the newest intact checkpoint is %s, step %d; %d newer do not load", c.Path, c.Step, len(c.Skipped))
 	}
-	return fmt.Sprintf("the last checkpoint, %s, step %s, is intact", c.Path, c.Meta["step"])
+	return fmt.Sprintf("the last checkpoint, %s, step %d, is intact", c.Path, c.Step)
 }
 
 func isTerminal(f *os.File) bool {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
+	"github.com/scoregen/scoregen/model"
+	"github.com/scoregen/scoregen/models"
 	"github.com/scoregen/scoregen/train"
 )
 
@@ -36,7 +38,7 @@ func TestCheckpointNoteSaysWhatIsTrue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := train.New(cfg, &data.Dataset{Name: "mnist", N: 1, C: 1, H: 28, W: 28, Pixels: make([]uint8, 784), Labels: []uint8{0}}, train.Options{})
+	tr, err := train.New(family(t, cfg), cfg, &data.Dataset{Name: "mnist", N: 1, C: 1, H: 28, W: 28, Pixels: make([]uint8, 784), Labels: []uint8{0}}, train.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,4 +69,14 @@ func TestCheckpointNoteSaysWhatIsTrue(t *testing.T) {
 	if got := checkpointNote(dir); !strings.Contains(got, "no checkpoint in "+dir+" is intact") || !strings.Contains(got, paths[0]) {
 		t.Errorf("all truncated: %q", got)
 	}
+}
+
+// family is the model family cfg asks for.
+func family(t *testing.T, cfg *configs.Config) model.Family {
+	t.Helper()
+	f, err := models.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

@@ -1,4 +1,4 @@
-package train
+package score
 
 import (
 	"fmt"
@@ -8,22 +8,59 @@ import (
 
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/engine"
+	"github.com/scoregen/scoregen/model"
 	"github.com/scoregen/scoregen/sde"
 	"github.com/scoregen/scoregen/unet"
 )
 
 // ScoreModel is a network compiled for inference (no dropout) on batches of
 // a fixed size, on the CPU or the GPU, used as the score function of a
-// sampler.
+// sampler. It is the family's model.Sampler.
 type ScoreModel struct {
 	net   *unet.Net
 	plan  *engine.Plan
 	sde   sde.SDE
 	fused fusedSampler // cuda: Euler-Maruyama on the device; nil on the CPU
 	close func()
-	Batch int
+	batch int
 	Dim   int // C*H*W of one image
+	// Sample is the sampler SampleAt runs (sampler, steps, snr, eps, seed).
+	Sample configs.Sample
 }
+
+// NewSampler compiles the network for batches of batch images with the
+// weights of w (their EMA when o.EMA and the checkpoint keeps one) and
+// o's sampler settings.
+func (f *Family) NewSampler(w model.Weights, batch int, o model.SampleOptions) (model.Sampler, error) {
+	m, err := NewScoreModel(f.Net, f.SDE, batch, o.Device, o.GPU)
+	if err != nil {
+		return nil, err
+	}
+	m.Sample = o.Sample
+	weights := make([][]float32, len(m.net.Params))
+	for i, p := range m.net.Params {
+		name := p.Name()
+		if o.EMA {
+			if _, ok := w("ema." + name); ok {
+				name = "ema." + name
+			}
+		}
+		v, ok := w(name)
+		if !ok {
+			m.Close()
+			return nil, fmt.Errorf("no tensor %q for the network's parameter", name)
+		}
+		weights[i] = v
+	}
+	if err := m.SetWeights(weights); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// Batch is the number of images of one call.
+func (m *ScoreModel) Batch() int { return m.batch }
 
 // fusedSampler runs a whole sampler on the device, with the update fused
 // into the network's graph.
@@ -45,15 +82,13 @@ func NewScoreModel(cfg unet.Config, s sde.SDE, batch int, device string, g confi
 	if err != nil {
 		return nil, err
 	}
-	m := &ScoreModel{net: net, sde: s, Batch: batch, Dim: cfg.Channels * cfg.Height * cfg.Width, close: func() {}}
+	m := &ScoreModel{net: net, sde: s, batch: batch, Dim: cfg.Channels * cfg.Height * cfg.Width, close: func() {}}
 	switch device {
 	case "cpu":
 		// A sample must not depend on the other images of its batch.
 		m.plan, err = engine.Compile(gorgonia.Nodes{net.Out}, &engine.CPU{BatchInvariant: true})
-	case "cuda":
-		err = compileGPUScore(m, g)
 	default:
-		err = fmt.Errorf("device %q: want cpu or cuda", device)
+		err = compileGPUScore(m, device, g)
 	}
 	if err != nil {
 		return nil, err
@@ -98,7 +133,7 @@ func (m *ScoreModel) Score(x, t, score []float32) error {
 	if err := m.plan.Read(m.net.Out, score); err != nil {
 		return err
 	}
-	for b := range m.Batch {
+	for b := range m.batch {
 		inv := float32(-1 / m.sde.Std(float64(t[b])))
 		row := score[b*m.Dim : (b+1)*m.Dim]
 		for i := range row {
@@ -108,29 +143,20 @@ func (m *ScoreModel) Score(x, t, score []float32) error {
 	return nil
 }
 
-// Sample draws m.Batch images, images 0 to m.Batch-1 of a run, with the
-// sampler of c (see SampleAt).
-func (m *ScoreModel) Sample(c configs.Sample, progress func(step int)) ([]float32, error) {
-	x := make([]float32, m.Batch*m.Dim)
-	if err := m.SampleAt(c, 0, x, progress); err != nil {
-		return nil, err
-	}
-	return x, nil
-}
-
-// SampleAt overwrites x (m.Batch images, NCHW, roughly in [-1, 1]
-// afterwards) with images first to first+m.Batch-1 of a run with the
-// sampler of c, calling progress after each step. An image's noise depends
+// SampleAt overwrites x (Batch() images, NCHW, roughly in [-1, 1]
+// afterwards) with images first to first+Batch()-1 of a run with the
+// sampler m.Sample, calling progress after each step. An image's noise depends
 // on c.Seed and its index in the run only (sde.PredictorCorrector), so a
 // run cut into batches gives the images of one batch; with the pc sampler
 // the corrector's step size also depends on the batch's other images.
-func (m *ScoreModel) SampleAt(c configs.Sample, first int, x []float32, progress func(step int)) error {
+func (m *ScoreModel) SampleAt(first int, x []float32, progress func(step int)) error {
+	c := m.Sample
 	correctors, ok := map[string]int{"em": 0, "pc": 1}[c.Sampler] // EM is PC without a corrector
 	if !ok {
 		return fmt.Errorf("unknown sampler %q (want em or pc)", c.Sampler)
 	}
-	if len(x) != m.Batch*m.Dim {
-		return fmt.Errorf("sample into %d values, want %d images of %d", len(x), m.Batch, m.Dim)
+	if len(x) != m.batch*m.Dim {
+		return fmt.Errorf("sample into %d values, want %d images of %d", len(x), m.batch, m.Dim)
 	}
 	var err error
 	if m.fused != nil {
@@ -139,7 +165,7 @@ func (m *ScoreModel) SampleAt(c configs.Sample, first int, x []float32, progress
 			err = m.fused.sample(sched, m.sde.PriorStd(), c.Seed, first, x, progress)
 		}
 	} else {
-		err = sde.PredictorCorrector(m.sde, m.Score, x, m.Batch, c.Steps, correctors, c.SNR, c.Eps, c.Seed, first, progress)
+		err = sde.PredictorCorrector(m.sde, m.Score, x, m.batch, c.Steps, correctors, c.SNR, c.Eps, c.Seed, first, progress)
 	}
 	if err != nil {
 		return err

@@ -1,6 +1,6 @@
 //go:build gpu
 
-package train
+package score
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 	"gorgonia.org/gorgonia"
 
 	"github.com/scoregen/scoregen/configs"
+	"github.com/scoregen/scoregen/device"
 	"github.com/scoregen/scoregen/gpu"
 	"github.com/scoregen/scoregen/sde"
 )
@@ -25,32 +26,37 @@ type gpuSampler struct {
 
 // compileGPUScore compiles m's network on a new GPU context, with the
 // sampler step (off) around it.
-func compileGPUScore(m *ScoreModel, g configs.GPU) (err error) {
-	p, err := compileOnGPU(gorgonia.Nodes{m.net.Out}, g)
+func compileGPUScore(m *ScoreModel, name string, g configs.GPU) (err error) {
+	p, err := device.Compile(name, device.Options{GPU: g}, gorgonia.Nodes{m.net.Out})
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
-			p.close()
+			p.Close()
 		}
 	}()
-	b := p.b
-	step, err := b.NewSamplerStep(p.buf(m.net.X), p.buf(m.net.T), p.buf(m.net.Out))
+	b := p.Backend.(*gpu.Backend)
+	plan := p.Plans[0]
+	buf := func(n *gorgonia.Node) gpu.Buf {
+		s, _ := plan.Slot(n)
+		return b.Slot(s)
+	}
+	step, err := b.NewSamplerStep(buf(m.net.X), buf(m.net.T), buf(m.net.Out))
 	if err != nil {
 		return err
 	}
-	p.plan.Pre = []func() error{step.Pre()}
-	p.plan.Post = step.Post()
-	m.plan, m.close = p.plan, p.close
-	m.fused = &gpuSampler{m: m, b: b, step: step, x: p.buf(m.net.X)}
+	plan.Pre = []func() error{step.Pre()}
+	plan.Post = step.Post()
+	m.plan, m.close = plan, p.Close
+	m.fused = &gpuSampler{m: m, b: b, step: step, x: buf(m.net.X)}
 	return nil
 }
 
 func (s *gpuSampler) scoreOnly() { s.step.Off() }
 
 func (s *gpuSampler) sample(sched []sde.SamplerStep, priorStd float64, seed uint64, first int, x []float32, progress func(step int)) error {
-	off, err := sde.NoiseOffset(first, s.m.Batch, s.m.Dim)
+	off, err := sde.NoiseOffset(first, s.m.batch, s.m.Dim)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package train
+package score
 
 import (
 	"fmt"
@@ -60,7 +60,11 @@ func TrainingMemory(netCfg unet.Config, cfg *configs.Config) (Memory, error) {
 		if err != nil {
 			return nil, err
 		}
-		return sg.outputs(), nil
+		grads, err := gorgonia.Grad(sg.loss, sg.net.Params...)
+		if err != nil {
+			return nil, err
+		}
+		return append(gorgonia.Nodes{sg.loss}, grads...), nil
 	})
 	if err != nil {
 		return m, err
@@ -252,4 +256,10 @@ func CheckSampling(netCfg unet.Config, batch int, device, batchKey string) error
 		return err
 	}
 	return m.Check(batchKey)
+}
+
+// CheckSampling is model.SamplingChecker: CheckSampling for the family's
+// network.
+func (f *Family) CheckSampling(batch int, device, batchKey string) error {
+	return CheckSampling(f.Net, batch, device, batchKey)
 }

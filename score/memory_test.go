@@ -1,4 +1,4 @@
-package train
+package score
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/scoregen/scoregen/configs"
+	"github.com/scoregen/scoregen/data"
+	"github.com/scoregen/scoregen/train"
 	"github.com/scoregen/scoregen/unet"
 )
 
@@ -72,7 +74,12 @@ func TestEstimateMatchesTheCompiledPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := New(cfg, digits(8), Options{})
+	f, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blank := &data.Dataset{Name: "mnist", N: 8, C: 1, H: 28, W: 28, Pixels: make([]uint8, 8*28*28), Labels: make([]uint8, 8)}
+	tr, err := train.New(f, cfg, blank, train.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

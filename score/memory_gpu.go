@@ -1,6 +1,6 @@
 //go:build gpu
 
-package train
+package score
 
 import (
 	"github.com/scoregen/scoregen/engine"

@@ -1,0 +1,21 @@
+// Package models chooses the model family an experiment's model.type names:
+// the one place where that choice is made. Programs call New and hand the
+// family to train and sample, which know no family.
+package models
+
+import (
+	"fmt"
+
+	"github.com/scoregen/scoregen/configs"
+	"github.com/scoregen/scoregen/model"
+	"github.com/scoregen/scoregen/score"
+)
+
+// New is the family of cfg's model.type.
+func New(cfg *configs.Config) (model.Family, error) {
+	switch cfg.Model.Type {
+	case "unet":
+		return score.New(cfg)
+	}
+	return nil, fmt.Errorf("model.type %q: want unet, vae or gan", cfg.Model.Type)
+}

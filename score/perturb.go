@@ -1,0 +1,24 @@
+package score
+
+import (
+	"gorgonia.org/gorgonia"
+
+	"github.com/scoregen/scoregen/sde"
+)
+
+// Perturb is the score family's model.Preparer: from the clean batch it
+// draws the times T, the noise Z and the noised batch XT, the network's
+// inputs, keyed by (Seed, the update's key) as sde.Perturb does. On the
+// GPU the same numbers come from one fused kernel (PrepareGPU).
+type Perturb struct {
+	SDE      sde.SDE
+	Seed     uint64
+	Eps      float64 // the smallest t
+	XT, Z, T *gorgonia.Node
+}
+
+// PrepareHost noises x0 into the plan's inputs.
+func (p *Perturb) PrepareHost(x0 []float32, key uint64, input func(*gorgonia.Node) []float32) {
+	t := input(p.T)
+	sde.Perturb(p.SDE, x0, input(p.XT), input(p.Z), t, len(t), p.Seed, key, p.Eps)
+}

@@ -1,0 +1,16 @@
+//go:build gpu
+
+package score
+
+import (
+	"gorgonia.org/gorgonia"
+
+	"github.com/scoregen/scoregen/gpu"
+)
+
+// PrepareGPU is PrepareHost as one kernel in the update's CUDA graph: from
+// the clean batch at x0 it draws the network's inputs, keyed by *key, which
+// the backend reads at each replay.
+func (p *Perturb) PrepareGPU(b *gpu.Backend, x0 gpu.Buf, input func(*gorgonia.Node) gpu.Buf, key *uint64) (func() error, error) {
+	return b.Perturb(p.SDE.Kernel(), x0, input(p.XT), input(p.Z), input(p.T), p.Eps, p.Seed, key)
+}
