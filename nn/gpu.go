@@ -32,6 +32,8 @@ var (
 	_ gpu.Op = (*upsampleGrad)(nil)
 	_ gpu.Op = (*dropout)(nil)
 	_ gpu.Op = (*dropoutGrad)(nil)
+	_ gpu.Op = (*normalLike)(nil)
+	_ gpu.Op = (*bernoulli)(nil)
 	_ gpu.Op = (*sinusoidal)(nil)
 	_ gpu.Op = (*sinusoidalGrad)(nil)
 	_ gpu.Op = (*mse)(nil)

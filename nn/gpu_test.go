@@ -154,6 +154,25 @@ var gpuCases = []gpuCase{
 		}
 		return Binary(Mul, u, in[0])
 	}},
+	// The draws' inputs are differentiated through a second path (Grad
+	// needs one); p runs from below 0 to above 1.
+	{"NormalLike", []tensor.Shape{{3, 5, 7}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		z, err := NormalLike(in[0], 12, dropRNG)
+		if err != nil {
+			return nil, err
+		}
+		return Binary(Add, in[0], z)
+	}},
+	{"Bernoulli", []tensor.Shape{{3, 5, 7}, {3, 5, 7}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		b, err := Bernoulli(in[1], 13, dropRNG)
+		if err == nil {
+			b, err = Binary(Mul, b, in[0])
+		}
+		if err != nil {
+			return nil, err
+		}
+		return Binary(Add, b, in[1])
+	}},
 	{"Sinusoidal", []tensor.Shape{{5}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) { return Sinusoidal(in[0], 16, 1000) }},
 	{"MSE", []tensor.Shape{{4, 9}, {4, 9}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) { return MSE(in[0], in[1]) }},
 	{"Reshape", []tensor.Shape{{2, 3, 4}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {

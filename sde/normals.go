@@ -5,33 +5,16 @@ import (
 	"github.com/scoregen/scoregen/internal/philox"
 )
 
-// normals draws the standard normals of one (seed, stream, draw): element j
-// is lane j%4 of philox.NormalPair(r[0], r[1]), philox.NormalPair(r[2], r[3]) with
-// r = philox((j/4, stream, low32(draw), high32(draw)), philox.Key(seed)).
-// It caches the last block, so a caller walking j upwards pays one Philox
-// call per four elements.
-type normals struct {
-	key    [2]uint32
-	stream uint32
-	draw   uint64
-	block  int // block held in vals; -1 for none
-	vals   [4]float64
-}
+// normals is philox.Normals (which nn's NormalLike draws from too): the
+// standard normals of one (seed, stream, draw).
+type normals struct{ philox.Normals }
 
 func newNormals(seed uint64, stream uint32, draw uint64) normals {
-	return normals{key: philox.Key(seed), stream: stream, draw: draw, block: -1}
+	return normals{philox.NewNormals(seed, stream, draw)}
 }
 
 // at returns element j's normal.
-func (g *normals) at(j int) float64 {
-	if b := j / 4; b != g.block {
-		r := philox.Block(philox.Counter(b, g.stream, g.draw), g.key)
-		g.vals[0], g.vals[1] = philox.NormalPair(r[0], r[1])
-		g.vals[2], g.vals[3] = philox.NormalPair(r[2], r[3])
-		g.block = b
-	}
-	return g.vals[j%4]
-}
+func (g *normals) at(j int) float64 { return g.At(j) }
 
 // fillNormals writes the normals of (seed, stream, draw) from element off
 // on to dst: element off+j at dst[j].

@@ -59,3 +59,32 @@ func Key(seed uint64) [2]uint32 { return [2]uint32{uint32(seed), uint32(seed >> 
 func Counter(b int, stream uint32, draw uint64) [4]uint32 {
 	return [4]uint32{uint32(b), stream, uint32(draw), uint32(draw >> 32)}
 }
+
+// Normals draws the standard normals of one (seed, stream, draw): element j
+// is lane j%4 of NormalPair(r[0], r[1]), NormalPair(r[2], r[3]) with
+// r = Block(Counter(j/4, stream, draw), Key(seed)), as kernels/common.cuh's
+// normal_at draws them. It caches the last block, so a caller walking j
+// upwards pays one Philox call per four elements.
+type Normals struct {
+	key    [2]uint32
+	stream uint32
+	draw   uint64
+	block  int // block held in vals; -1 for none
+	vals   [4]float64
+}
+
+// NewNormals starts the normals of (seed, stream, draw).
+func NewNormals(seed uint64, stream uint32, draw uint64) Normals {
+	return Normals{key: Key(seed), stream: stream, draw: draw, block: -1}
+}
+
+// At returns element j's normal.
+func (g *Normals) At(j int) float64 {
+	if b := j / 4; b != g.block {
+		r := Block(Counter(b, g.stream, g.draw), g.key)
+		g.vals[0], g.vals[1] = NormalPair(r[0], r[1])
+		g.vals[2], g.vals[3] = NormalPair(r[2], r[3])
+		g.block = b
+	}
+	return g.vals[j%4]
+}

@@ -71,3 +71,18 @@ func TestPhiloxMoments(t *testing.T) {
 	within("mean of normals", sz/m, 0, 1)
 	within("mean of squared normals", szz/m, 1, math.Sqrt(2))
 }
+
+// Normals gives element j of the documented layout in any order of j (its
+// cache of one block must not leak into another).
+func TestNormalsLayout(t *testing.T) {
+	const seed, stream, draw = 0x0123456789abcdef, 9, 1<<32 + 3
+	g := NewNormals(seed, stream, draw)
+	for _, j := range []int{0, 1, 2, 3, 4, 9, 8, 7, 3, 1 << 20, 5, 4*1000 + 2} {
+		r := Block(Counter(j/4, stream, draw), Key(seed))
+		a, b := NormalPair(r[0], r[1])
+		c, d := NormalPair(r[2], r[3])
+		if got, want := g.At(j), [4]float64{a, b, c, d}[j%4]; got != want {
+			t.Fatalf("At(%d) = %v, want %v", j, got, want)
+		}
+	}
+}

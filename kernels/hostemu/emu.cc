@@ -57,6 +57,7 @@ static void emu_launch(int grid, int block, const std::function<void()> &kernel)
 #include "../embedding.cu"
 #include "../norm.cu"
 #include "../optim.cu"
+#include "../random.cu"
 #include "../reduce.cu"
 #include "../sde.cu"
 #include "../shape.cu"

@@ -21,6 +21,8 @@ package hostemu
 // void copy_rows(float *dst, const float *src, long long rows, long long len, long long dstride, long long doff, long long sstride, long long soff);
 // void dropout(float *y, const float *x, long long n, uint32_t thr, float scale, const uint64_t *seed, uint32_t stream, const uint64_t *step);
 // void uniform_like(float *y, long long n, const uint64_t *seed, uint32_t stream, const uint64_t *step);
+// void normal_like(float *y, long long n, const uint64_t *seed, uint32_t stream, const uint64_t *step);
+// void bernoulli(float *y, const float *p, long long n, const uint64_t *seed, uint32_t stream, const uint64_t *step);
 // void perturb(float *xt, float *z, float *t, const float *x0, int batch, long long d, int kind, double a, double b, double eps, uint64_t seed, const uint64_t *step);
 // void normals(float *y, long long n, double sd, uint64_t seed, uint32_t stream, uint64_t draw, long long off);
 // void em_step(float *x, const float *eps_hat, long long n, const void *ctl);
@@ -103,6 +105,18 @@ func Dropout(y, x []float32, thr uint32, scale float32, seed uint64, stream uint
 func UniformLike(y []float32, seed uint64, stream uint32, step uint64) {
 	s, st := C.uint64_t(seed), C.uint64_t(step)
 	C.uniform_like(p(y), C.longlong(len(y)), &s, C.uint32_t(stream), &st)
+}
+
+// NormalLike runs kernels/random.cu's normal_like.
+func NormalLike(y []float32, seed uint64, stream uint32, step uint64) {
+	s, st := C.uint64_t(seed), C.uint64_t(step)
+	C.normal_like(p(y), C.longlong(len(y)), &s, C.uint32_t(stream), &st)
+}
+
+// Bernoulli runs kernels/random.cu's bernoulli.
+func Bernoulli(y, prob []float32, seed uint64, stream uint32, step uint64) {
+	s, st := C.uint64_t(seed), C.uint64_t(step)
+	C.bernoulli(p(y), p(prob), C.longlong(len(prob)), &s, C.uint32_t(stream), &st)
 }
 
 // Perturb runs kernels/sde.cu's noising for an SDE of the given kind (0 VE,

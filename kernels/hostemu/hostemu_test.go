@@ -242,6 +242,49 @@ func TestUniformLikeKernelMatchesTheCPUOp(t *testing.T) {
 	}
 }
 
+// The random kernels draw the CPU ops' numbers: NormalLike's within a
+// float32 ulp (the C library's log and sincos against Go's), Bernoulli's
+// bit for bit, with p from below 0 to above 1 and on a length that ends in
+// a partial Philox block.
+func TestRandomKernelsMatchTheCPUOps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 3))
+	g := gorgonia.NewGraph()
+	x := input(g, "x", 3, 7, 5)
+	r := &nn.RNG{Seed: 0x1234_5678_9abc, Step: 1<<32 + 41}
+	const stream = 23
+	z, err := nn.NormalLike(x, stream, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := nn.Bernoulli(x, stream+1, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv := randn(rng, 105)
+	for i := range pv {
+		pv[i] = 0.5 + 0.4*pv[i]
+	}
+	want := cpuRun(t, map[*gorgonia.Node][]float32{x: pv}, z, b)
+	got := make([]float32, 105)
+	NormalLike(got, r.Seed, stream, r.Step)
+	for i := range got {
+		if ulps(got[i], want[0][i]) > 1 {
+			t.Fatalf("normal %d: %v from the kernel, %v from the CPU op", i, got[i], want[0][i])
+		}
+	}
+	Bernoulli(got, pv, r.Seed, stream+1, r.Step)
+	ones := 0
+	for i := range got {
+		if got[i] != want[1][i] {
+			t.Fatalf("Bernoulli %d (p %v): %v from the kernel, %v from the CPU op", i, pv[i], got[i], want[1][i])
+		}
+		ones += int(got[i])
+	}
+	if ones == 0 || ones == len(got) {
+		t.Fatalf("Bernoulli drew %d ones of %d", ones, len(got))
+	}
+}
+
 // ulps is the distance between two float32s in units in the last place.
 func ulps(a, b float32) int64 {
 	d := int64(int32(math.Float32bits(a))) - int64(int32(math.Float32bits(b)))
