@@ -74,5 +74,5 @@ func TestUniformLikeGradient(t *testing.T) {
 }
 
 func TestUniformLikeDoesNotAllocate(t *testing.T) {
-	assertNoAllocs(t, "UniformLike", bindRandom(&uniformLike{stream: 1, rng: testRNG}, tensor.Shape{1 << 16}, tensor.Shape{1 << 16}))
+	assertNoAllocs(t, "UniformLike", bindRandom(&uniformLike{keyed: keyed{stream: 1, rng: testRNG}}, tensor.Shape{1 << 16}, tensor.Shape{1 << 16}))
 }
