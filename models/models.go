@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/scoregen/scoregen/configs"
+	"github.com/scoregen/scoregen/gan"
 	"github.com/scoregen/scoregen/model"
 	"github.com/scoregen/scoregen/score"
 )
@@ -16,6 +17,12 @@ func New(cfg *configs.Config) (model.Family, error) {
 	switch cfg.Model.Type {
 	case "unet":
 		return score.New(cfg)
+	case "gan":
+		f, err := gan.New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
 	}
 	return nil, fmt.Errorf("model.type %q: want unet, vae or gan", cfg.Model.Type)
 }
