@@ -96,6 +96,9 @@ var experiments = []struct {
 	sets       []string
 }{
 	{"unet", "mnist_tiny.yaml", nil},
+	{"dcgan", "mnist_dcgan.yaml", []string{"gan.ch=4", "gan.latent=8"}},
+	{"minimax", "mnist_dcgan.yaml", []string{"gan.ch=4", "gan.latent=8", "gan.loss=minimax"}},
+	{"wgangp", "mnist_wgangp.yaml", []string{"gan.ch=4", "gan.latent=8", "gan.n_critic=2"}},
 }
 
 // experimentConfig is experiment e shrunk so that a step takes
