@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/scoregen/scoregen/configs"
+	"github.com/scoregen/scoregen/gan"
 	"github.com/scoregen/scoregen/model"
 	"github.com/scoregen/scoregen/score"
 	"github.com/scoregen/scoregen/vae"
@@ -19,6 +20,8 @@ func New(cfg *configs.Config) (model.Family, error) {
 		return score.New(cfg)
 	case "vae":
 		return vae.New(cfg)
+	case "gan":
+		return gan.New(cfg)
 	}
 	return nil, fmt.Errorf("model.type %q: want unet, vae or gan", cfg.Model.Type)
 }

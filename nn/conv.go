@@ -322,11 +322,11 @@ func (o *conv2d) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.No
 		return nil, err
 	}
 	x, w := in[0], in[1]
-	dx, err := apply(&conv2dInputGrad{gradBase: gradOf(convName("Conv2dInputGrad", o.stride, o.pad), x.Shape(), grad, w), stride: o.stride, pad: o.pad}, grad, w)
+	dx, err := convInputGrad(grad, w, x.Shape(), o.stride, o.pad)
 	if err != nil {
 		return nil, err
 	}
-	dw, err := apply(&conv2dWeightGrad{gradBase: gradOf(convName("Conv2dWeightGrad", o.stride, o.pad), w.Shape(), x, grad), stride: o.stride, pad: o.pad}, x, grad)
+	dw, err := convWeightGrad(x, grad, w.Shape(), o.stride, o.pad)
 	if err != nil {
 		return nil, err
 	}
@@ -337,10 +337,40 @@ func (o *conv2d) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.No
 	return gorgonia.Nodes{dx, dw, db}, err
 }
 
+// convInputGrad is the adjoint of the convolution in its input: the dx of
+// shape xs that a convolution of stride and pad with weight w sends back
+// from dy.
+func convInputGrad(dy, w *gorgonia.Node, xs tensor.Shape, stride, pad int) (*gorgonia.Node, error) {
+	return apply(&conv2dInputGrad{gradBase: gradOf(convName("Conv2dInputGrad", stride, pad), xs, dy, w), stride: stride, pad: pad}, dy, w)
+}
+
+// convWeightGrad is the adjoint of the convolution in its weight: the dw
+// of shape ws from the input x and dy.
+func convWeightGrad(x, dy *gorgonia.Node, ws tensor.Shape, stride, pad int) (*gorgonia.Node, error) {
+	return apply(&conv2dWeightGrad{gradBase: gradOf(convName("Conv2dWeightGrad", stride, pad), ws, x, dy), stride: stride, pad: pad}, x, dy)
+}
+
 // conv2dInputGrad is dx from (dy, w): dcol = w^T x dycol, then col2im.
 type conv2dInputGrad struct {
 	gradBase
 	stride, pad int
+}
+
+// SymDiff: dx = InputGrad(dy, w) is bilinear, and with g the gradient of
+// dx, <g, InputGrad(dy, w)> = <conv(g, w), dy>, so d/d(dy) is the forward
+// convolution of g and d/dw is WeightGrad(g, dy): the same stride and
+// padding throughout, since g has the input's shape.
+func (o *conv2dInputGrad) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
+	dy, w := in[0], in[1]
+	ddy, err := Conv2d(grad, w, nil, o.stride, o.pad)
+	if err != nil {
+		return nil, err
+	}
+	dw, err := convWeightGrad(grad, dy, w.Shape(), o.stride, o.pad)
+	return gorgonia.Nodes{ddy, dw}, err
 }
 
 func (o *conv2dInputGrad) Do(v ...gorgonia.Value) (gorgonia.Value, error) { return do(o, v) }
@@ -387,6 +417,22 @@ func bindConv2dInputGrad[T engine.Float](o *conv2dInputGrad, c *engine.Call[T]) 
 type conv2dWeightGrad struct {
 	gradBase
 	stride, pad int
+}
+
+// SymDiff: dw = WeightGrad(x, dy) is bilinear, and with g the gradient of
+// dw, <g, WeightGrad(x, dy)> = <conv(x, g), dy>, so d/dx is InputGrad(dy,
+// g) and d/d(dy) is the forward convolution of x with g.
+func (o *conv2dWeightGrad) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := forgetDerivs(in); err != nil {
+		return nil, err
+	}
+	x, dy := in[0], in[1]
+	dx, err := convInputGrad(dy, grad, x.Shape(), o.stride, o.pad)
+	if err != nil {
+		return nil, err
+	}
+	ddy, err := Conv2d(x, grad, nil, o.stride, o.pad)
+	return gorgonia.Nodes{dx, ddy}, err
 }
 
 func (o *conv2dWeightGrad) Do(v ...gorgonia.Value) (gorgonia.Value, error) { return do(o, v) }

@@ -147,6 +147,13 @@ var gpuCases = []gpuCase{
 	{"Dropout", []tensor.Shape{{3, 5, 7}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
 		return Dropout(in[0], 0.3, 11, dropRNG)
 	}},
+	{"UniformLike", []tensor.Shape{{3, 5, 7}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		u, err := UniformLike(in[0], 12, dropRNG) // times x, so that the case has a gradient
+		if err != nil {
+			return nil, err
+		}
+		return Binary(Mul, u, in[0])
+	}},
 	// The draws' inputs are differentiated through a second path (Grad
 	// needs one); p runs from below 0 to above 1.
 	{"NormalLike", []tensor.Shape{{3, 5, 7}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {

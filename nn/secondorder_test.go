@@ -148,6 +148,40 @@ func TestSecondOrderMatchesFiniteDifferences(t *testing.T) {
 				return Binary(Add, cost1, p)
 			},
 		},
+		// A strided convolution whose stride leaves the last input row
+		// and column unread (7 = 2*3 + 1 with a 4x4 kernel and pad 1),
+		// batch 2: the penalty of both first gradients by every input.
+		"strided conv penalty": {
+			shapes: []tensor.Shape{{2, 2, 7, 7}, {3, 2, 4, 4}, {2, 3, 3, 3}},
+			first: func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+				y, err := Conv2d(in[0], in[1], nil, 2, 1)
+				if err == nil {
+					y, err = Binary(Mul, y, in[2])
+				}
+				return sumOr(y, err)
+			},
+			firstWRT: []int{0, 1}, wrt: []int{0, 1, 2},
+		},
+		// A DCGAN critic's ops in a row (strided convolution with bias,
+		// LeakyReLU, reshape, linear): the squared norm of the score's
+		// gradient by the image, by every weight.
+		"conv critic penalty": {
+			shapes: []tensor.Shape{{2, 1, 6, 6}, {3, 1, 4, 4}, {3}, {1, 27}},
+			first: func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+				h, err := Conv2d(in[0], in[1], in[2], 2, 1)
+				if err == nil {
+					h, err = Activate(h, LeakyReLU, 0.2)
+				}
+				if err == nil {
+					h, err = Reshape(h, tensor.Shape{2, 27})
+				}
+				if err == nil {
+					h, err = Linear(h, in[3], nil)
+				}
+				return sumOr(h, err)
+			},
+			firstWRT: []int{0}, wrt: []int{1, 2, 3},
+		},
 		// MatMul (both transposes), Scale, broadcasting Sub and Mul,
 		// Reshape, Concat and Mean.
 		"matmul, arithmetic, reshape, concat": {
@@ -228,8 +262,9 @@ var backwardOpCases = map[string]struct {
 			}
 			return sumSquares(nil, nil, g)
 		}, firstWRT: []int{0}, wrt: []int{0}}},
-	"conv2dInputGrad":  {secondOrder: secondOrder{shapes: convShapes, first: sumConv, firstWRT: []int{0}, wrt: []int{1}}},
-	"conv2dWeightGrad": {secondOrder: secondOrder{shapes: convShapes, first: sumConv, firstWRT: []int{1}, wrt: []int{0}}},
+	// By the weight and by dy (the incoming c), for both backward ops.
+	"conv2dInputGrad":  {defined: true, secondOrder: secondOrder{shapes: convShapes, first: sumConv, firstWRT: []int{0}, wrt: []int{1, 2}}},
+	"conv2dWeightGrad": {defined: true, secondOrder: secondOrder{shapes: convShapes, first: sumConv, firstWRT: []int{1}, wrt: []int{0, 2}}},
 	"groupNormGrad": {secondOrder: secondOrder{shapes: []tensor.Shape{{2, 4, 2, 2}, {4}, {4}, {2, 4, 2, 2}},
 		first: func(in []*gorgonia.Node) (*gorgonia.Node, error) {
 			y, err := GroupNorm(in[0], in[1], in[2], 2, 1e-5, Identity)

@@ -99,7 +99,10 @@ func compile(tg *model.TrainGraph, batchShape tensor.Shape) (*compiled, error) {
 }
 
 // outputs are, per update, the nodes its plan computes: the loss, the
-// metrics, the gradients and the batch statistics of its states.
+// metrics, the gradients and the batch statistics of its states, with the
+// states themselves, which a training graph need not read (BatchNorm
+// normalises by the batch's statistics while training), so that they have
+// memory in the plan that follows them.
 func (c *compiled) outputs() []gorgonia.Nodes {
 	var out []gorgonia.Nodes
 	for u, up := range c.tg.Updates {
@@ -110,7 +113,7 @@ func (c *compiled) outputs() []gorgonia.Nodes {
 		o = append(o, c.grads[u]...)
 		for _, s := range c.tg.State {
 			if s.Update == u {
-				o = append(o, s.Batch)
+				o = append(o, s.Batch, s.Value)
 			}
 		}
 		out = append(out, o)

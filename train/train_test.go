@@ -97,6 +97,9 @@ var experiments = []struct {
 }{
 	{"unet", "mnist_tiny.yaml", nil},
 	{"vae", "mnist_vae.yaml", []string{"vae.ch=4", "vae.latent=4", "vae.kl_warmup=5"}},
+	{"dcgan", "mnist_dcgan.yaml", []string{"gan.ch=4", "gan.latent=8"}},
+	{"minimax", "mnist_dcgan.yaml", []string{"gan.ch=4", "gan.latent=8", "gan.loss=minimax"}},
+	{"wgangp", "mnist_wgangp.yaml", []string{"gan.ch=4", "gan.latent=8", "gan.n_critic=2"}},
 }
 
 // experimentConfig is experiment e shrunk so that a step takes

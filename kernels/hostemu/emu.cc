@@ -62,6 +62,7 @@ static void emu_launch(int grid, int block, const std::function<void()> &kernel)
 #include "../sde.cu"
 #include "../shape.cu"
 #include "../softmax.cu"
+#include "../uniform.cu"
 
 // The block kernels, launched as the launchers in nn/*_gpu.go and gpu/ do.
 extern "C" {

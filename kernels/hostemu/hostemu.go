@@ -20,6 +20,7 @@ package hostemu
 // void upsample2x_bwd(float *dx, const float *g, long long planes, int h, int w);
 // void copy_rows(float *dst, const float *src, long long rows, long long len, long long dstride, long long doff, long long sstride, long long soff);
 // void dropout(float *y, const float *x, long long n, uint32_t thr, float scale, const uint64_t *seed, uint32_t stream, const uint64_t *step);
+// void uniform_like(float *y, long long n, const uint64_t *seed, uint32_t stream, const uint64_t *step);
 // void normal_like(float *y, long long n, const uint64_t *seed, uint32_t stream, const uint64_t *step);
 // void bernoulli(float *y, const float *p, long long n, const uint64_t *seed, uint32_t stream, const uint64_t *step);
 // void perturb(float *xt, float *z, float *t, const float *x0, int batch, long long d, int kind, double a, double b, double eps, uint64_t seed, const uint64_t *step);
@@ -98,6 +99,12 @@ func CopyRows(dst, src []float32, rows, n, dstride, doff, sstride, soff int) {
 func Dropout(y, x []float32, thr uint32, scale float32, seed uint64, stream uint32, step uint64) {
 	s, st := C.uint64_t(seed), C.uint64_t(step)
 	C.dropout(p(y), p(x), C.longlong(len(x)), C.uint32_t(thr), C.float(scale), &s, C.uint32_t(stream), &st)
+}
+
+// UniformLike runs kernels/uniform.cu.
+func UniformLike(y []float32, seed uint64, stream uint32, step uint64) {
+	s, st := C.uint64_t(seed), C.uint64_t(step)
+	C.uniform_like(p(y), C.longlong(len(y)), &s, C.uint32_t(stream), &st)
 }
 
 // NormalLike runs kernels/random.cu's normal_like.

@@ -221,6 +221,27 @@ func TestDropoutKernelMatchesTheCPUOp(t *testing.T) {
 	}
 }
 
+// The uniform noise kernel draws the CPU op's numbers bit for bit, with a
+// partial Philox block at the end.
+func TestUniformLikeKernelMatchesTheCPUOp(t *testing.T) {
+	g := gorgonia.NewGraph()
+	x := input(g, "x", 3, 7, 5)
+	r := &nn.RNG{Seed: 0x1234_5678_9abc, Step: 41}
+	const stream = 23
+	y, err := nn.UniformLike(x, stream, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := cpuRun(t, map[*gorgonia.Node][]float32{x: make([]float32, 105)}, y)[0]
+	got := make([]float32, 105)
+	UniformLike(got, r.Seed, stream, r.Step)
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("element %d: %v from the kernel, %v from the CPU op", i, got[i], want[i])
+		}
+	}
+}
+
 // The random kernels draw the CPU ops' numbers: NormalLike's within a
 // float32 ulp (the C library's log and sincos against Go's), Bernoulli's
 // bit for bit, with p from below 0 to above 1 and on a length that ends in
