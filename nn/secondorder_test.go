@@ -228,6 +228,14 @@ var backwardOpCases = map[string]struct {
 			}
 			return sumSquares(nil, nil, g)
 		}, firstWRT: []int{0}, wrt: []int{0}}},
+	"batchNormGrad": {secondOrder: secondOrder{shapes: []tensor.Shape{{3, 2, 2, 2}, {2}, {2}, {3, 2, 2, 2}},
+		first: func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+			y, err := BatchNorm(in[0], in[1], in[2], 1e-5)
+			if err == nil {
+				y, err = Binary(Mul, y, in[3])
+			}
+			return sumOr(y, err)
+		}, firstWRT: []int{0}, wrt: []int{1}}},
 	"conv2dInputGrad":  {secondOrder: secondOrder{shapes: convShapes, first: sumConv, firstWRT: []int{0}, wrt: []int{1}}},
 	"conv2dWeightGrad": {secondOrder: secondOrder{shapes: convShapes, first: sumConv, firstWRT: []int{1}, wrt: []int{0}}},
 	"groupNormGrad": {secondOrder: secondOrder{shapes: []tensor.Shape{{2, 4, 2, 2}, {4}, {4}, {2, 4, 2, 2}},
