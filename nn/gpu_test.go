@@ -138,6 +138,12 @@ var gpuCases = []gpuCase{
 	}},
 	{"GroupNormSiLU", []tensor.Shape{{3, 8, 5, 5}, {8}, {8}}, gn(4, SiLU)},
 	{"GroupNorm2D", []tensor.Shape{{4, 8}, {8}, {8}}, gn(2, Identity)},
+	{"BatchNorm", []tensor.Shape{{3, 8, 5, 5}, {8}, {8}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		return BatchNorm(in[0], in[1], in[2], 1e-5)
+	}},
+	{"BatchNorm2D", []tensor.Shape{{6, 5}, {5}, {5}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		return BatchNorm(in[0], in[1], in[2], 1e-5)
+	}},
 	{"Softmax", []tensor.Shape{{6, 10}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) { return Softmax(in[0]) }},
 	{"Concat", []tensor.Shape{{2, 3, 4, 4}, {2, 5, 4, 4}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
 		return Concat(in[0], in[1])
@@ -294,6 +300,69 @@ func TestOpsMatchCPU(t *testing.T) {
 					if !d.Within(1e-5) {
 						t.Errorf("run %d, %s: GPU against CPU: %v, tolerance 1e-5", run, n.Name(), d)
 					}
+				}
+			}
+		})
+	}
+}
+
+// ChannelMoments and BatchNormInference have no gradient, so they are not
+// gpuCases: their outputs on the GPU against the CPU backend, for NCHW and
+// [N,F], with a batch longer than a block.
+func TestMomentsAndInferenceMatchCPU(t *testing.T) {
+	d := testDevice(t)
+	for _, s := range []tensor.Shape{{5, 6, 7, 3}, {300, 70}} {
+		t.Run(fmt.Sprint(s), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(9, 9))
+			g := gorgonia.NewGraph()
+			x := gorgonia.NewTensor(g, tensor.Float32, s.Dims(), gorgonia.WithShape(s...), gorgonia.WithName("x"),
+				gorgonia.WithValue(randTensor(rng, tensor.Float32, s, 2)))
+			m, v, err := ChannelMoments(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := tensor.Shape{s[1]}
+			var stats []*gorgonia.Node
+			for _, name := range []string{"gamma", "beta", "mean", "variance"} {
+				stats = append(stats, gorgonia.NewTensor(g, tensor.Float32, 1, gorgonia.WithShape(c...), gorgonia.WithName(name),
+					gorgonia.WithValue(randTensor(rng, tensor.Float32, c, 1))))
+			}
+			pos, err := Activate(stats[3], Exp, 0) // a positive variance
+			if err != nil {
+				t.Fatal(err)
+			}
+			y, err := BatchNormInference(x, stats[0], stats[1], stats[2], pos, 1e-5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs := gorgonia.Nodes{m, v, y}
+			cpu, err := engine.Compile(outs, engine.NewCPU())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := gpu.NewBackend(d)
+			b.Poison = true
+			defer b.Close()
+			gp, err := engine.Compile(outs, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cpu.Run(); err != nil {
+				t.Fatal(err)
+			}
+			if err := gp.Run(); err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range outs {
+				want, got := make([]float32, n.Shape().TotalSize()), make([]float32, n.Shape().TotalSize())
+				if err := cpu.Read(n, want); err != nil {
+					t.Fatal(err)
+				}
+				if err := gp.Read(n, got); err != nil {
+					t.Fatal(err)
+				}
+				if d := numdiff.Of(got, want); !d.Within(1e-5) {
+					t.Errorf("%s: GPU against CPU: %v, tolerance 1e-5", n.Name(), d)
 				}
 			}
 		})

@@ -262,6 +262,14 @@ var backwardOpCases = map[string]struct {
 			}
 			return sumSquares(nil, nil, g)
 		}, firstWRT: []int{0}, wrt: []int{0}}},
+	"batchNormGrad": {secondOrder: secondOrder{shapes: []tensor.Shape{{3, 2, 2, 2}, {2}, {2}, {3, 2, 2, 2}},
+		first: func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+			y, err := BatchNorm(in[0], in[1], in[2], 1e-5)
+			if err == nil {
+				y, err = Binary(Mul, y, in[3])
+			}
+			return sumOr(y, err)
+		}, firstWRT: []int{0}, wrt: []int{1}}},
 	// By the weight and by dy (the incoming c), for both backward ops.
 	"conv2dInputGrad":  {defined: true, secondOrder: secondOrder{shapes: convShapes, first: sumConv, firstWRT: []int{0}, wrt: []int{1, 2}}},
 	"conv2dWeightGrad": {defined: true, secondOrder: secondOrder{shapes: convShapes, first: sumConv, firstWRT: []int{1}, wrt: []int{0, 2}}},

@@ -52,6 +52,70 @@ func TestGroupNormKernelsMatchTheCPUOp(t *testing.T) {
 	assertClose(t, "group norm beta gradient", affine[c:], grads[2], 1e-5)
 }
 
+// BatchNorm: the forward kernel, the input gradient computed in place over
+// dy (as the engine may bind it), the affine gradient and the moments, as
+// nn/batchnorm_gpu.go launches them (a block per channel), for NCHW and
+// [N,F] inputs.
+func TestBatchNormKernelsMatchTheCPUOp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	for _, xs := range [][]int{{3, 4, 5, 7}, {9, 5}} {
+		n, c, s := xs[0], xs[1], 1
+		if len(xs) == 4 {
+			s = xs[2] * xs[3]
+		}
+		const eps = 1e-5
+		x, gamma, beta := randn(rng, n*c*s), randn(rng, c), randn(rng, c)
+		for i := range x {
+			x[i] = 3*x[i] + 1
+		}
+		var xNode, mean, variance *gorgonia.Node
+		want, dy, grads := gradients(t, func(g *gorgonia.ExprGraph) (*gorgonia.Node, []*gorgonia.Node) {
+			xn, gn, bn := input(g, "x", xs...), input(g, "gamma", c), input(g, "beta", c)
+			y, err := nn.BatchNorm(xn, gn, bn, eps)
+			if err == nil {
+				mean, variance, err = nn.ChannelMoments(xn)
+			}
+			xNode = xn
+			if err != nil {
+				t.Fatal(err)
+			}
+			return y, []*gorgonia.Node{xn, gn, bn}
+		}, [][]float32{x, gamma, beta}, func(k int) []float32 { return randn(rng, k) })
+		moments := cpuRun(t, map[*gorgonia.Node][]float32{xNode: x}, mean, variance)
+
+		blocks := Launch{c, threads}
+		y := make([]float32, len(x))
+		BNFwd(blocks, y, x, gamma, beta, n, c, s, eps)
+		assertClose(t, "batch norm", y, want, 1e-5)
+
+		dx := slices.Clone(dy)
+		BNBwdX(blocks, dx, x, gamma, dx, n, c, s, eps)
+		assertClose(t, "batch norm input gradient", dx, grads[0], 1e-5)
+
+		affine := make([]float32, 2*c)
+		BNBwdAffine(blocks, affine, x, dy, n, c, s, eps)
+		assertClose(t, "batch norm gamma gradient", affine[:c], grads[1], 1e-5)
+		assertClose(t, "batch norm beta gradient", affine[c:], grads[2], 1e-5)
+
+		BNMoments(blocks, affine, x, n, c, s)
+		assertClose(t, "channel means", affine[:c], moments[0], 1e-6)
+		assertClose(t, "channel variances", affine[c:], moments[1], 1e-6)
+
+		// Eval mode with these statistics, in place as the engine may run it.
+		g := gorgonia.NewGraph()
+		xn, gn, bn, mn, vn := input(g, "x", xs...), input(g, "gamma", c), input(g, "beta", c), input(g, "mean", c), input(g, "var", c)
+		yn, err := nn.BatchNormInference(xn, gn, bn, mn, vn, eps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mv, vv := affine[:c], affine[c:]
+		wantEval := cpuRun(t, map[*gorgonia.Node][]float32{xn: x, gn: gamma, bn: beta, mn: mv, vn: vv}, yn)[0]
+		eval := slices.Clone(x)
+		BNInfer(eval, eval, gamma, beta, mv, vv, c, s, eps)
+		assertClose(t, "batch norm eval mode", eval, wantEval, 1e-6)
+	}
+}
+
 // Softmax over rows longer than a warp, forward and backward, with the
 // launcher's block size (the row length rounded up to warps).
 func TestSoftmaxKernelsMatchTheCPUOp(t *testing.T) {

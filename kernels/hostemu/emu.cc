@@ -51,6 +51,7 @@ static void emu_launch(int grid, int block, const std::function<void()> &kernel)
 	blockIdx = {0, 0, 0};
 }
 
+#include "../batchnorm.cu"
 #include "../conv.cu"
 #include "../dropout.cu"
 #include "../elementwise.cu"
@@ -77,6 +78,18 @@ void emu_gn_stats(int grid, int block, float *stats, const float *x, int d, int 
 }
 void emu_gn_bwd_affine(int grid, int block, float *out, const float *x, const float *gamma, const float *beta, const float *dy, const float *stats, int n, int c, int groups, int s, int act) {
 	emu_launch(grid, block, [=] { gn_bwd_affine(out, x, gamma, beta, dy, stats, n, c, groups, s, act); });
+}
+void emu_bn_fwd(int grid, int block, float *y, const float *x, const float *gamma, const float *beta, int n, int c, int s, double eps) {
+	emu_launch(grid, block, [=] { bn_fwd(y, x, gamma, beta, n, c, s, eps); });
+}
+void emu_bn_bwd_x(int grid, int block, float *dx, const float *x, const float *gamma, const float *dy, int n, int c, int s, double eps) {
+	emu_launch(grid, block, [=] { bn_bwd_x(dx, x, gamma, dy, n, c, s, eps); });
+}
+void emu_bn_bwd_affine(int grid, int block, float *out, const float *x, const float *dy, int n, int c, int s, double eps) {
+	emu_launch(grid, block, [=] { bn_bwd_affine(out, x, dy, n, c, s, eps); });
+}
+void emu_bn_moments(int grid, int block, float *out, const float *x, int n, int c, int s) {
+	emu_launch(grid, block, [=] { bn_moments(out, x, n, c, s); });
 }
 void emu_softmax_fwd(int grid, int block, float *y, const float *x, int n) {
 	emu_launch(grid, block, [=] { softmax_fwd(y, x, n); });

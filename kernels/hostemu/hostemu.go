@@ -37,6 +37,11 @@ package hostemu
 // void emu_gn_bwd_x(int grid, int block, float *dx, const float *x, const float *gamma, const float *beta, const float *dy, int groups, int d, int s, double eps, int act);
 // void emu_gn_stats(int grid, int block, float *stats, const float *x, int d, int s, double eps);
 // void emu_gn_bwd_affine(int grid, int block, float *out, const float *x, const float *gamma, const float *beta, const float *dy, const float *stats, int n, int c, int groups, int s, int act);
+// void emu_bn_fwd(int grid, int block, float *y, const float *x, const float *gamma, const float *beta, int n, int c, int s, double eps);
+// void emu_bn_bwd_x(int grid, int block, float *dx, const float *x, const float *gamma, const float *dy, int n, int c, int s, double eps);
+// void emu_bn_bwd_affine(int grid, int block, float *out, const float *x, const float *dy, int n, int c, int s, double eps);
+// void emu_bn_moments(int grid, int block, float *out, const float *x, int n, int c, int s);
+// void bn_infer(float *y, const float *x, const float *gamma, const float *beta, const float *mean, const float *var, long long n, int c, int s, double eps);
 // void emu_softmax_fwd(int grid, int block, float *y, const float *x, int n);
 // void emu_softmax_bwd(int grid, int block, float *dx, const float *y, const float *g, int n);
 // void emu_reduce_to(int grid, int block, float *y, const float *x, float f, const int *k, long long rn);
@@ -177,6 +182,33 @@ func GNStats(l Launch, stats, x []float32, d, s int, eps float64) {
 func GNBwdAffine(l Launch, out, x, gamma, beta, dy, stats []float32, n, c, groups, s, act int) {
 	g, b := l.c()
 	C.emu_gn_bwd_affine(g, b, p(out), p(x), p(gamma), p(beta), p(dy), p(stats), C.int(n), C.int(c), C.int(groups), C.int(s), C.int(act))
+}
+
+// BatchNorm's kernels (kernels/batchnorm.cu), over n samples of c channels
+// of s pixels.
+func BNFwd(l Launch, y, x, gamma, beta []float32, n, c, s int, eps float64) {
+	g, b := l.c()
+	C.emu_bn_fwd(g, b, p(y), p(x), p(gamma), p(beta), C.int(n), C.int(c), C.int(s), C.double(eps))
+}
+
+func BNBwdX(l Launch, dx, x, gamma, dy []float32, n, c, s int, eps float64) {
+	g, b := l.c()
+	C.emu_bn_bwd_x(g, b, p(dx), p(x), p(gamma), p(dy), C.int(n), C.int(c), C.int(s), C.double(eps))
+}
+
+func BNBwdAffine(l Launch, out, x, dy []float32, n, c, s int, eps float64) {
+	g, b := l.c()
+	C.emu_bn_bwd_affine(g, b, p(out), p(x), p(dy), C.int(n), C.int(c), C.int(s), C.double(eps))
+}
+
+func BNMoments(l Launch, out, x []float32, n, c, s int) {
+	g, b := l.c()
+	C.emu_bn_moments(g, b, p(out), p(x), C.int(n), C.int(c), C.int(s))
+}
+
+// BNInfer runs kernels/batchnorm.cu's eval-mode bn_infer.
+func BNInfer(y, x, gamma, beta, mean, variance []float32, c, s int, eps float64) {
+	C.bn_infer(p(y), p(x), p(gamma), p(beta), p(mean), p(variance), C.longlong(len(x)), C.int(c), C.int(s), C.double(eps))
 }
 
 // Softmax's kernels (kernels/softmax.cu).
