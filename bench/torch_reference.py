@@ -64,7 +64,9 @@ python3-torch) has no torch.compile and runs eager mode only.
 Each JSON record has cmd/bench's keys kind ("train" or "sample"), model,
 device ("cpu" or "cuda"), batch, steps, median_step_s, images_per_s and
 peak_rss_mib (MiB), and besides impl ("pytorch"), mode, device_name (the
-GPU's name, or "cpu"), threads (PyTorch's CPU threads), peak_gpu_mib (null
+GPU's name, or "cpu"), threads (PyTorch's CPU threads), cpu_s_per_step (the
+process's CPU time per timed step, all threads: beside median_step_s it
+tells how much of a shared machine the run got), peak_gpu_mib (null
 on the CPU), params, compile_s (null in eager mode), tf32, and for sampling
 sample_steps.
 """
@@ -759,15 +761,19 @@ def step_times(fn, n: int, device: torch.device) -> list[float]:
     return [start.elapsed_time(end) / 1e3 for start, end in events]
 
 
-def measure(fn, steps: int, warmup: int, device: torch.device, restart=None) -> tuple[float, list[float]]:
+def measure(fn, steps: int, warmup: int, device: torch.device, restart=None) -> tuple[float, list[float], float]:
     """The first call's time (it compiles), then warm-up calls, restart()
-    if given, and the times of `steps` calls."""
+    if given, and the times of `steps` calls, with the process's CPU time
+    (all threads, time.process_time) per call over them: on a shared
+    machine, wall time beside CPU time tells how much of it the run got."""
     first = timed_once(fn, device)
     for _ in range(warmup):
         fn()
     if restart is not None:
         restart()
-    return first, step_times(fn, steps, device)
+    cpu = time.process_time()
+    times = step_times(fn, steps, device)
+    return first, times, (time.process_time() - cpu) / steps
 
 
 def fresh_start(device: torch.device) -> None:
@@ -790,7 +796,7 @@ def peak_rss_mib() -> float:
 
 
 def record(kind: str, name: str, params: int, mode: str, batch: int, images_per_step: float, first: float,
-           times: list[float], args: argparse.Namespace, device: torch.device) -> dict:
+           times: list[float], cpu_s: float, args: argparse.Namespace, device: torch.device) -> dict:
     """One result, in the JSON schema of the module docstring: cmd/bench's
     keys (device "cpu" or "cuda", as its), then ours."""
     median = statistics.median(times)
@@ -800,7 +806,7 @@ def record(kind: str, name: str, params: int, mode: str, batch: int, images_per_
         "median_step_s": median, "images_per_s": images_per_step / median, "peak_rss_mib": peak_rss_mib(),
         "impl": "pytorch", "mode": mode,
         "device_name": torch.cuda.get_device_name(device) if cuda else "cpu",
-        "threads": torch.get_num_threads(),
+        "threads": torch.get_num_threads(), "cpu_s_per_step": cpu_s,
         "peak_gpu_mib": torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None,
         "params": params, "compile_s": first if mode == "compile" else None, "tf32": args.tf32,
     }
@@ -830,8 +836,8 @@ def bench_train(cfg: Config, batch: int, mode: str, args: argparse.Namespace, de
         adam.zero_grad(set_to_none=True)
         ema.update()
 
-    first, times = measure(step, args.steps, args.warmup, device)
-    return record("train", cfg.name, cfg.params, mode, batch, batch, first, times, args, device)
+    first, times, cpu_s = measure(step, args.steps, args.warmup, device)
+    return record("train", cfg.name, cfg.params, mode, batch, batch, first, times, cpu_s, args, device)
 
 
 @torch.no_grad()
@@ -841,9 +847,9 @@ def bench_sample(cfg: Config, mode: str, args: argparse.Namespace, device: torch
     model = build_model(cfg, device).eval()
     shape = (args.sample_batch, cfg.channels, cfg.height, cfg.width)
     sampler = EMSampler(model, VPSDE(), shape, args.sample_steps, mode == "compile")
-    first, times = measure(sampler, args.sample_steps, args.warmup, device, restart=sampler.reset)
+    first, times, cpu_s = measure(sampler, args.sample_steps, args.warmup, device, restart=sampler.reset)
     rec = record("sample", cfg.name, cfg.params, mode, args.sample_batch, args.sample_batch / args.sample_steps,
-                 first, times, args, device)
+                 first, times, cpu_s, args, device)
     rec["sample_steps"] = args.sample_steps
     return rec
 
@@ -854,8 +860,8 @@ def bench_family(fc: FamilyConfig, batch: int, args: argparse.Namespace, device:
     fresh_start(device)
     trainer, model = build_family(fc, batch, device)
     params = sum(p.numel() for p in model.parameters())
-    first, times = measure(trainer.train_step, args.steps, args.warmup, device)
-    return record("train", fc.name, params, "eager", batch, trainer.images, first, times, args, device)
+    first, times, cpu_s = measure(trainer.train_step, args.steps, args.warmup, device)
+    return record("train", fc.name, params, "eager", batch, trainer.images, first, times, cpu_s, args, device)
 
 
 def describe(r: dict) -> str:
@@ -864,7 +870,7 @@ def describe(r: dict) -> str:
     on = r["device_name"] if r["device"] == "cuda" else f"cpu ({r['threads']} threads)"
     line = (f"pytorch {r['mode']:7} {r['kind']:6} {r['model']:8} batch {r['batch']:5} on {on}: "
             f"{r['median_step_s']:.4f} {unit} (median of {r['steps']}), {r['images_per_s']:.1f} images/s, "
-            f"peak RSS {r['peak_rss_mib']:.0f} MiB")
+            f"peak RSS {r['peak_rss_mib']:.0f} MiB, {r['cpu_s_per_step']:.4f} CPU s/step")
     if r["peak_gpu_mib"] is not None:
         line += f", peak {r['peak_gpu_mib']:.0f} MiB"
     if r["compile_s"] is not None:
@@ -961,6 +967,7 @@ def main(argv: list[str] | None = None) -> None:
             for drift in config_drift(fc, root):
                 print(f"torch_reference: {name}: {drift}: update FAMILIES", file=sys.stderr, flush=True)
             if "eager" not in args.modes:
+                print(f"torch_reference: {name} runs eager only: skipped under --mode compile", file=sys.stderr, flush=True)
                 continue
             for batch in [] if args.no_train else args.batches or [fc.batch]:
                 report(bench_family(fc, batch, args, device))
