@@ -407,9 +407,9 @@ class FamilyConfig:
 
 FAMILIES = {
     # configs/mnist_vae.yaml: vae latent 32, ch 32, decoder bernoulli, beta 1,
-    # kl_warmup 1000; batch 128; lr 1e-3, betas 0.9, 0.999 (default.yaml),
+    # kl_warmup 1000; batch 64; lr 1e-3, betas 0.9, 0.999 (default.yaml),
     # warmup 100, grad_clip 0, ema 0.999.
-    "vae": FamilyConfig("vae", "mnist_vae.yaml", "vae", 1, 28, 28, latent=32, ch=32, batch=128,
+    "vae": FamilyConfig("vae", "mnist_vae.yaml", "vae", 1, 28, 28, latent=32, ch=32, batch=64,
                         optim=Optim(1e-3, (0.9, 0.999), 100, 0.0, 0.999), beta=1.0, kl_warmup=1000),
     # configs/mnist_dcgan.yaml: gan loss nonsaturating, latent 100, ch 32,
     # n_critic 1; batch 64; lr 2e-4, betas 0.5, 0.999, warmup 0, grad_clip 0,
@@ -889,7 +889,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch", action="append", type=int,
                    help="images per training step (per batch for a GAN's critic updates); repeatable "
                         "(default 32 and 128 for the U-Net, the experiment's data.batch_size for the others: "
-                        "vae 128, dcgan and wgangp 64)")
+                        "64 for vae, dcgan and wgangp)")
     p.add_argument("--device", choices=["cuda", "cpu"], default="cuda", help="default cuda")
     p.add_argument("--threads", type=int, default=2,
                    help="PyTorch's CPU threads (torch.set_num_threads) with --device cpu (default 2)")
