@@ -66,7 +66,9 @@ device ("cpu" or "cuda"), batch, steps, median_step_s, images_per_s and
 peak_rss_mib (MiB), and besides impl ("pytorch"), mode, device_name (the
 GPU's name, or "cpu"), threads (PyTorch's CPU threads), cpu_s_per_step (the
 process's CPU time per timed step, all threads: beside median_step_s it
-tells how much of a shared machine the run got), peak_gpu_mib (null
+tells how much of a shared machine the run got), env (the variables of
+THREAD_ENV that are set: OMP_WAIT_POLICY=PASSIVE keeps a 2-thread run on a
+busy shared machine from spinning away its time), peak_gpu_mib (null
 on the CPU), params, compile_s (null in eager mode), tf32, and for sampling
 sample_steps.
 """
@@ -790,6 +792,14 @@ def fresh_start(device: torch.device) -> None:
     torch.manual_seed(SEED)
 
 
+# The environment that sets how the CPU's threads wait and share: with
+# libgomp's default (active) waiting, a 2-thread run on a machine shared
+# with other busy processes spends most of its CPU time spinning
+# (measured: vae b128 0.78 CPU s/step against 0.18 with
+# OMP_WAIT_POLICY=PASSIVE, at a load average near 9 on 2 cores).
+THREAD_ENV = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GOMP_SPINCOUNT", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def peak_rss_mib() -> float:
     """The process's peak resident set size (ru_maxrss is in KiB on Linux)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -807,6 +817,7 @@ def record(kind: str, name: str, params: int, mode: str, batch: int, images_per_
         "impl": "pytorch", "mode": mode,
         "device_name": torch.cuda.get_device_name(device) if cuda else "cpu",
         "threads": torch.get_num_threads(), "cpu_s_per_step": cpu_s,
+        "env": {k: os.environ[k] for k in THREAD_ENV if k in os.environ},
         "peak_gpu_mib": torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None,
         "params": params, "compile_s": first if mode == "compile" else None, "tf32": args.tf32,
     }
