@@ -923,7 +923,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.modes = ["eager", "compile"] if args.mode == "all" else [args.mode]
     if args.cpu_smoke:
         args.device, args.batches, args.modes = "cpu", [2], ["eager"]
-        args.steps, args.warmup, args.sample_steps, args.sample_batch = 1, 1, 2, 2
+        args.steps, args.warmup, args.sample_steps, args.sample_batch = 1, 0, 2, 2  # each step runs twice
     if "compile" in args.modes and not hasattr(torch, "compile"):
         if args.mode == "compile":
             p.error(f"--mode compile needs PyTorch 2, this is {torch.__version__}")
