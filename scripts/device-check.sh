@@ -23,8 +23,9 @@
 #   7-log.txt          each phase's limit, time and exit status, and the
 #                      programs' standard error
 #
-# Then, while time is left: EM sampling of mnist at batch 1024 (200 steps)
-# and cifar10 at b32, ours and PyTorch's, added to 4, 5 and 6. No CPU
+# Then, while time is left: EM sampling of mnist at batch 1024 (200 steps),
+# cifar10 at b32, and the VAE, DCGAN and WGAN-GP steps at b64, ours and
+# PyTorch's, added to 4, 5 and 6. No CPU
 # figures: those come from the build machine. It exits 1 if any phase
 # failed, timed out or was skipped.
 #
@@ -151,6 +152,12 @@ fi
 if ((budget - SECONDS > 60)); then
 	ours cifar10 32
 	theirs cifar10-32 --model cifar10 --batch 32 --sample-steps 0
+fi
+# The VAE and GAN families' full training steps (a WGAN-GP step is 5
+# critic updates and a generator update), ours and PyTorch's.
+if ((budget - SECONDS > 60)); then
+	for m in vae dcgan wgangp; do ours "$m" 64; done
+	theirs families --model vae --model dcgan --model wgangp --batch 64
 fi
 table
 rm -rf "$scratch"
