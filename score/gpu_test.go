@@ -21,20 +21,6 @@ func tinyConfig(t *testing.T) *configs.Config {
 	return cfg
 }
 
-// compare logs how far each GPU tensor is from its CPU twin, pass or fail,
-// and fails the test where one differs by more than tol relative to the
-// CPU tensor's largest magnitude.
-func compare(t *testing.T, what string, names []string, gpu, cpu [][]float32, tol float64) {
-	t.Helper()
-	for i := range cpu {
-		d := numdiff.Of(gpu[i], cpu[i])
-		t.Logf("%s %s: %v", what, names[i], d)
-		if !d.Within(tol) {
-			t.Errorf("%s %s: %v, tolerance %.2g", what, names[i], d, tol)
-		}
-	}
-}
-
 // The score network and the fused samplers (Euler-Maruyama, and with the
 // Langevin corrector) on the GPU match the CPU's: the score within 1e-5,
 // the samples after a few steps (the same Philox noise) within 1e-4,
@@ -71,7 +57,7 @@ func TestGPUSamplerMatchesCPU(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	compare(t, "score", []string{"of x"}, [][]float32{scores["cuda"]}, [][]float32{scores["cpu"]}, 1e-5)
+	numdiff.Compare(t, "score", []string{"of x"}, [][]float32{scores["cuda"]}, [][]float32{scores["cpu"]}, 1e-5)
 	// Images 0-2 of the run, and images 1000-1002, whose noise is drawn
 	// further along the same Philox draws.
 	for _, sampler := range []string{"em", "pc"} {
@@ -86,7 +72,7 @@ func TestGPUSamplerMatchesCPU(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			compare(t, sampler, []string{fmt.Sprintf("samples %d-%d after %d steps", first, first+batch-1, sc.Steps)},
+			numdiff.Compare(t, sampler, []string{fmt.Sprintf("samples %d-%d after %d steps", first, first+batch-1, sc.Steps)},
 				[][]float32{samples["cuda"]}, [][]float32{samples["cpu"]}, 1e-4)
 		}
 	}
@@ -95,5 +81,5 @@ func TestGPUSamplerMatchesCPU(t *testing.T) {
 	if err := models["cuda"].Score(x, tt, again); err != nil {
 		t.Fatal(err)
 	}
-	compare(t, "score", []string{"after sampling, against before"}, [][]float32{again}, [][]float32{scores["cuda"]}, 0)
+	numdiff.Compare(t, "score", []string{"after sampling, against before"}, [][]float32{again}, [][]float32{scores["cuda"]}, 0)
 }

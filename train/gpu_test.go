@@ -14,20 +14,6 @@ import (
 	"github.com/scoregen/scoregen/internal/numdiff"
 )
 
-// compare logs how far each GPU tensor is from its CPU twin, pass or fail,
-// and fails the test where one differs by more than tol relative to the
-// CPU tensor's largest magnitude.
-func compare(t *testing.T, what string, names []string, gpu, cpu [][]float32, tol float64) {
-	t.Helper()
-	for i := range cpu {
-		d := numdiff.Of(gpu[i], cpu[i])
-		t.Logf("%s %s: %v", what, names[i], d)
-		if !d.Within(tol) {
-			t.Errorf("%s %s: %v, tolerance %.2g", what, names[i], d, tol)
-		}
-	}
-}
-
 // paramNames are the names of group g's parameters, in state order.
 func paramNames(tr *Trainer, g int) []string {
 	var names []string
@@ -94,7 +80,7 @@ func compareStates(t *testing.T, when string, gpu, cpu *Trainer) {
 			name string
 			g, c [][]float32
 		}{{"weights", sg.Params, sc.Params}, {"EMA", sg.EMA, sc.EMA}, {"Adam m", sg.M, sc.M}, {"Adam v", sg.V, sc.V}} {
-			compare(t, when+" "+part.name, names, part.g, part.c, 1e-4)
+			numdiff.Compare(t, when+" "+part.name, names, part.g, part.c, 1e-4)
 		}
 		if sc.AdamStep != sg.AdamStep || sc.EMAUpdates != sg.EMAUpdates {
 			t.Errorf("%s counters: Adam %d on the GPU, %d on the CPU; EMA %d, %d", when, sg.AdamStep, sc.AdamStep, sg.EMAUpdates, sc.EMAUpdates)
@@ -104,7 +90,7 @@ func compareStates(t *testing.T, when string, gpu, cpu *Trainer) {
 	for _, st := range cpu.c.tg.State {
 		names = append(names, st.Value.Name())
 	}
-	compare(t, when+" state", names, stg.State, stc.State, 1e-4)
+	numdiff.Compare(t, when+" state", names, stg.State, stc.State, 1e-4)
 }
 
 // A batch holding a NaN changes nothing on the GPU, as on the CPU

@@ -8,6 +8,7 @@ package numdiff
 import (
 	"fmt"
 	"math"
+	"testing"
 )
 
 // Diff is how far got is from want.
@@ -64,4 +65,18 @@ func (d Diff) String() string {
 		return "empty"
 	}
 	return fmt.Sprintf("max abs diff %.3g, rel %.3g (at %d of %d: %g against %g)", d.MaxAbs, d.MaxRel, d.At, d.Len, d.Got, d.Want)
+}
+
+// Compare logs how far each tensor of got is from its reference in want,
+// pass or fail, and fails t where one differs by more than tol relative to
+// the reference's largest magnitude: the GPU tests' check against the CPU.
+func Compare(t testing.TB, what string, names []string, got, want [][]float32, tol float64) {
+	t.Helper()
+	for i := range want {
+		d := Of(got[i], want[i])
+		t.Logf("%s %s: %v", what, names[i], d)
+		if !d.Within(tol) {
+			t.Errorf("%s %s: %v, tolerance %.2g", what, names[i], d, tol)
+		}
+	}
 }
