@@ -183,3 +183,28 @@ func TestRunRemovesLeftoverTemporaryFiles(t *testing.T) {
 		t.Fatalf("no log line names %s:\n%s", tmp, log)
 	}
 }
+
+// A checkpoint of one family given to another, or of another latent size,
+// is refused by --resume with one line naming the file and what differs,
+// and the checkpoint stays.
+func TestResumeRefusesAnotherModel(t *testing.T) {
+	dir := t.TempDir()
+	run(t, newTrainer(t, experimentConfig(t, "mnist_vae.yaml", dir, "vae.ch=4", "vae.latent=4", "train.steps=1"), false))
+	for _, c := range []struct {
+		file string
+		sets []string
+		want string
+	}{
+		{"mnist_dcgan.yaml", []string{"gan.ch=4"}, "is of model.type vae, the config asks for gan"},
+		{"mnist_vae.yaml", []string{"vae.ch=4", "vae.latent=8"}, "has vae.latent = 4, the config asks for 8"},
+	} {
+		cfg := experimentConfig(t, c.file, dir, c.sets...)
+		_, err := New(family(t, cfg), cfg, digits(8), Options{Resume: true})
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), filepath.Join(dir, ckpt.Name(1))) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s %v: err = %v, want one line naming the checkpoint and saying %q", c.file, c.sets, err, c.want)
+		}
+	}
+	if _, err := ckpt.Open(filepath.Join(dir, ckpt.Name(1))); err != nil {
+		t.Fatalf("the checkpoint did not survive: %v", err)
+	}
+}
