@@ -52,12 +52,25 @@ func TestRunCheckpointRoundTrip(t *testing.T) {
 		t.Fatalf("family vae with a gan config: err = %v", err)
 	}
 
+	// Version 1's config predates the vae and gan sections and Adam's
+	// betas: they take the defaults.
 	old := filepath.Join(dir, "v1.safetensors")
-	unet, err := configs.Load("", nil)
+	unet, err := configs.Load("", []string{"model.mult=[1, 2]"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Save(old, ts, map[string]string{"format": runFormat1, "config": unet.YAML(), "step": "3", "adam_step": "3", "ema_updates": "2", "data_position": "{}"}); err != nil {
+	var v1 []string
+	skip := false
+	for line := range strings.Lines(unet.YAML()) {
+		top := !strings.HasPrefix(line, " ")
+		if top {
+			skip = line == "vae:\n" || line == "gan:\n"
+		}
+		if !skip && !strings.Contains(line, "beta1:") && !strings.Contains(line, "beta2:") {
+			v1 = append(v1, line)
+		}
+	}
+	if err := Save(old, ts, map[string]string{"format": runFormat1, "config": strings.Join(v1, ""), "step": "3", "adam_step": "3", "ema_updates": "2", "data_position": "{}"}); err != nil {
 		t.Fatal(err)
 	}
 	c, err = Open(old)
@@ -66,5 +79,8 @@ func TestRunCheckpointRoundTrip(t *testing.T) {
 	}
 	if c.Family != "unet" || c.Step != 3 || len(c.Groups) != 1 || c.Groups[0] != (Group{Name: "net", AdamStep: 3, EMAUpdates: 2}) {
 		t.Fatalf("version 1: %+v", c.RunMeta)
+	}
+	if c.Config.VAE.Latent != 32 || c.Config.Train.Beta2 != 0.999 || len(c.Config.Model.Mult) != 2 {
+		t.Fatalf("version 1's config: vae %+v, beta2 %v, mult %v; want the defaults and its own mult", c.Config.VAE, c.Config.Train.Beta2, c.Config.Model.Mult)
 	}
 }

@@ -424,12 +424,18 @@ func (c *Config) YAML() string {
 	return string(out)
 }
 
-// Parse reads a config written by YAML, checking it as Load does.
+// Parse reads a config written by YAML, checking it as Load does. Keys the
+// document lacks (one written before they existed: vae, gan, Adam's betas)
+// keep default.yaml's values.
 func Parse(doc, source string) (*Config, error) {
 	if _, err := checkFile([]byte(doc), source); err != nil {
 		return nil, err
 	}
+	def, _ := files.ReadFile("default.yaml")
 	var c Config
+	if err := yaml.Unmarshal(def, &c); err != nil {
+		return nil, fmt.Errorf("embedded default.yaml: %w", err)
+	}
 	dec := yaml.NewDecoder(strings.NewReader(doc))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {

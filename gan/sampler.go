@@ -30,9 +30,9 @@ type sampler struct {
 }
 
 // NewSampler compiles the generator for batches of batch images on
-// o.Device with the weights w: "ema." + name for each parameter when o.EMA,
-// the raw weights otherwise, and the BatchNorm running statistics under
-// their own names. The plan is batch-invariant, so image i does not depend
+// o.Device with the weights w: each parameter's average when o.EMA (where
+// the checkpoint keeps one: model.Weights.Param), the raw weights
+// otherwise, and the BatchNorm running statistics under their own names. The plan is batch-invariant, so image i does not depend
 // on the batch it is drawn in.
 func (f *Family) NewSampler(w model.Weights, batch int, o model.SampleOptions) (model.Sampler, error) {
 	if batch < 1 {
@@ -51,8 +51,8 @@ func (f *Family) NewSampler(w model.Weights, batch int, o model.SampleOptions) (
 	}
 	s := &sampler{plans: plans, plan: plans.Plans[0], z: z, img: img, zbuf: make([]float32, batch*f.latent),
 		batch: batch, latent: f.latent, imageSize: f.c * f.h * f.w, seed: o.Sample.Seed}
-	load := func(n *gorgonia.Node, key string) error {
-		v, ok := w(key)
+	load := func(n *gorgonia.Node, ema bool) error {
+		v, key, ok := w.Param(n.Name(), ema)
 		if !ok {
 			return fmt.Errorf("gan: the weights have no %s (is this a checkpoint of this GAN?)", key)
 		}
@@ -62,17 +62,13 @@ func (f *Family) NewSampler(w model.Weights, batch int, o model.SampleOptions) (
 		return nil
 	}
 	for _, p := range l.Params {
-		key := p.Name()
-		if o.EMA {
-			key = "ema." + key
-		}
-		if err := load(p, key); err != nil {
+		if err := load(p, o.EMA); err != nil {
 			plans.Close()
 			return nil, err
 		}
 	}
 	for _, st := range l.state {
-		if err := load(st.value, st.value.Name()); err != nil {
+		if err := load(st.value, false); err != nil {
 			plans.Close()
 			return nil, err
 		}

@@ -147,6 +147,19 @@ type Evaluator interface {
 // its weights, "ema." + name its average, and state tensors their names.
 type Weights func(name string) ([]float32, bool)
 
+// Param is what to load into the parameter name, and the tensor it came
+// from: with ema its moving average where the checkpoint keeps one (a run
+// with train.ema 0 keeps none), else its weights.
+func (w Weights) Param(name string, ema bool) (v []float32, from string, ok bool) {
+	if ema {
+		if v, ok := w("ema." + name); ok {
+			return v, "ema." + name, true
+		}
+	}
+	v, ok = w(name)
+	return v, name, ok
+}
+
 // SampleOptions are how a sampler runs.
 type SampleOptions struct {
 	Device string // "cpu" or "cuda"

@@ -153,11 +153,12 @@ func Run(ctx context.Context, o Options) error {
 	if err := checkOutputs(o, end-first, shape); err != nil {
 		return err
 	}
-	var used [][]float32 // the tensors the sampler took, in its order
+	var used [][]float32 // the tensors the sampler took, each once, in its order
+	taken := map[string]bool{}
 	weights := func(name string) ([]float32, bool) {
 		v, ok := c.Weights(name)
-		if ok {
-			used = append(used, v)
+		if ok && !taken[name] {
+			used, taken[name] = append(used, v), true
 		}
 		return v, ok
 	}

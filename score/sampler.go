@@ -39,13 +39,7 @@ func (f *Family) NewSampler(w model.Weights, batch int, o model.SampleOptions) (
 	m.Sample = o.Sample
 	weights := make([][]float32, len(m.net.Params))
 	for i, p := range m.net.Params {
-		name := p.Name()
-		if o.EMA {
-			if _, ok := w("ema." + name); ok {
-				name = "ema." + name
-			}
-		}
-		v, ok := w(name)
+		v, name, ok := w.Param(p.Name(), o.EMA)
 		if !ok {
 			m.Close()
 			return nil, fmt.Errorf("no tensor %q for the network's parameter", name)

@@ -106,7 +106,11 @@ func (r *gpuRunner) run(u int, x0 []float32, key uint64, step int, lr float64) (
 		}
 		dst := r.x0
 		if dst == 0 { // no preparation: the batch goes straight into X
-			dst = r.b.Slot(r.slot(u, tg.X)).Ptr
+			s, ok := plan.Slot(tg.X)
+			if !ok {
+				return result{}, fmt.Errorf("update %d reads data, and its plan has no input %q", u, tg.X.Name())
+			}
+			dst = r.b.Slot(s).Ptr
 		}
 		err := r.b.D.Do(func() error {
 			copy(r.host.Floats(), x0)

@@ -249,7 +249,10 @@ func (tr *Trainer) Run(ctx context.Context) error {
 		}
 		bar.update(st)
 		if st.Step%c.LogEvery == 0 || st.Step == c.Steps {
-			line, _ := json.Marshal(st)
+			line, err := json.Marshal(st)
+			if err != nil {
+				return fmt.Errorf("step %d: metrics %v: %w", st.Step, st.Values, err)
+			}
 			if _, err := fmt.Fprintf(metrics, "%s\n", line); err != nil {
 				return fmt.Errorf("writing %s: %w", metrics.Name(), err)
 			}

@@ -178,9 +178,20 @@ func TestSamplerIsBatchInvariant(t *testing.T) {
 		if slices.Equal(small[:d], small[d:2*d]) {
 			t.Errorf("%s: images 3 and 4 are the same", dec)
 		}
+		// Averages the checkpoint does not keep (train.ema 0) are its
+		// weights; a missing weight is an error naming it.
 		o.EMA = true
-		if _, err := f.NewSampler(w, 4, o); err == nil || !strings.Contains(err.Error(), "ema.dec.fc.weight") {
-			t.Errorf("%s: sampling averages that the checkpoint lacks: error %v", dec, err)
+		if !slices.Equal(sample(4, 3), small) {
+			t.Errorf("%s: with no averages kept, EMA sampling differs from the weights'", dec)
+		}
+		lacking := func(name string) ([]float32, bool) {
+			if name == "dec.fc.weight" {
+				return nil, false
+			}
+			return w(name)
+		}
+		if _, err := f.NewSampler(lacking, 4, o); err == nil || !strings.Contains(err.Error(), "dec.fc.weight") {
+			t.Errorf("%s: sampling with a weight the checkpoint lacks: error %v", dec, err)
 		}
 	}
 }

@@ -25,7 +25,7 @@ type sampler struct {
 }
 
 // NewSampler compiles the decoder for batches of batch images with the
-// weights w ("ema." + name with o.EMA). Image i decodes z_i = elements
+// weights w (their average with o.EMA, where kept: model.Weights.Param). Image i decodes z_i = elements
 // i*latent .. (i+1)*latent-1 of sde.Normals(sample.seed, StreamPrior,
 // draw 0), so it depends on sample.seed and i alone. Its pixels are the
 // decoder's mean, in [-1, 1].
@@ -57,11 +57,7 @@ func compileWith(w model.Weights, params []*gorgonia.Node, o model.SampleOptions
 		return nil, err
 	}
 	for _, p := range params {
-		name := p.Name()
-		if o.EMA {
-			name = "ema." + name
-		}
-		v, ok := w(name)
+		v, name, ok := w.Param(p.Name(), o.EMA)
 		if !ok {
 			plans.Close()
 			return nil, fmt.Errorf("vae: the checkpoint has no tensor %s", name)
