@@ -62,14 +62,11 @@ func (f *Family) Evaluate(w model.Weights, test *data.Dataset, o model.SampleOpt
 		// ignores it.
 		for i := range n {
 			img := min(first+i, test.N-1)
-			pix := test.Pixels[img*d : (img+1)*d]
 			xi := x[i*d : (i+1)*d]
-			for j, v := range pix {
-				xi[j] = float32(v)/127.5 - 1
-			}
+			test.Images(xi, img, 1)
 			ti := target[i*k*d : (i*k+1)*d]
 			if f.cfg.Decoder == Bernoulli {
-				binarize(ti, pix, img*d)
+				binarize(ti, test.Pixels[img*d:(img+1)*d], img*d)
 			} else {
 				copy(ti, xi)
 			}

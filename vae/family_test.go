@@ -255,9 +255,7 @@ func TestTrainingLowersTheLoss(t *testing.T) {
 			t.Errorf("%v: a second evaluation gave %v (%v), the first %v", c.sets, again, err, r)
 		}
 		x := make([]float32, 3*d)
-		for i, v := range test.Pixels[:3*d] {
-			x[i] = float32(v)/127.5 - 1
-		}
+		test.Images(x, 0, 3)
 		rec, err := f.Reconstruct(tr.weights(), x, 3, o)
 		if err != nil {
 			t.Fatal(err)
