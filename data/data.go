@@ -96,3 +96,15 @@ func (ds *Dataset) Images(dst []float32, first, n int) {
 		dst[i] = toFloat[v]
 	}
 }
+
+// ImageShape is the channels, height and width of the images of the data
+// set name: 1x28x28 for mnist and fashion, 3x32x32 for cifar10.
+func ImageShape(name string) (c, h, w int, err error) {
+	switch name {
+	case "mnist", "fashion":
+		return 1, 28, 28, nil
+	case "cifar10":
+		return 3, 32, 32, nil
+	}
+	return 0, 0, 0, fmt.Errorf("unknown data set %q (want mnist, fashion or cifar10)", name)
+}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -350,5 +351,19 @@ func TestImagesMapsPixels(t *testing.T) {
 		if want := float32(p)/127.5 - 1; got[i] != want {
 			t.Fatalf("pixel %d: %v, want %v", i, got[i], want)
 		}
+	}
+}
+
+// ImageShape agrees with what Load reads for each set, and names an
+// unknown one.
+func TestImageShape(t *testing.T) {
+	for name, want := range map[string][3]int{"mnist": {1, 28, 28}, "fashion": {1, 28, 28}, "cifar10": {3, 32, 32}} {
+		c, h, w, err := ImageShape(name)
+		if err != nil || [3]int{c, h, w} != want {
+			t.Errorf("%s: %dx%dx%d, %v; want %v", name, c, h, w, err, want)
+		}
+	}
+	if _, _, _, err := ImageShape("svhn"); err == nil || !strings.Contains(err.Error(), `"svhn"`) {
+		t.Errorf("svhn: err = %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/scoregen/scoregen/configs"
+	"github.com/scoregen/scoregen/data"
 	"github.com/scoregen/scoregen/optim"
 )
 
@@ -53,9 +54,10 @@ func New(cfg *configs.Config) (*Family, error) {
 		return nil, fmt.Errorf("gan: model.type = %q: want \"gan\"", cfg.Model.Type)
 	}
 	g, t := cfg.GAN, cfg.Train
-	f := &Family{loss: g.Loss, latent: g.Latent, ch: g.Ch, nCritic: g.NCritic, gpLambda: g.GPLambda, c: 1, h: 28, w: 28}
-	if cfg.Data.Name == "cifar10" {
-		f.c, f.h, f.w = 3, 32, 32
+	f := &Family{loss: g.Loss, latent: g.Latent, ch: g.Ch, nCritic: g.NCritic, gpLambda: g.GPLambda}
+	var err error
+	if f.c, f.h, f.w, err = data.ImageShape(cfg.Data.Name); err != nil {
+		return nil, fmt.Errorf("gan: %w", err)
 	}
 	f.gOptim = optim.Settings{LR: t.LR, Beta1: t.Beta1, Beta2: t.Beta2, Eps: 1e-8, Warmup: t.Warmup, Clip: t.GradClip, EMA: t.EMA}
 	f.dOptim = f.gOptim

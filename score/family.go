@@ -11,6 +11,7 @@ import (
 	"gorgonia.org/gorgonia"
 
 	"github.com/scoregen/scoregen/configs"
+	"github.com/scoregen/scoregen/data"
 	"github.com/scoregen/scoregen/model"
 	"github.com/scoregen/scoregen/nn"
 	"github.com/scoregen/scoregen/optim"
@@ -108,20 +109,9 @@ func Loss(epsHat, z *gorgonia.Node) (*gorgonia.Node, error) {
 	return nn.Scale(mse, float64(s.TotalSize()/s[0]))
 }
 
-// ImageShape is the channels, height and width of a data set's images.
-func ImageShape(dataset string) (c, h, w int, err error) {
-	switch dataset {
-	case "mnist", "fashion":
-		return 1, 28, 28, nil
-	case "cifar10":
-		return 3, 32, 32, nil
-	}
-	return 0, 0, 0, fmt.Errorf("unknown data set %q", dataset)
-}
-
 // NetConfig is the U-Net an experiment describes, for its data set's images.
 func NetConfig(c *configs.Config) (unet.Config, error) {
-	ch, h, w, err := ImageShape(c.Data.Name)
+	ch, h, w, err := data.ImageShape(c.Data.Name)
 	if err != nil {
 		return unet.Config{}, err
 	}

@@ -22,6 +22,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/scoregen/scoregen/configs"
+	"github.com/scoregen/scoregen/data"
 	"github.com/scoregen/scoregen/nn"
 	"github.com/scoregen/scoregen/optim"
 )
@@ -57,11 +58,9 @@ func New(cfg *configs.Config) (*Family, error) {
 		return nil, err
 	}
 	f := &Family{cfg: cfg.VAE}
-	switch cfg.Data.Name {
-	case "mnist", "fashion":
-		f.c, f.h, f.w = 1, 28, 28
-	case "cifar10":
-		f.c, f.h, f.w = 3, 32, 32
+	var err error
+	if f.c, f.h, f.w, err = data.ImageShape(cfg.Data.Name); err != nil {
+		return nil, err
 	}
 	if cfg.VAE.Decoder == Bernoulli && f.c != 1 {
 		return nil, fmt.Errorf("vae.decoder = %s with data.name = %s: want %s for colour images (bernoulli binarises grey-level ones, as for MNIST)",
