@@ -53,13 +53,13 @@ func New(cfg *configs.Config) (*Family, error) {
 	if cfg.Model.Type != "gan" {
 		return nil, fmt.Errorf("gan: model.type = %q: want \"gan\"", cfg.Model.Type)
 	}
-	g, t := cfg.GAN, cfg.Train
+	g := cfg.GAN
 	f := &Family{loss: g.Loss, latent: g.Latent, ch: g.Ch, nCritic: g.NCritic, gpLambda: g.GPLambda}
 	var err error
 	if f.c, f.h, f.w, err = data.ImageShape(cfg.Data.Name); err != nil {
 		return nil, fmt.Errorf("gan: %w", err)
 	}
-	f.gOptim = optim.Settings{LR: t.LR, Beta1: t.Beta1, Beta2: t.Beta2, Eps: 1e-8, Warmup: t.Warmup, Clip: t.GradClip, EMA: t.EMA}
+	f.gOptim = optim.FromTrain(cfg.Train)
 	f.dOptim = f.gOptim
 	f.dOptim.EMA = 0 // only the generator's average is sampled from
 	if g.LRD > 0 {

@@ -5,7 +5,11 @@
 // GPU's fused version of the same update is gpu.Optimizer.
 package optim
 
-import "math"
+import (
+	"math"
+
+	"github.com/scoregen/scoregen/configs"
+)
 
 // Adam is Adam with bias correction (Kingma & Ba 2015), as torch.optim.Adam
 // without weight decay, over a model's parameter tensors in place.
@@ -106,6 +110,13 @@ func (e *EMA) Update(params [][]float32) {
 			s[j] = keep*s[j] + take*p[j]
 		}
 	}
+}
+
+// FromTrain are the settings an experiment's train section gives a group:
+// its learning rate, betas, warm-up, clipping and EMA, with Adam's epsilon
+// 1e-8 (torch's default, as score_sde).
+func FromTrain(t configs.Train) Settings {
+	return Settings{LR: t.LR, Beta1: t.Beta1, Beta2: t.Beta2, Eps: 1e-8, Warmup: t.Warmup, Clip: t.GradClip, EMA: t.EMA}
 }
 
 // Settings are one parameter group's optimiser: Adam's learning rate,

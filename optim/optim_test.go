@@ -3,6 +3,8 @@ package optim
 import (
 	"math"
 	"testing"
+
+	"github.com/scoregen/scoregen/configs"
 )
 
 // Adam against torch.optim.Adam's update written out in float64.
@@ -69,5 +71,14 @@ func TestClipWarmupAndEMA(t *testing.T) {
 	}
 	if math.Abs(float64(e.Shadow[0][0])-want) > 1e-4*want {
 		t.Fatalf("EMA = %v, want %v", e.Shadow[0][0], want)
+	}
+}
+
+// FromTrain carries the train section's settings over, with torch's epsilon.
+func TestFromTrain(t *testing.T) {
+	got := FromTrain(configs.Train{LR: 1e-3, Beta1: 0.5, Beta2: 0.9, Warmup: 7, GradClip: 2, EMA: 0.99})
+	want := Settings{LR: 1e-3, Beta1: 0.5, Beta2: 0.9, Eps: 1e-8, Warmup: 7, Clip: 2, EMA: 0.99}
+	if got != want {
+		t.Fatalf("FromTrain = %+v, want %+v", got, want)
 	}
 }

@@ -45,9 +45,6 @@ func (f *Family) Type() string { return "unet" }
 // ImageShape is the channels, height and width of the data set's images.
 func (f *Family) ImageShape() (c, h, w int) { return f.Net.Channels, f.Net.Height, f.Net.Width }
 
-// Adam's epsilon, as score_sde's (and torch's default).
-const adamEps = 1e-8
-
 // TrainGraph is the denoising score-matching step for batches of batch
 // images: the network on the noised batch, its loss against the noise, one
 // parameter group with train's optimiser and EMA, and the noising itself
@@ -63,13 +60,10 @@ func (f *Family) TrainGraph(batch int, seed uint64) (*model.TrainGraph, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := f.cfg.Train
 	return &model.TrainGraph{
-		G:   sg.net.X.Graph(),
-		RNG: sg.net.RNG,
-		Groups: []model.Group{{Name: "net", Params: sg.net.Params, Optim: optim.Settings{
-			LR: t.LR, Beta1: t.Beta1, Beta2: t.Beta2, Eps: adamEps, Warmup: t.Warmup, Clip: t.GradClip, EMA: t.EMA,
-		}}},
+		G:       sg.net.X.Graph(),
+		RNG:     sg.net.RNG,
+		Groups:  []model.Group{{Name: "net", Params: sg.net.Params, Optim: optim.FromTrain(f.cfg.Train)}},
 		Updates: []model.Update{{Group: 0, Loss: sg.loss, Data: true}},
 		Prepare: &Perturb{SDE: f.SDE, Seed: seed, Eps: f.cfg.SDE.Eps, XT: sg.net.X, Z: sg.z, T: sg.net.T},
 	}, nil

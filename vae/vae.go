@@ -66,8 +66,7 @@ func New(cfg *configs.Config) (*Family, error) {
 		return nil, fmt.Errorf("vae.decoder = %s with data.name = %s: want %s for colour images (bernoulli binarises grey-level ones, as for MNIST)",
 			Bernoulli, cfg.Data.Name, Logistic)
 	}
-	t := cfg.Train
-	f.opt = optim.Settings{LR: t.LR, Beta1: t.Beta1, Beta2: t.Beta2, Eps: 1e-8, Warmup: t.Warmup, Clip: t.GradClip, EMA: t.EMA}
+	f.opt = optim.FromTrain(cfg.Train)
 	return f, nil
 }
 
