@@ -32,8 +32,14 @@ type sampler struct {
 // NewSampler compiles the generator for batches of batch images on
 // o.Device with the weights w: each parameter's average when o.EMA (where
 // the checkpoint keeps one: model.Weights.Param), the raw weights
-// otherwise, and the BatchNorm running statistics under their own names. The plan is batch-invariant, so image i does not depend
-// on the batch it is drawn in.
+// otherwise, and the BatchNorm running statistics under their own names.
+// The statistics are the raw generator's, also under the averaged weights,
+// as PyTorch users get them from ema-pytorch (which copies the buffers) or
+// timm's ModelEmaV2 (which averages them with the weights): late in
+// training the generator moves slowly enough that the two agree, and
+// recomputing statistics under the average (BigGAN's "standing stats")
+// would make sampling depend on a batch of its own. The plan is
+// batch-invariant, so image i does not depend on the batch it is drawn in.
 func (f *Family) NewSampler(w model.Weights, batch int, o model.SampleOptions) (model.Sampler, error) {
 	if batch < 1 {
 		return nil, fmt.Errorf("gan: sampler batch %d: want at least 1", batch)
