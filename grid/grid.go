@@ -14,6 +14,7 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"os"
 	"strconv"
 	"strings"
 
@@ -241,6 +242,42 @@ func ReadNPYHeader(r io.Reader) (shape []int, off int64, err error) {
 		return nil, 0, fmt.Errorf(".npy header %q: not as this package writes it for shape %v", header, shape)
 	}
 	return shape, int64(len(pre) + len(header)), nil
+}
+
+// ReadNPY reads a whole .npy file of float32 values as WriteNPY (or
+// NumPy's np.save of a C-ordered float32 array) writes it: its shape and
+// its values. A file whose length does not match its header is an error
+// naming the file.
+func ReadNPY(path string) (shape []int, data []float32, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	shape, off, err := ReadNPYHeader(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	n, ok := product(shape...)
+	if !ok {
+		return nil, nil, fmt.Errorf("%s: shape %v overflows", path, shape)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if want := off + 4*int64(n); fi.Size() != want {
+		return nil, nil, fmt.Errorf("%s: %d bytes, want %d for an array of shape %v", path, fi.Size(), want, shape)
+	}
+	b := make([]byte, 4*n)
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	data = make([]float32, n)
+	for i := range data {
+		data[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return shape, data, nil
 }
 
 // npyHeader returns the .npy v1.0 header dictionary, padded with spaces and

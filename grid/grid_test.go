@@ -364,3 +364,44 @@ func TestReadNPYHeader(t *testing.T) {
 		}
 	}
 }
+
+// ReadNPY gives back what WriteNPY and NumPy's np.save wrote, and refuses
+// a file cut short.
+func TestReadNPY(t *testing.T) {
+	dir := t.TempDir()
+	data := []float32{-1, -0.5, 0, 0.25, 1, float32(math.Pi)}
+	p := filepath.Join(dir, "ours.npy")
+	if err := WriteNPY(p, data, []int{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	shape, got, err := ReadNPY(p)
+	if err != nil || !slices.Equal(shape, []int{1, 2, 3}) || !slices.Equal(got, data) {
+		t.Errorf("ReadNPY(WriteNPY) = %v, %v, %v; want [1 2 3], %v", shape, got, err, data)
+	}
+	b, _ := os.ReadFile(p)
+	cut := filepath.Join(dir, "cut.npy")
+	if err := os.WriteFile(cut, b[:len(b)-4], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ReadNPY(cut); err == nil || !strings.Contains(err.Error(), "cut.npy") || !strings.Contains(err.Error(), "bytes") {
+		t.Errorf("a file cut short: err = %v, want one naming the file and its length", err)
+	}
+	py := pythonWithNumpy()
+	if py == "" {
+		t.Skip("no python3 with numpy")
+	}
+	np := filepath.Join(dir, "numpy.npy")
+	script := "import sys, numpy as np; np.save(sys.argv[1], (np.arange(24, dtype=np.float32) / 8 - 1).reshape(2, 3, 4))"
+	if out, err := exec.Command(py, "-c", script, np).CombinedOutput(); err != nil {
+		t.Fatalf("numpy: %v\n%s", err, out)
+	}
+	shape, got, err = ReadNPY(np)
+	if err != nil || !slices.Equal(shape, []int{2, 3, 4}) {
+		t.Fatalf("ReadNPY(np.save) = %v, %v", shape, err)
+	}
+	for i, v := range got {
+		if want := float32(i)/8 - 1; v != want {
+			t.Fatalf("value %d = %v, want %v", i, v, want)
+		}
+	}
+}
