@@ -32,8 +32,9 @@ const evalSamples = 512
 // in closed form; "iwae_nats", the negative importance-weighted bound
 // -log (1/K) sum_k p(x, z_k) / q(z_k|x) with the same K draws (Burda et
 // al. 2016), which is tighter; and both in bits per dimension
-// ("bits_per_dim", "iwae_bits_per_dim": nats / (C H W ln 2)). The
-// log-sum-exp and the sums are in float64.
+// ("bits_per_dim", "iwae_bits_per_dim": nats / (C H W ln 2)), each with
+// the standard error of its mean over the images ("nelbo_se_nats", ...,
+// "iwae_bits_per_dim_se"). The log-sum-exp and the sums are in float64.
 func (f *Family) Evaluate(w model.Weights, test *data.Dataset, o model.SampleOptions) (map[string]float64, error) {
 	if test.C != f.c || test.H != f.h || test.W != f.w {
 		return nil, fmt.Errorf("vae: test set %s has %dx%dx%d images, the model %dx%dx%d", test.Name, test.C, test.H, test.W, f.c, f.h, f.w)
@@ -55,7 +56,9 @@ func (f *Family) Evaluate(w model.Weights, test *data.Dataset, o model.SampleOpt
 	p := plans.Plans[0]
 	x, target, eps := make([]float32, n*d), make([]float32, n*k*d), make([]float32, n*k*latent)
 	recon, mu, logvar, z := make([]float32, n*k), make([]float32, n*latent), make([]float32, n*latent), make([]float32, n*k*latent)
-	var elbo, iwae float64
+	// Sums and sums of squares of the per-image bounds, for the means'
+	// standard errors.
+	var elbo, iwae, elbo2, iwae2 float64
 	logw := make([]float64, k)
 	for first := 0; first < test.N; first += n {
 		// A last batch that runs past the end repeats the last image and
@@ -102,16 +105,32 @@ func (f *Family) Evaluate(w model.Weights, test *data.Dataset, o model.SampleOpt
 				logw[s] = -float64(recon[r]) + logPriorOverPosterior(z[r*latent:(r+1)*latent], eps[r*latent:(r+1)*latent], lv)
 				meanLogLik -= float64(recon[r]) / float64(k)
 			}
-			elbo += meanLogLik - klNormal(mu[i*latent:(i+1)*latent], lv)
-			iwae += logMeanExp(logw)
+			e, w := meanLogLik-klNormal(mu[i*latent:(i+1)*latent], lv), logMeanExp(logw)
+			elbo, elbo2 = elbo+e, elbo2+e*e
+			iwae, iwae2 = iwae+w, iwae2+w*w
 		}
 	}
 	nelbo, niwae := -elbo/float64(test.N), -iwae/float64(test.N)
+	nelboSE, niwaeSE := standardError(elbo, elbo2, test.N), standardError(iwae, iwae2, test.N)
 	perDim := float64(d) * math.Ln2
 	return map[string]float64{
 		"nelbo_nats": nelbo, "iwae_nats": niwae,
+		"nelbo_se_nats": nelboSE, "iwae_se_nats": niwaeSE,
 		"bits_per_dim": nelbo / perDim, "iwae_bits_per_dim": niwae / perDim,
+		"bits_per_dim_se": nelboSE / perDim, "iwae_bits_per_dim_se": niwaeSE / perDim,
 	}, nil
+}
+
+// standardError is the standard error of the mean of n values whose sum
+// and sum of squares are sum and sum2 (the sample standard deviation over
+// sqrt(n); 0 for one value).
+func standardError(sum, sum2 float64, n int) float64 {
+	if n < 2 {
+		return 0
+	}
+	mean := sum / float64(n)
+	variance := max(0, (sum2-float64(n)*mean*mean)/float64(n-1))
+	return math.Sqrt(variance / float64(n))
 }
 
 // evalNet is the evaluation graph for n images and K draws each: x [n, C,

@@ -247,6 +247,9 @@ func TestTrainingLowersTheLoss(t *testing.T) {
 			math.Abs(r["iwae_bits_per_dim"]-r["iwae_nats"]/(float64(d)*math.Ln2)) > 1e-9 {
 			t.Errorf("%v: bounds %v", c.sets, r)
 		}
+		if !(r["nelbo_se_nats"] > 0 && r["nelbo_se_nats"] < r["nelbo_nats"]) || math.Abs(r["bits_per_dim_se"]-r["nelbo_se_nats"]/(float64(d)*math.Ln2)) > 1e-9 {
+			t.Errorf("%v: standard errors %v", c.sets, r)
+		}
 		if math.Abs(r["nelbo_nats"]-last) > 0.5*last || r["iwae_nats"] > r["nelbo_nats"]+1 {
 			t.Errorf("%v: test bounds %v against a training negative ELBO of %v", c.sets, r, last)
 		}

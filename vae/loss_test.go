@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"gonum.org/v1/gonum/stat"
+
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
@@ -334,5 +336,26 @@ func TestLogMeanExp(t *testing.T) {
 		if got := logMeanExp(c.v); math.Abs(got-c.want) > 1e-12 {
 			t.Errorf("logMeanExp(%v) = %v, want %v", c.v, got, c.want)
 		}
+	}
+}
+
+// standardError is the sample standard deviation over sqrt(n), as gonum's
+// stat computes it from the values themselves.
+func TestStandardError(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{2, 7, 1000} {
+		xs := make([]float64, n)
+		var sum, sum2 float64
+		for i := range xs {
+			xs[i] = 90 + 15*rng.NormFloat64()
+			sum, sum2 = sum+xs[i], sum2+xs[i]*xs[i]
+		}
+		want := stat.StdDev(xs, nil) / math.Sqrt(float64(n))
+		if got := standardError(sum, sum2, n); math.Abs(got-want) > 1e-9*want {
+			t.Errorf("n = %d: standardError = %v, want %v", n, got, want)
+		}
+	}
+	if got := standardError(5, 25, 1); got != 0 {
+		t.Errorf("one value: standardError = %v, want 0", got)
 	}
 }
