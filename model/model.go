@@ -42,6 +42,13 @@ type TrainGraph struct {
 	// X is the clean batch; the trainer writes a new one before each
 	// update whose Data is set.
 	X *gorgonia.Node
+	// Labels, when set, is a float32 input of shape [N, classes] that the
+	// trainer fills with the batch's labels, one-hot (row i is 1 in the
+	// column of image i's class, 0 elsewhere), beside X before each update
+	// whose Data is set (a classifier's targets). The data set must have a
+	// label below classes for every image. Families that read no labels
+	// leave it nil.
+	Labels *gorgonia.Node
 	// RNG keys the graph's random ops (noise, dropout, binarisation). The
 	// trainer sets RNG.Step before each update to a number that no other
 	// update of the run gets: the step for a family of one update per step.
