@@ -40,6 +40,8 @@ var (
 	_ gpu.Op = (*bernoulli)(nil)
 	_ gpu.Op = (*sinusoidal)(nil)
 	_ gpu.Op = (*sinusoidalGrad)(nil)
+	_ gpu.Op = (*softmaxCE)(nil)
+	_ gpu.Op = (*softmaxCEGrad)(nil)
 	_ gpu.Op = (*mse)(nil)
 	_ gpu.Op = (*mseGrad)(nil)
 	_ gpu.Op = (*reshape)(nil)
