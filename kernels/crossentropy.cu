@@ -1,7 +1,9 @@
-// crossentropy.cu: the mean softmax cross-entropy of logits against
-// targets (nn's SoftmaxCrossEntropy, nn/crossentropy.go), forward and
-// backward, in double as the CPU kernel computes it. A classifier's rows
-// are short (10 classes), so one thread takes a whole row.
+// crossentropy.cu: a classifier's loss and accuracy (nn/crossentropy.go):
+// the mean softmax cross-entropy of logits against targets
+// (SoftmaxCrossEntropy), forward and backward, in double as the CPU kernel
+// computes it, and the fraction of rows whose largest logit is at their
+// largest target (Accuracy). A classifier's rows are short (10 classes),
+// so one thread takes a whole row.
 #include "common.cuh"
 
 // ce_row returns row l's cross-entropy against t and sets *lse to its
@@ -47,4 +49,23 @@ extern "C" __global__ void softmax_ce_bwd(float *d, const float *l, const float 
 		for (int j = 0; j < k; j++)
 			dr[j] = (float)(wrt == 0 ? f * (exp((double)lr[j] - lse) * tsum - (double)tr[j]) : f * (lse - (double)lr[j]));
 	}
+}
+
+// argmax_row is the index of v's largest of k, the first where several tie.
+__device__ __forceinline__ int argmax_row(const float *v, int k) {
+	int best = 0;
+	for (int j = 1; j < k; j++)
+		if (v[j] > v[best]) best = j;
+	return best;
+}
+
+// accuracy: out[0] = the fraction of the n rows whose largest logit is at
+// their largest target, in one block.
+extern "C" __global__ void accuracy(float *out, const float *l, const float *t, int n, int k) {
+	__shared__ double sh[32];
+	double hits = 0.0;
+	for (int r = threadIdx.x; r < n; r += blockDim.x)
+		hits += argmax_row(l + (long long)r * k, k) == argmax_row(t + (long long)r * k, k) ? 1.0 : 0.0;
+	hits = block_sum(hits, sh);
+	if (threadIdx.x == 0) out[0] = (float)(hits / (double)n);
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/pkg/errors"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
@@ -11,6 +12,8 @@ import (
 	"github.com/scoregen/scoregen/internal/par"
 )
 
+// A classifier's loss and its accuracy (the metric the trainer reports).
+//
 // The softmax cross-entropy of a classifier's logits l [N, K] against
 // targets t [N, K] (one-hot labels, or any weights per class), averaged
 // over the rows: (1/N) sum_i sum_k t_ik (lse_i - l_ik), where lse_i =
@@ -38,6 +41,15 @@ func ceRow[T engine.Float](l, t []T) (lse, loss, tsum float64) {
 	return lse, loss, tsum
 }
 
+// classRows checks that logits and targets are both [N, classes].
+func classRows(op string, logits, targets *gorgonia.Node) error {
+	ls, ts := logits.Shape(), targets.Shape()
+	if ls.Dims() != 2 || ts.Dims() != 2 || !ls.Eq(ts) {
+		return fmt.Errorf("%s: logits %v and targets %v: want both [N, classes]", op, ls, ts)
+	}
+	return nil
+}
+
 // softmaxCE is SoftmaxCrossEntropy's scalar.
 type softmaxCE struct{ base }
 
@@ -46,9 +58,8 @@ type softmaxCE struct{ base }
 // softmax(l_i)_k, a scalar. With one-hot targets it is the mean negative
 // log-likelihood of the labels.
 func SoftmaxCrossEntropy(logits, targets *gorgonia.Node) (*gorgonia.Node, error) {
-	ls, ts := logits.Shape(), targets.Shape()
-	if ls.Dims() != 2 || ts.Dims() != 2 || !ls.Eq(ts) {
-		return nil, fmt.Errorf("SoftmaxCrossEntropy: logits %v and targets %v: want both [N, classes]", ls, ts)
+	if err := classRows("SoftmaxCrossEntropy", logits, targets); err != nil {
+		return nil, err
 	}
 	return apply(&softmaxCE{newBase("SoftmaxCrossEntropy", tensor.ScalarShape(), logits, targets)}, logits, targets)
 }
@@ -136,4 +147,52 @@ func bindSoftmaxCEGrad[T engine.Float](o *softmaxCEGrad, c *engine.Call[T]) func
 		f = float64(g[0]) / float64(n)
 		par.For(n, max(1, grain/k), body)
 	}
+}
+
+// argmax is the index of v's largest element, the first where several tie
+// (and 0 where v holds NaN before any larger number).
+func argmax[T engine.Float](v []T) int {
+	best := 0
+	for j := range v {
+		if v[j] > v[best] {
+			best = j
+		}
+	}
+	return best
+}
+
+// accuracy is Accuracy's scalar.
+type accuracy struct{ base }
+
+// Accuracy is the fraction of the N rows whose largest logit is in the
+// column of their largest target (the label's, for one-hot targets), ties
+// going to the first column, as a scalar. It is a count, with no gradient:
+// differentiating it is an error naming it.
+func Accuracy(logits, targets *gorgonia.Node) (*gorgonia.Node, error) {
+	if err := classRows("Accuracy", logits, targets); err != nil {
+		return nil, err
+	}
+	return apply(&accuracy{newBase("Accuracy", tensor.ScalarShape(), logits, targets)}, logits, targets)
+}
+
+func (o *accuracy) Do(v ...gorgonia.Value) (gorgonia.Value, error) { return do(o, v) }
+func (o *accuracy) BindCPU(c *engine.Call[float32]) func()         { return bindAccuracy(c) }
+func (o *accuracy) bind64(c *engine.Call[float64]) func()          { return bindAccuracy(c) }
+
+func bindAccuracy[T engine.Float](c *engine.Call[T]) func() {
+	out, l, t := c.Out.Data, c.In[0].Data, c.In[1].Data
+	n, k := c.In[0].Shape[0], c.In[0].Shape[1]
+	return func() {
+		hits := 0
+		for r := range n {
+			if argmax(l[r*k:(r+1)*k]) == argmax(t[r*k:(r+1)*k]) {
+				hits++
+			}
+		}
+		out[0] = T(float64(hits) / float64(n))
+	}
+}
+
+func (o *accuracy) SymDiff(gorgonia.Nodes, *gorgonia.Node, *gorgonia.Node) (gorgonia.Nodes, error) {
+	return nil, errors.Errorf("nn: %s has no gradient (it counts rows); report it, do not minimise it", o.name)
 }

@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"gorgonia.org/gorgonia"
@@ -98,5 +99,33 @@ func TestSoftmaxCrossEntropyRefusesShapes(t *testing.T) {
 		if _, err := SoftmaxCrossEntropy(in[0], in[1]); err == nil {
 			t.Errorf("logits %v, targets %v accepted", in[0].Shape(), in[1].Shape())
 		}
+	}
+}
+
+// Accuracy on rows counted by hand: a hit, a tie (the first column
+// wins), a hit of an all-negative row, a miss; and asking for its
+// gradient is an error naming it.
+func TestAccuracyCountsRows(t *testing.T) {
+	logits := []float32{0.1, 0.9, 0.3, 2, 2, 1, -1, -3, -2, 0, 0.5, 0.4}
+	targets := []float32{0, 1, 0, 0, 1, 0, 1, 0, 0, 0, 0, 1}
+	g := gorgonia.NewGraph()
+	l := gorgonia.NewTensor(g, tensor.Float32, 2, gorgonia.WithShape(4, 3), gorgonia.WithName("l"),
+		gorgonia.WithValue(tensor.New(tensor.WithShape(4, 3), tensor.WithBacking(logits))))
+	y := gorgonia.NewTensor(g, tensor.Float32, 2, gorgonia.WithShape(4, 3), gorgonia.WithName("t"),
+		gorgonia.WithValue(tensor.New(tensor.WithShape(4, 3), tensor.WithBacking(targets))))
+	acc, err := Accuracy(l, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := gorgonia.NewTapeMachine(g)
+	defer m.Close()
+	if err := m.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	if got := f64s(t, acc.Value())[0]; got != 0.5 {
+		t.Errorf("accuracy %v, want 2 of 4 rows", got)
+	}
+	if _, err := gorgonia.Grad(acc, l); err == nil || !strings.Contains(err.Error(), "Accuracy") || !strings.Contains(err.Error(), "no gradient") {
+		t.Errorf("the gradient of the accuracy: err = %v, want one naming it", err)
 	}
 }

@@ -42,6 +42,7 @@ var (
 	_ gpu.Op = (*sinusoidalGrad)(nil)
 	_ gpu.Op = (*softmaxCE)(nil)
 	_ gpu.Op = (*softmaxCEGrad)(nil)
+	_ gpu.Op = (*accuracy)(nil)
 	_ gpu.Op = (*mse)(nil)
 	_ gpu.Op = (*mseGrad)(nil)
 	_ gpu.Op = (*reshape)(nil)

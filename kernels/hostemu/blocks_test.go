@@ -170,6 +170,20 @@ func TestSoftmaxCrossEntropyKernelsMatchTheCPUOp(t *testing.T) {
 		SoftmaxCEBwd(d, logits, targets, dLoss, rows, k, wrt)
 		assertClose(t, name, d, grads[wrt], 1e-6)
 	}
+
+	// The accuracy of the same rows, with ties in the last one.
+	copy(logits[(rows-1)*k:], []float32{3, 3, 3})
+	g := gorgonia.NewGraph()
+	ln, tn := input(g, "logits", rows, k), input(g, "targets", rows, k)
+	acc, err := nn.Accuracy(ln, tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAcc := cpuRun(t, map[*gorgonia.Node][]float32{ln: logits, tn: targets}, acc)[0]
+	Accuracy(Launch{1, 64}, got, logits, targets, rows, k)
+	if got[0] != wantAcc[0] || wantAcc[0] < 0.05 || wantAcc[0] > 0.2 {
+		t.Errorf("accuracy %v, the CPU op's %v (about 1/%d for random logits)", got[0], wantAcc[0], k)
+	}
 }
 
 // reduce_to sums [2,3,4,5] to [1,3,1,5]: kept axes 1 and 3, reduced 0 and 2

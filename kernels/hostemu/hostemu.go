@@ -46,6 +46,7 @@ package hostemu
 // void emu_softmax_bwd(int grid, int block, float *dx, const float *y, const float *g, int n);
 // void emu_softmax_ce_fwd(int grid, int block, float *out, const float *l, const float *t, int n, int k);
 // void softmax_ce_bwd(float *d, const float *l, const float *t, const float *g, int n, int k, int wrt);
+// void emu_accuracy(int grid, int block, float *out, const float *l, const float *t, int n, int k);
 // void emu_reduce_to(int grid, int block, float *y, const float *x, float f, const int *k, long long rn);
 // void emu_mse(int grid, int block, float *out, const float *a, const float *b, long long n);
 // void emu_sinusoidal_bwd(int grid, int block, float *dt, const float *t, const float *g, int dim, double scale);
@@ -233,6 +234,12 @@ func SoftmaxCEFwd(l Launch, out, logits, targets []float32, n, k int) {
 
 func SoftmaxCEBwd(d, logits, targets, grad []float32, n, k, wrt int) {
 	C.softmax_ce_bwd(p(d), p(logits), p(targets), p(grad), C.int(n), C.int(k), C.int(wrt))
+}
+
+// Accuracy runs kernels/crossentropy.cu's accuracy.
+func Accuracy(l Launch, out, logits, targets []float32, n, k int) {
+	g, b := l.c()
+	C.emu_accuracy(g, b, p(out), p(logits), p(targets), C.int(n), C.int(k))
 }
 
 // ReduceTo runs kernels/reduce.cu's reduce_to; axes are its 14 integer
