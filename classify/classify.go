@@ -5,7 +5,7 @@
 // Inception network that published FIDs use.
 //
 // The network is four 3x3 convolutions with ReLU (ch, ch with stride 2, 2
-// ch, 2 ch with stride 2: 28 -> 14 -> 7), a dense layer to
+// ch, 2 ch with stride 2: MNIST's 28x28 -> 14x14 -> 7x7), a dense layer to
 // classifier.features units with ReLU (the features), dropout while
 // training, and a dense layer to the 10 logits.
 package classify

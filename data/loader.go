@@ -20,10 +20,10 @@ type Position struct {
 }
 
 // Loader streams batches of a Dataset as float32 pixels x/127.5-1 in
-// [-1, 1], NCHW, each with its images' labels where the Dataset has them.
-// Epoch e visits the images in a permutation drawn from a
-// PCG generator seeded with (seed, e), in floor(N/batch) batches; the images
-// left over are dropped for that epoch. With flip, the image at index i of
+// [-1, 1], NCHW, with their images' labels where the Dataset has them.
+// Epoch e visits the images in a permutation drawn from a PCG generator
+// seeded with (seed, e), in floor(N/batch) batches; the images left over
+// are dropped for that epoch. With flip, the image at index i of
 // epoch e is mirrored left-right when a hash of (seed, e, i) says so, so the
 // whole stream is a function of the seed and the position alone. A
 // goroutine prepares the next few batches ahead of Next.
