@@ -1,6 +1,7 @@
 // Package model is the contract between a model family (the score network
-// of package score, the VAE of package vae, the GANs of package gan) and the
-// code that trains and samples any of them (packages train and sample).
+// of package score, the VAE of package vae, the GANs of package gan, the
+// judge classifier of package classify) and the code that trains and
+// samples any of them (packages train and sample).
 //
 // A family builds one gorgonia graph per batch size holding all of its
 // parameters, the clean data batch as an input, and one loss per optimiser
@@ -21,7 +22,7 @@ import (
 
 // Family is one model family configured by an experiment.
 type Family interface {
-	// Type is the family's model.type: "unet", "vae" or "gan".
+	// Type is the family's model.type: "unet", "vae", "gan" or "classifier".
 	Type() string
 	// ImageShape is the channels, height and width of the images the
 	// family is configured for.
@@ -30,7 +31,8 @@ type Family interface {
 	// with parameters initialised from seed.
 	TrainGraph(batch int, seed uint64) (*TrainGraph, error)
 	// NewSampler compiles the family's sampler for batches of batch images
-	// with the weights w (a checkpoint's).
+	// with the weights w (a checkpoint's); a family that generates nothing
+	// (the classifier) returns an error saying so.
 	NewSampler(w Weights, batch int, o SampleOptions) (Sampler, error)
 }
 
