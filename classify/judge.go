@@ -61,9 +61,10 @@ func (j *Judge) Dim() int { return j.fw.dim }
 
 // Run scores the n images (NCHW, in [-1, 1], of the judge's data set's
 // shape) in batches: features [n, Dim()], the penultimate layer (after
-// its ReLU), and probs [n, Classes], the softmax of the logits computed in
-// float64. On the CPU an image's figures do not depend on the other
-// images it is scored with.
+// its ReLU, so some units may be 0 for every image and the features'
+// covariance singular), and probs [n, Classes], the softmax of the logits
+// computed in float64. On the CPU an image's figures do not depend on the
+// other images it is scored with.
 func (j *Judge) Run(images []float32, n int) (features, probs []float64, err error) {
 	if n < 0 || len(images) != n*j.fw.imageSize {
 		return nil, nil, fmt.Errorf("judge: %d images of %d values are %d values, got %d", n, j.fw.imageSize, n*j.fw.imageSize, len(images))
