@@ -2,7 +2,7 @@
 GO ?= go
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build test bench lint data train kernels gpu check-cuda device-check
+.PHONY: setup build test bench lint data train eval-nets kernels gpu check-cuda device-check
 
 # setup installs what a fresh machine lacks (OpenBLAS for CPU matrix
 # products; numpy, which tests use to read our .npy files) and fetches the
@@ -43,6 +43,13 @@ data:
 train: data
 	$(GO) run ./cmd/train --config configs/mnist_tiny.yaml
 	$(GO) run ./cmd/sample --ckpt runs/mnist_tiny --n 64 --steps 500 --seed 1 --out runs/mnist_tiny/grid.png
+
+# eval-nets trains the judge classifiers that score samples (package
+# classify): runs/mnist_classifier and runs/fashion_classifier, each with
+# its test-set accuracy in eval.json (a few minutes each on 2 cores).
+eval-nets: data
+	$(GO) run ./cmd/train --config configs/mnist_classifier.yaml
+	$(GO) run ./cmd/train --config configs/fashion_classifier.yaml
 
 # kernels compiles kernels/*.cu to PTX for compute_80 (Ampere and later, Hopper
 # included), which package gpu embeds; the driver compiles the PTX for the

@@ -36,7 +36,7 @@ type Group struct {
 
 // RunMeta is what a run's checkpoint says besides its tensors.
 type RunMeta struct {
-	Family       string // model.type: unet, vae or gan
+	Family       string // model.type: unet, vae, gan or classifier
 	Config       *configs.Config
 	Step         int
 	Groups       []Group

@@ -26,15 +26,16 @@ var files embed.FS
 
 // Config is one experiment.
 type Config struct {
-	Model  Model  `mapstructure:"model" yaml:"model"`
-	SDE    SDE    `mapstructure:"sde" yaml:"sde"`
-	VAE    VAE    `mapstructure:"vae" yaml:"vae"`
-	GAN    GAN    `mapstructure:"gan" yaml:"gan"`
-	Data   Data   `mapstructure:"data" yaml:"data"`
-	Train  Train  `mapstructure:"train" yaml:"train"`
-	Sample Sample `mapstructure:"sample" yaml:"sample"`
-	Device string `mapstructure:"device" yaml:"device"`
-	GPU    GPU    `mapstructure:"gpu" yaml:"gpu"`
+	Model      Model      `mapstructure:"model" yaml:"model"`
+	SDE        SDE        `mapstructure:"sde" yaml:"sde"`
+	VAE        VAE        `mapstructure:"vae" yaml:"vae"`
+	GAN        GAN        `mapstructure:"gan" yaml:"gan"`
+	Classifier Classifier `mapstructure:"classifier" yaml:"classifier"`
+	Data       Data       `mapstructure:"data" yaml:"data"`
+	Train      Train      `mapstructure:"train" yaml:"train"`
+	Sample     Sample     `mapstructure:"sample" yaml:"sample"`
+	Device     string     `mapstructure:"device" yaml:"device"`
+	GPU        GPU        `mapstructure:"gpu" yaml:"gpu"`
 }
 
 // GPU is how the CUDA backend runs (device: cuda).
@@ -42,7 +43,7 @@ type GPU struct {
 	TF32 bool `mapstructure:"tf32" yaml:"tf32"` // TF32 tensor cores for float32 products (FP32 when false)
 }
 
-// Model is the family (model.type: unet, vae or gan) and, for unet, the
+// Model is the family (model.type: unet, vae, gan or classifier) and, for unet, the
 // score network: a U-Net of the reference family.
 type Model struct {
 	Type         string  `mapstructure:"type" yaml:"type"`
@@ -82,6 +83,14 @@ type GAN struct {
 	NCritic  int     `mapstructure:"n_critic" yaml:"n_critic"`   // discriminator updates per generator update
 	GPLambda float64 `mapstructure:"gp_lambda" yaml:"gp_lambda"` // weight of WGAN-GP's gradient penalty
 	LRD      float64 `mapstructure:"lr_d" yaml:"lr_d"`           // the discriminator's learning rate; 0 takes train.lr
+}
+
+// Classifier is a small CNN that labels images (model.type: classifier):
+// the judge whose features score other models' samples.
+type Classifier struct {
+	Ch       int     `mapstructure:"ch" yaml:"ch"`             // width of the first two convolutions; the last two are 2 ch wide
+	Features int     `mapstructure:"features" yaml:"features"` // width of the penultimate layer, the judge's features
+	Dropout  float64 `mapstructure:"dropout" yaml:"dropout"`   // dropout on the features while training
 }
 
 // Data is the training set and how batches are drawn.
@@ -189,6 +198,11 @@ func Load(path string, sets []string) (*Config, error) {
 		// Not expected: every key and value was checked where it came from.
 		return nil, fmt.Errorf("config %s with the environment and --set: %w", source, err)
 	}
+	// A classifier draws no samples: sample_every is 0 unless a source
+	// sets it, which Validate then refuses.
+	if _, ok := given["train.sample_every"]; !ok && c.Model.Type == "classifier" {
+		c.Train.SampleEvery = 0
+	}
 	if !v.IsSet("train.ema") {
 		c.Train.EMA = map[bool]float64{true: 0.999, false: 0.9999}[c.SDE.Type == "ve" || c.Model.Type != "unet"]
 	}
@@ -294,8 +308,9 @@ func checkEnv(given map[string]string) error {
 var familyKeys = map[string][]string{
 	"unet": {"model.ch", "model.mult", "model.num_res_blocks", "model.attn_res", "model.dropout", "sde.",
 		"sample.sampler", "sample.steps", "sample.snr", "sample.eps"},
-	"vae": {"vae."},
-	"gan": {"gan."},
+	"vae":        {"vae."},
+	"gan":        {"gan."},
+	"classifier": {"classifier."},
 }
 
 // checkFamily refuses a key given (in given, with where) that belongs to
@@ -359,7 +374,7 @@ func (c *Config) Validate() error {
 	oneOf := func(key, val string, allowed ...string) {
 		bad(!slices.Contains(allowed, val), key, fmt.Sprintf("%q", val), "one of "+strings.Join(allowed, ", "))
 	}
-	oneOf("model.type", c.Model.Type, "unet", "vae", "gan")
+	oneOf("model.type", c.Model.Type, "unet", "vae", "gan", "classifier")
 	bad(c.Model.Ch < 4 || c.Model.Ch%4 != 0, "model.ch", c.Model.Ch, "a positive multiple of 4")
 	bad(len(c.Model.Mult) == 0, "model.mult", c.Model.Mult, "at least one level")
 	for _, m := range c.Model.Mult {
@@ -389,6 +404,10 @@ func (c *Config) Validate() error {
 	bad(c.GAN.NCritic < 1, "gan.n_critic", c.GAN.NCritic, "at least 1")
 	bad(!(c.GAN.GPLambda >= 0) || math.IsInf(c.GAN.GPLambda, 0), "gan.gp_lambda", c.GAN.GPLambda, ">= 0")
 	bad(!(c.GAN.LRD >= 0) || math.IsInf(c.GAN.LRD, 0), "gan.lr_d", c.GAN.LRD, ">= 0 (0 takes train.lr)")
+	bad(c.Classifier.Ch < 1, "classifier.ch", c.Classifier.Ch, "at least 1")
+	bad(c.Classifier.Features < 1, "classifier.features", c.Classifier.Features, "at least 1")
+	bad(!(c.Classifier.Dropout >= 0 && c.Classifier.Dropout < 1), "classifier.dropout", c.Classifier.Dropout, "a probability in [0, 1)")
+	bad(c.Model.Type == "classifier" && c.Train.SampleEvery != 0, "train.sample_every", c.Train.SampleEvery, "0 for model.type classifier, which draws no samples")
 	oneOf("data.name", c.Data.Name, "mnist", "fashion", "cifar10")
 	bad(c.Data.BatchSize < 1, "data.batch_size", c.Data.BatchSize, "at least 1")
 	bad(c.Train.Steps < 0, "train.steps", c.Train.Steps, ">= 0")

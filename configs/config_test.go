@@ -158,7 +158,10 @@ func TestMixedFamiliesAreRefused(t *testing.T) {
 		{path, nil, []string{"config " + path, "gan.n_critic is a key of model.type gan", "model.type is vae"}},
 		{"", []string{"model.type=gan", "sde.type=ve"}, []string{"--set sde.type", "sde.type is a key of model.type unet", "model.type is gan"}},
 		{"", []string{"model.type=unet", "vae.latent=8"}, []string{"--set vae.latent", "model.type vae"}},
-		{"", []string{"model.type=flow"}, []string{"model.type", `"flow"`, "unet, vae, gan"}},
+		{"", []string{"model.type=flow"}, []string{"model.type", `"flow"`, "unet, vae, gan, classifier"}},
+		{"", []string{"model.type=vae", "classifier.features=64"}, []string{"--set classifier.features", "classifier.features is a key of model.type classifier", "model.type is vae"}},
+		{"", []string{"model.type=classifier", "gan.ch=8"}, []string{"--set gan.ch", "gan.ch is a key of model.type gan", "model.type is classifier"}},
+		{"", []string{"model.type=classifier", "model.dropout=0.3"}, []string{"--set model.dropout", "model.dropout is a key of model.type unet", "model.type is classifier"}},
 	} {
 		_, err := Load(c.path, c.sets)
 		for _, w := range c.want {
@@ -190,5 +193,23 @@ func TestDiffersNamesTheKey(t *testing.T) {
 	}
 	if key, _, _ := a.Differs(a, "model.", "vae.", "data.name"); key != "" {
 		t.Fatalf("a config differs from itself at %q", key)
+	}
+}
+
+// A classifier draws no samples: train.sample_every is 0 unless given,
+// and given (even as default.yaml's value) it is refused naming the key.
+func TestClassifierSamplesNothing(t *testing.T) {
+	c, err := Load("", []string{"model.type=classifier"})
+	if err != nil || c.Train.SampleEvery != 0 {
+		t.Fatalf("a classifier config: %v, train.sample_every %v; want 0", err, c.Train.SampleEvery)
+	}
+	for _, v := range []string{"5000", "100"} {
+		_, err := Load("", []string{"model.type=classifier", "train.sample_every=" + v})
+		if err == nil || !strings.Contains(err.Error(), "train.sample_every = "+v) || !strings.Contains(err.Error(), "0 for model.type classifier") {
+			t.Errorf("train.sample_every=%s on a classifier: err = %v", v, err)
+		}
+	}
+	if c, err := Load("", []string{"model.type=vae"}); err != nil || c.Train.SampleEvery != 5000 {
+		t.Errorf("a vae config: %v, train.sample_every %v; want default.yaml's 5000", err, c.Train.SampleEvery)
 	}
 }

@@ -20,9 +20,10 @@ type Position struct {
 }
 
 // Loader streams batches of a Dataset as float32 pixels x/127.5-1 in
-// [-1, 1], NCHW. Epoch e visits the images in a permutation drawn from a
-// PCG generator seeded with (seed, e), in floor(N/batch) batches; the images
-// left over are dropped for that epoch. With flip, the image at index i of
+// [-1, 1], NCHW, with their images' labels where the Dataset has them.
+// Epoch e visits the images in a permutation drawn from a PCG generator
+// seeded with (seed, e), in floor(N/batch) batches; the images left over
+// are dropped for that epoch. With flip, the image at index i of
 // epoch e is mirrored left-right when a hash of (seed, e, i) says so, so the
 // whole stream is a function of the seed and the position alone. A
 // goroutine prepares the next few batches ahead of Next.
@@ -58,6 +59,10 @@ func NewLoader(ds *Dataset, batch int, seed uint64, flip bool) (*Loader, error) 
 		return nil, fmt.Errorf("data: NewLoader: data set %q has %d pixel bytes, expected N*C*H*W = %d",
 			ds.Name, len(ds.Pixels), ds.N*ds.C*ds.H*ds.W)
 	}
+	if len(ds.Labels) != 0 && len(ds.Labels) != ds.N {
+		return nil, fmt.Errorf("data: NewLoader: data set %q has %d labels, expected none or N = %d",
+			ds.Name, len(ds.Labels), ds.N)
+	}
 	if batch < 1 || batch > ds.N {
 		return nil, fmt.Errorf("data: NewLoader: batch size %d, expected 1 to %d (the images in %q)",
 			batch, ds.N, ds.Name)
@@ -78,8 +83,10 @@ func NewLoader(ds *Dataset, batch int, seed uint64, flip bool) (*Loader, error) 
 func (l *Loader) BatchesPerEpoch() int { return l.perEpoch }
 
 // Next fills dst, which must have batch*C*H*W elements, with the next
-// batch and advances the position.
-func (l *Loader) Next(dst []float32) error {
+// batch, and labels, unless nil, with the class of each of its images
+// (batch elements; the Dataset must have labels), and advances the
+// position.
+func (l *Loader) Next(dst []float32, labels []uint8) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -89,8 +96,19 @@ func (l *Loader) Next(dst []float32) error {
 		return fmt.Errorf("data: Loader.Next: destination has %d elements, expected batch*C*H*W = %d*%d = %d",
 			len(dst), l.batch, l.imgLen, want)
 	}
+	if labels != nil {
+		if len(l.ds.Labels) == 0 {
+			return fmt.Errorf("data: Loader.Next: labels asked for, and data set %q has none", l.ds.Name)
+		}
+		if len(labels) != l.batch {
+			return fmt.Errorf("data: Loader.Next: label destination has %d elements, expected the batch size %d", len(labels), l.batch)
+		}
+	}
 	buf := <-l.pf.ready
-	copy(dst, buf)
+	copy(dst, buf.x)
+	if labels != nil {
+		copy(labels, buf.labels)
+	}
 	l.pf.free <- buf
 	l.pos.Batch++
 	if l.pos.Batch == l.perEpoch {
@@ -138,12 +156,19 @@ func (l *Loader) Close() error {
 	return nil
 }
 
+// batchBuf is one prefetched batch: its images and, where the Dataset has
+// labels, theirs.
+type batchBuf struct {
+	x      []float32
+	labels []uint8
+}
+
 // prefetcher is one run of the prefetching goroutine. Buffers circulate:
 // the goroutine takes one from free, fills it and sends it on ready; Next
 // copies it out and returns it to free.
 type prefetcher struct {
-	ready chan []float32
-	free  chan []float32
+	ready chan batchBuf
+	free  chan batchBuf
 	quit  chan struct{}
 	done  chan struct{}
 }
@@ -156,20 +181,24 @@ func (p *prefetcher) stop() {
 // startPrefetch starts a goroutine that fills batches from position at on.
 func (l *Loader) startPrefetch(at Position) *prefetcher {
 	p := &prefetcher{
-		ready: make(chan []float32, prefetchDepth),
-		free:  make(chan []float32, prefetchDepth+1),
+		ready: make(chan batchBuf, prefetchDepth),
+		free:  make(chan batchBuf, prefetchDepth+1),
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
 	for range prefetchDepth + 1 {
-		p.free <- make([]float32, l.batch*l.imgLen)
+		buf := batchBuf{x: make([]float32, l.batch*l.imgLen)}
+		if len(l.ds.Labels) > 0 {
+			buf.labels = make([]uint8, l.batch)
+		}
+		p.free <- buf
 	}
 	go func() {
 		defer close(p.done)
 		pos := at
 		perm := l.permutation(pos.Epoch)
 		for {
-			var buf []float32
+			var buf batchBuf
 			select {
 			case <-p.quit:
 				return
@@ -205,13 +234,16 @@ var toFloat = func() (t [256]float32) {
 }()
 
 // fill writes batch pos.Batch of epoch pos.Epoch, whose permutation is perm,
-// into buf.
-func (l *Loader) fill(buf []float32, perm []int, pos Position) {
+// into buf: the images and, where buf has room for them, their labels.
+func (l *Loader) fill(buf batchBuf, perm []int, pos Position) {
 	n, w := l.imgLen, l.ds.W
 	for j := range l.batch {
 		k := pos.Batch*l.batch + j // index in the epoch
+		if buf.labels != nil {
+			buf.labels[j] = l.ds.Labels[perm[k]]
+		}
 		src := l.ds.Pixels[perm[k]*n : (perm[k]+1)*n]
-		dst := buf[j*n : (j+1)*n]
+		dst := buf.x[j*n : (j+1)*n]
 		if l.flip && flipped(l.seed, pos.Epoch, k) {
 			for row := 0; row < n; row += w {
 				for x := range w {

@@ -2,6 +2,7 @@ package data
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -90,7 +91,7 @@ func newLoader(t *testing.T, ds *Dataset, batch int, seed uint64, flip bool) *Lo
 func next(t *testing.T, l *Loader) []float32 {
 	t.Helper()
 	dst := make([]float32, l.batch*l.imgLen)
-	if err := l.Next(dst); err != nil {
+	if err := l.Next(dst, nil); err != nil {
 		t.Fatal(err)
 	}
 	return dst
@@ -262,6 +263,39 @@ func TestLoaderValues(t *testing.T) {
 	identify(t, ds, got)
 }
 
+// Each label handed with a batch is its image's, flipped or not, and
+// after a Seek too: labels are unique here, so a label of another image
+// cannot pass.
+func TestLoaderLabelsFollowTheImages(t *testing.T) {
+	ds := randomDataset(30, 1, 3, 4)
+	for i := range ds.Labels {
+		ds.Labels[i] = uint8(100 + i)
+	}
+	const batch = 4
+	l := newLoader(t, ds, batch, 11, true)
+	check := func(what string) {
+		t.Helper()
+		dst, labels := make([]float32, batch*ds.C*ds.H*ds.W), make([]uint8, batch)
+		if err := l.Next(dst, labels); err != nil {
+			t.Fatal(err)
+		}
+		for j, s := range identify(t, ds, dst) {
+			if labels[j] != ds.Labels[s.index] {
+				t.Fatalf("%s: image %d of the batch is image %d, labelled %d; got label %d", what, j, s.index, ds.Labels[s.index], labels[j])
+			}
+		}
+	}
+	for b := range 3 * l.BatchesPerEpoch() {
+		check(fmt.Sprintf("batch %d", b))
+	}
+	if err := l.Seek(Position{Epoch: 5, Batch: 3}); err != nil {
+		t.Fatal(err)
+	}
+	for b := range 8 {
+		check(fmt.Sprintf("batch %d after Seek", b))
+	}
+}
+
 func TestLoaderErrors(t *testing.T) {
 	ds := randomDataset(10, 1, 2, 2)
 	for _, batch := range []int{0, -3, 11} {
@@ -277,15 +311,36 @@ func TestLoaderErrors(t *testing.T) {
 	if _, err := NewLoader(&short, 1, 0, false); err == nil {
 		t.Error("Dataset with too few pixels accepted")
 	}
+	fewLabels := *ds
+	fewLabels.Labels = fewLabels.Labels[:9]
+	if _, err := NewLoader(&fewLabels, 1, 0, false); err == nil || !strings.Contains(err.Error(), "9 labels") {
+		t.Errorf("Dataset with 9 labels for 10 images: err = %v", err)
+	}
+	unlabelled := *ds
+	unlabelled.Labels = nil
+	ul, err := NewLoader(&unlabelled, 2, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ul.Next(make([]float32, 8), make([]uint8, 2)); err == nil || !strings.Contains(err.Error(), "has none") {
+		t.Errorf("labels from a data set without them: err = %v", err)
+	}
+	if err := ul.Next(make([]float32, 8), nil); err != nil {
+		t.Errorf("images alone from a data set without labels: %v", err)
+	}
+	ul.Close()
 
 	l, err := NewLoader(ds, 10, 0, false) // batch = N: one batch per epoch
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Next(make([]float32, 39)); err == nil {
+	if err := l.Next(make([]float32, 39), nil); err == nil {
 		t.Error("Next accepted a destination of the wrong length")
 	}
-	if err := l.Next(make([]float32, 40)); err != nil {
+	if err := l.Next(make([]float32, 40), make([]uint8, 9)); err == nil {
+		t.Error("Next accepted a label destination of the wrong length")
+	}
+	if err := l.Next(make([]float32, 40), nil); err != nil {
 		t.Fatal(err)
 	}
 	if p := l.Position(); p != (Position{1, 0}) {
@@ -293,7 +348,7 @@ func TestLoaderErrors(t *testing.T) {
 	}
 	l.Close()
 	l.Close() // twice is fine
-	if err := l.Next(make([]float32, 40)); err == nil {
+	if err := l.Next(make([]float32, 40), nil); err == nil {
 		t.Error("Next after Close succeeded")
 	}
 	if err := l.Seek(Position{}); err == nil {
@@ -309,13 +364,13 @@ func TestLoaderConcurrentUse(t *testing.T) {
 	done := make(chan bool)
 	for g := range 4 {
 		go func() {
-			dst := make([]float32, 3*16)
+			dst, labels := make([]float32, 3*16), make([]uint8, 3)
 			for i := range 50 {
 				switch {
 				case g == 0 && i%10 == 0:
 					l.Seek(Position{Epoch: i, Batch: i % 6})
 				default:
-					l.Next(dst)
+					l.Next(dst, labels)
 					l.Position()
 				}
 			}
@@ -338,7 +393,7 @@ func BenchmarkLoaderCIFARShape(b *testing.B) {
 	dst := make([]float32, 128*3*32*32)
 	b.SetBytes(int64(len(dst)))
 	for b.Loop() {
-		l.Next(dst)
+		l.Next(dst, nil)
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package model is the contract between a model family (the score network
-// of package score, the VAE of package vae, the GANs of package gan) and the
-// code that trains and samples any of them (packages train and sample).
+// of package score, the VAE of package vae, the GANs of package gan, the
+// judge classifier of package classify) and the code that trains and
+// samples any of them (packages train and sample).
 //
 // A family builds one gorgonia graph per batch size holding all of its
 // parameters, the clean data batch as an input, and one loss per optimiser
@@ -21,7 +22,7 @@ import (
 
 // Family is one model family configured by an experiment.
 type Family interface {
-	// Type is the family's model.type: "unet", "vae" or "gan".
+	// Type is the family's model.type: "unet", "vae", "gan" or "classifier".
 	Type() string
 	// ImageShape is the channels, height and width of the images the
 	// family is configured for.
@@ -30,7 +31,8 @@ type Family interface {
 	// with parameters initialised from seed.
 	TrainGraph(batch int, seed uint64) (*TrainGraph, error)
 	// NewSampler compiles the family's sampler for batches of batch images
-	// with the weights w (a checkpoint's).
+	// with the weights w (a checkpoint's); a family that generates nothing
+	// (the classifier) returns an error saying so.
 	NewSampler(w Weights, batch int, o SampleOptions) (Sampler, error)
 }
 
@@ -42,6 +44,13 @@ type TrainGraph struct {
 	// X is the clean batch; the trainer writes a new one before each
 	// update whose Data is set.
 	X *gorgonia.Node
+	// Labels, when set, is a float32 input of shape [N, classes] that the
+	// trainer fills with the batch's labels, one-hot (row i is 1 in the
+	// column of image i's class, 0 elsewhere), beside X before each update
+	// whose Data is set (a classifier's targets). The data set must have a
+	// label below classes for every image. Families that read no labels
+	// leave it nil.
+	Labels *gorgonia.Node
 	// RNG keys the graph's random ops (noise, dropout, binarisation). The
 	// trainer sets RNG.Step before each update to a number that no other
 	// update of the run gets: the step for a family of one update per step.

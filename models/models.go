@@ -6,6 +6,7 @@ package models
 import (
 	"fmt"
 
+	"github.com/scoregen/scoregen/classify"
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/gan"
 	"github.com/scoregen/scoregen/model"
@@ -22,6 +23,8 @@ func New(cfg *configs.Config) (model.Family, error) {
 		return vae.New(cfg)
 	case "gan":
 		return gan.New(cfg)
+	case "classifier":
+		return classify.New(cfg)
 	}
-	return nil, fmt.Errorf("model.type %q: want unet, vae or gan", cfg.Model.Type)
+	return nil, fmt.Errorf("model.type %q: want unet, vae, gan or classifier", cfg.Model.Type)
 }

@@ -181,6 +181,9 @@ var gpuCases = []gpuCase{
 	}},
 	{"Sinusoidal", []tensor.Shape{{5}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) { return Sinusoidal(in[0], 16, 1000) }},
 	{"MSE", []tensor.Shape{{4, 9}, {4, 9}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) { return MSE(in[0], in[1]) }},
+	{"SoftmaxCrossEntropy", []tensor.Shape{{37, 10}, {37, 10}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		return SoftmaxCrossEntropy(in[0], in[1])
+	}},
 	{"DiscLogisticNLL", []tensor.Shape{{2, 3, 4, 5}, {2, 3, 4, 5}, {2, 3, 4, 5}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
 		return DiscLogisticNLL(in[0], in[1], in[2])
 	}},
@@ -303,6 +306,49 @@ func TestOpsMatchCPU(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Accuracy has no gradient, so it is not a gpuCase: a batch longer than
+// the block, on the GPU against the CPU backend, exactly (it is a count).
+func TestAccuracyMatchesCPU(t *testing.T) {
+	d := testDevice(t)
+	rng := rand.New(rand.NewPCG(10, 10))
+	g := gorgonia.NewGraph()
+	s := tensor.Shape{1500, 10}
+	l := gorgonia.NewTensor(g, tensor.Float32, 2, gorgonia.WithShape(s...), gorgonia.WithName("logits"),
+		gorgonia.WithValue(randTensor(rng, tensor.Float32, s, 1)))
+	y := gorgonia.NewTensor(g, tensor.Float32, 2, gorgonia.WithShape(s...), gorgonia.WithName("targets"),
+		gorgonia.WithValue(randTensor(rng, tensor.Float32, s, 1)))
+	acc, err := Accuracy(l, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpu, err := engine.Compile(gorgonia.Nodes{acc}, engine.NewCPU())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := gpu.NewBackend(d)
+	b.Poison = true
+	defer b.Close()
+	gp, err := engine.Compile(gorgonia.Nodes{acc}, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, got := make([]float32, 1), make([]float32, 1)
+	for _, run := range []struct {
+		p   *engine.Plan
+		out []float32
+	}{{cpu, want}, {gp, got}} {
+		if err := run.p.Run(); err != nil {
+			t.Fatal(err)
+		}
+		if err := run.p.Read(acc, run.out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got[0] != want[0] {
+		t.Errorf("accuracy %v on the GPU, %v on the CPU", got[0], want[0])
 	}
 }
 

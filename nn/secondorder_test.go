@@ -285,6 +285,10 @@ var backwardOpCases = map[string]struct {
 	"discLogisticGrad": {secondOrder: secondOrder{shapes: []tensor.Shape{{2, 3}, {2, 3}, {2, 3}},
 		first:    func(in []*gorgonia.Node) (*gorgonia.Node, error) { return sumOr(DiscLogisticNLL(in[0], in[1], in[2])) },
 		firstWRT: []int{1}, wrt: []int{1}}},
+	// A classifier's loss is differentiated once.
+	"softmaxCEGrad": {secondOrder: secondOrder{shapes: []tensor.Shape{{3, 4}, {3, 4}},
+		first:    func(in []*gorgonia.Node) (*gorgonia.Node, error) { return SoftmaxCrossEntropy(in[0], in[1]) },
+		firstWRT: []int{0}, wrt: []int{0}}},
 	"mseGrad": {secondOrder: secondOrder{shapes: []tensor.Shape{{3, 4}, {3, 4}},
 		first: func(in []*gorgonia.Node) (*gorgonia.Node, error) { return MSE(in[0], in[1]) }, firstWRT: []int{0}, wrt: []int{1}}},
 	"splitGrad": {defined: true, secondOrder: secondOrder{shapes: []tensor.Shape{{2, 4, 2, 2}},

@@ -16,11 +16,13 @@ import (
 // update, sharing the parameters, and each update's optimiser.
 type runner interface {
 	// run does update u once: the clean batch x0 (nil for an update that
-	// reads none) into its inputs, randomness keyed by key, the schedules
-	// at step, the plan, then the group's clipping, Adam with learning
-	// rate lr, EMA and state statistics. When the loss or the gradient
-	// norm is not finite, nothing changes.
-	run(u int, x0 []float32, key uint64, step int, lr float64) (result, error)
+	// reads none) into its inputs and its one-hot labels into the graph's
+	// Labels (nil when the graph has none or the update reads no data),
+	// randomness keyed by key, the schedules at step, the plan, then the
+	// group's clipping, Adam with learning rate lr, EMA and state
+	// statistics. When the loss or the gradient norm is not finite,
+	// nothing changes.
+	run(u int, x0, labels []float32, key uint64, step int, lr float64) (result, error)
 	// state is the weights, EMA, Adam's moments, counters and state
 	// tensors; setState restores them.
 	state() (*runState, error)
@@ -60,12 +62,15 @@ type compiled struct {
 }
 
 // compile differentiates each update's loss with respect to its group and
-// checks that every group is updated by exactly one update, and that X
-// takes batches of batchShape.
+// checks that every group is updated by exactly one update, that X takes
+// batches of batchShape, and that Labels, if any, has a row per image.
 func compile(tg *model.TrainGraph, batchShape tensor.Shape) (*compiled, error) {
 	c := &compiled{tg: tg, batchShape: batchShape, updater: make([]int, len(tg.Groups))}
 	if tg.X != nil && !tg.X.Shape().Eq(batchShape) {
 		return nil, fmt.Errorf("the graph's X has shape %v, the batches %v", tg.X.Shape(), batchShape)
+	}
+	if l := tg.Labels; l != nil && (l.Shape().Dims() != 2 || l.Shape()[0] != batchShape[0] || l.Shape()[1] < 1) {
+		return nil, fmt.Errorf("the graph's Labels has shape %v, want [%d, classes]", l.Shape(), batchShape[0])
 	}
 	for i := range c.updater {
 		c.updater[i] = -1
@@ -179,12 +184,17 @@ func (r *cpuRunner) view(u int, n *gorgonia.Node) []float32 {
 	return r.cpu.View(s)
 }
 
-func (r *cpuRunner) run(u int, x0 []float32, key uint64, step int, lr float64) (result, error) {
+func (r *cpuRunner) run(u int, x0, labels []float32, key uint64, step int, lr float64) (result, error) {
 	tg, plan := r.c.tg, r.plans[u]
 	if x0 != nil {
 		if tg.Prepare != nil {
 			tg.Prepare.PrepareHost(x0, key, func(n *gorgonia.Node) []float32 { return r.view(u, n) })
 		} else if err := plan.Write(tg.X, x0); err != nil {
+			return result{}, err
+		}
+	}
+	if labels != nil {
+		if err := plan.Write(tg.Labels, labels); err != nil {
 			return result{}, err
 		}
 	}

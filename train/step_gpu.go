@@ -98,7 +98,7 @@ func (r *gpuRunner) slot(u int, n *gorgonia.Node) engine.Slot {
 	return s
 }
 
-func (r *gpuRunner) run(u int, x0 []float32, key uint64, step int, lr float64) (result, error) {
+func (r *gpuRunner) run(u int, x0, labels []float32, key uint64, step int, lr float64) (result, error) {
 	tg, plan := r.c.tg, r.p.Plans[u]
 	if x0 != nil {
 		if len(x0) != r.n {
@@ -117,6 +117,13 @@ func (r *gpuRunner) run(u int, x0 []float32, key uint64, step int, lr float64) (
 			return r.b.D.Upload(dst, r.host, r.n)
 		})
 		if err != nil {
+			return result{}, err
+		}
+	}
+	// The labels are small (a row of classes per image): a plain write,
+	// as the schedules'.
+	if labels != nil {
+		if err := plan.Write(tg.Labels, labels); err != nil {
 			return result{}, err
 		}
 	}

@@ -38,7 +38,7 @@ func runPoisonedBatch(t *testing.T, tr *Trainer) {
 	before := snapshot(t, tr)
 	x0 := make([]float32, len(tr.x0))
 	x0[len(x0)/2] = float32(math.NaN())
-	res, err := tr.dev.run(0, x0, uint64(tr.step), tr.step, 1e-3)
+	res, err := tr.dev.run(0, x0, tr.labels, uint64(tr.step), tr.step, 1e-3)
 	if err != nil {
 		t.Fatal(err)
 	}

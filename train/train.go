@@ -51,7 +51,11 @@ type Trainer struct {
 	// step's randomness are step*runsPerStep + the run's index.
 	runsPerStep int
 
-	x0       []float32 // the current clean batch
+	x0 []float32 // the current clean batch
+	// classes and labels are the current batch's classes and their
+	// one-hot rows for the graph's Labels; nil when it has none.
+	classes  []uint8
+	labels   []float32
 	log      *slog.Logger
 	progress io.Writer
 }
@@ -92,6 +96,13 @@ func New(f model.Family, cfg *configs.Config, ds *data.Dataset, opt Options) (*T
 		x0: make([]float32, batch*c*h*w), log: opt.Log, progress: opt.Progress}
 	for _, u := range tg.Updates {
 		tr.runsPerStep += max(u.Repeat, 1)
+	}
+	if tg.Labels != nil {
+		if err := checkLabels(ds, tg.Labels.Shape()[1], f.Type()); err != nil {
+			dev.close()
+			return nil, err
+		}
+		tr.classes, tr.labels = make([]uint8, batch), make([]float32, tg.Labels.Shape().TotalSize())
 	}
 	if tr.log == nil {
 		tr.log = slog.New(slog.DiscardHandler)
@@ -161,18 +172,22 @@ func (tr *Trainer) TrainStep() (Stats, error) {
 		repeat := max(up.Repeat, 1)
 		var sum result
 		for range repeat {
-			var x0 []float32
+			var x0, labels []float32
 			if up.Data {
-				if err := tr.loader.Next(tr.x0); err != nil {
+				if err := tr.loader.Next(tr.x0, tr.classes); err != nil {
 					return Stats{}, err
 				}
 				x0, images = tr.x0, images+tr.cfg.Data.BatchSize
+				if tr.labels != nil {
+					oneHot(tr.labels, tr.classes)
+					labels = tr.labels
+				}
 			}
 			// Each run's randomness is keyed by (seed, step, run), so a
 			// resumed run draws what the uninterrupted one would have.
 			key := uint64(tr.step)*uint64(tr.runsPerStep) + uint64(run)
 			run++
-			res, err := tr.dev.run(u, x0, key, tr.step, lr)
+			res, err := tr.dev.run(u, x0, labels, key, tr.step, lr)
 			if err != nil {
 				return Stats{}, fmt.Errorf("step %d: %w", tr.step+1, err)
 			}
@@ -200,6 +215,30 @@ func (tr *Trainer) TrainStep() (Stats, error) {
 	tr.step++
 	st.Images, st.ImagesPerS = images, float64(images)/time.Since(start).Seconds()
 	return st, nil
+}
+
+// checkLabels refuses a data set whose labels a graph of classes classes
+// cannot take: none, or one of classes or more.
+func checkLabels(ds *data.Dataset, classes int, family string) error {
+	if len(ds.Labels) != ds.N {
+		return fmt.Errorf("data set %s has %d labels for %d images; the %s model trains on a label per image", ds.Name, len(ds.Labels), ds.N, family)
+	}
+	for i, l := range ds.Labels {
+		if int(l) >= classes {
+			return fmt.Errorf("data set %s: image %d has label %d, the %s model has %d classes (0 to %d)", ds.Name, i, l, family, classes, classes-1)
+		}
+	}
+	return nil
+}
+
+// oneHot writes a row per class into dst: 1 in the class's column, 0
+// elsewhere.
+func oneHot(dst []float32, classes []uint8) {
+	clear(dst)
+	k := len(dst) / len(classes)
+	for i, c := range classes {
+		dst[i*k+int(c)] = 1
+	}
 }
 
 // named is "update NAME: " for a named update, else "".

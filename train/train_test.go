@@ -31,12 +31,14 @@ func smallConfig(t *testing.T, outDir string, sets ...string) *configs.Config {
 	return cfg
 }
 
-// digits is a small data set of 28x28 blobs: enough structure to learn.
+// digits is a small data set of 28x28 blobs: enough structure to learn,
+// labelled by their radius (0 to 3), so that a classifier's labels vary.
 func digits(n int) *data.Dataset {
 	rng := rand.New(rand.NewPCG(3, 3))
 	ds := &data.Dataset{Name: "mnist", N: n, C: 1, H: 28, W: 28, Pixels: make([]uint8, n*28*28), Labels: make([]uint8, n)}
 	for i := range n {
 		cx, cy, r := 8+rng.IntN(12), 8+rng.IntN(12), 3+rng.IntN(4)
+		ds.Labels[i] = uint8(r - 3)
 		for y := range 28 {
 			for x := range 28 {
 				if (x-cx)*(x-cx)+(y-cy)*(y-cy) <= r*r {
@@ -100,6 +102,7 @@ var experiments = []struct {
 	{"dcgan", "mnist_dcgan.yaml", []string{"gan.ch=4", "gan.latent=8"}},
 	{"minimax", "mnist_dcgan.yaml", []string{"gan.ch=4", "gan.latent=8", "gan.loss=minimax"}},
 	{"wgangp", "mnist_wgangp.yaml", []string{"gan.ch=4", "gan.latent=8", "gan.n_critic=2"}},
+	{"classifier", "mnist_classifier.yaml", []string{"classifier.ch=4", "classifier.features=8"}},
 }
 
 // experimentConfig is experiment e shrunk so that a step takes
@@ -258,5 +261,26 @@ func TestSampleGridsDuringTraining(t *testing.T) {
 	lines, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
 	if err != nil || strings.Count(string(lines), "\n") != 4 || !strings.Contains(string(lines), `"grad_norm"`) {
 		t.Fatalf("metrics.jsonl: %q, %v; want 4 lines with the step's statistics", lines, err)
+	}
+}
+
+// A family that trains on labels refuses, naming the data set, one
+// without them or with a label past its classes.
+func TestLabelsAreChecked(t *testing.T) {
+	cfg := experimentConfig(t, "mnist_classifier.yaml", t.TempDir(), "classifier.ch=4", "classifier.features=8")
+	none, high := digits(8), digits(8)
+	none.Labels = nil
+	high.Labels[5] = 10
+	for _, c := range []struct {
+		ds   *data.Dataset
+		want string
+	}{
+		{none, "data set mnist has 0 labels for 8 images"},
+		{high, "data set mnist: image 5 has label 10, the classifier model has 10 classes"},
+	} {
+		_, err := New(family(t, cfg), cfg, c.ds, Options{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("err = %v, want %q", err, c.want)
+		}
 	}
 }

@@ -57,7 +57,7 @@ func TestTrial(t *testing.T) {
 	start := time.Now()
 	sum := map[string]float64{}
 	for s := 0; s < cfg.Train.Steps && time.Since(start) < time.Duration(minutes*float64(time.Minute)); s++ {
-		if err := loader.Next(x); err != nil {
+		if err := loader.Next(x, nil); err != nil {
 			t.Fatal(err)
 		}
 		for k, v := range tr.step(t, x) {

@@ -1,8 +1,9 @@
-// Command train trains a model of any family (model.type unet, vae or gan)
-// on an image data set as an experiment file describes (configs/), writing
-// checkpoints, a metrics file and sample grids to train.out_dir. When a
-// run reaches train.steps, a family that scores held-out data (the VAE)
-// is evaluated on the test set, into eval.json.
+// Command train trains a model of any family (model.type unet, vae, gan,
+// or classifier: the judge that scores samples) on an image data set as an
+// experiment file describes (configs/), writing checkpoints, a metrics
+// file and sample grids to train.out_dir. When a run reaches train.steps,
+// a family that scores held-out data (the VAE's bounds, the classifier's
+// accuracy) is evaluated on the test set, into eval.json.
 //
 //	go run ./cmd/train --config configs/mnist_tiny.yaml --set train.steps=50 --set train.out_dir=DIR
 //	go run ./cmd/train --config configs/mnist_vae.yaml
@@ -41,9 +42,10 @@ func main() {
 	)
 	cmd := &cobra.Command{
 		Use:   "train",
-		Short: "Train a score network, a VAE or a GAN",
+		Short: "Train a score network, a VAE, a GAN or the judge classifier",
 		Long: "Train the model.type of an experiment: a score network by denoising score matching\n" +
-			"(Song et al. 2021), a VAE on the negative ELBO, or a GAN.\n" +
+			"(Song et al. 2021), a VAE on the negative ELBO, a GAN, or a classifier (the judge\n" +
+			"whose features score samples) on the cross-entropy of the labels.\n" +
 			"Settings come from the embedded defaults, then --config, then SCOREGEN_* environment\n" +
 			"variables (SCOREGEN_TRAIN_STEPS=100), then --set KEY=VALUE.",
 		Args: cobra.NoArgs,

@@ -138,6 +138,54 @@ func TestSoftmaxKernelsMatchTheCPUOp(t *testing.T) {
 	assertClose(t, "softmax gradient", dx, grads[0], 1e-5)
 }
 
+// The cross-entropy over more rows than the block's threads (each thread
+// sums several), forward and both gradients, against the CPU op; one-hot
+// targets and, in the last rows, weights that do not sum to 1, and logits
+// of ±1000 in row 0.
+func TestSoftmaxCrossEntropyKernelsMatchTheCPUOp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 12))
+	const rows, k = 300, 10
+	logits, targets := randn(rng, rows*k), make([]float32, rows*k)
+	for r := range rows {
+		if r < rows-5 {
+			targets[r*k+rng.IntN(k)] = 1
+		} else {
+			copy(targets[r*k:(r+1)*k], randn(rng, k))
+		}
+	}
+	copy(logits, []float32{1000, -1000, 0})
+	want, dLoss, grads := gradients(t, func(g *gorgonia.ExprGraph) (*gorgonia.Node, []*gorgonia.Node) {
+		ln, tn := input(g, "logits", rows, k), input(g, "targets", rows, k)
+		y, err := nn.SoftmaxCrossEntropy(ln, tn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return y, []*gorgonia.Node{ln, tn}
+	}, [][]float32{logits, targets}, func(int) []float32 { return []float32{0.7} })
+	got := make([]float32, 1)
+	SoftmaxCEFwd(Launch{1, 64}, got, logits, targets, rows, k)
+	assertClose(t, "cross-entropy", got, want, 1e-6)
+	for wrt, name := range []string{"gradient by the logits", "gradient by the targets"} {
+		d := make([]float32, rows*k)
+		SoftmaxCEBwd(d, logits, targets, dLoss, rows, k, wrt)
+		assertClose(t, name, d, grads[wrt], 1e-6)
+	}
+
+	// The accuracy of the same rows, with ties in the last one.
+	copy(logits[(rows-1)*k:], []float32{3, 3, 3})
+	g := gorgonia.NewGraph()
+	ln, tn := input(g, "logits", rows, k), input(g, "targets", rows, k)
+	acc, err := nn.Accuracy(ln, tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAcc := cpuRun(t, map[*gorgonia.Node][]float32{ln: logits, tn: targets}, acc)[0]
+	Accuracy(Launch{1, 64}, got, logits, targets, rows, k)
+	if got[0] != wantAcc[0] || wantAcc[0] < 0.05 || wantAcc[0] > 0.2 {
+		t.Errorf("accuracy %v, the CPU op's %v (about 1/%d for random logits)", got[0], wantAcc[0], k)
+	}
+}
+
 // reduce_to sums [2,3,4,5] to [1,3,1,5]: kept axes 1 and 3, reduced 0 and 2
 // (the arguments nn/reduce_gpu.go builds for this case).
 func TestReduceToKernelMatchesSumTo(t *testing.T) {

@@ -53,6 +53,7 @@ static void emu_launch(int grid, int block, const std::function<void()> &kernel)
 
 #include "../batchnorm.cu"
 #include "../conv.cu"
+#include "../crossentropy.cu"
 #include "../dropout.cu"
 #include "../elementwise.cu"
 #include "../embedding.cu"
@@ -96,6 +97,12 @@ void emu_softmax_fwd(int grid, int block, float *y, const float *x, int n) {
 }
 void emu_softmax_bwd(int grid, int block, float *dx, const float *y, const float *g, int n) {
 	emu_launch(grid, block, [=] { softmax_bwd(dx, y, g, n); });
+}
+void emu_softmax_ce_fwd(int grid, int block, float *out, const float *l, const float *t, int n, int k) {
+	emu_launch(grid, block, [=] { softmax_ce_fwd(out, l, t, n, k); });
+}
+void emu_accuracy(int grid, int block, float *out, const float *l, const float *t, int n, int k) {
+	emu_launch(grid, block, [=] { accuracy(out, l, t, n, k); });
 }
 void emu_reduce_to(int grid, int block, float *y, const float *x, float f, const int *k, long long rn) {
 	emu_launch(grid, block, [=] { reduce_to(y, x, f, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8], k[9], k[10], k[11], k[12], k[13], rn); });

@@ -44,6 +44,9 @@ package hostemu
 // void bn_infer(float *y, const float *x, const float *gamma, const float *beta, const float *mean, const float *var, long long n, int c, int s, double eps);
 // void emu_softmax_fwd(int grid, int block, float *y, const float *x, int n);
 // void emu_softmax_bwd(int grid, int block, float *dx, const float *y, const float *g, int n);
+// void emu_softmax_ce_fwd(int grid, int block, float *out, const float *l, const float *t, int n, int k);
+// void softmax_ce_bwd(float *d, const float *l, const float *t, const float *g, int n, int k, int wrt);
+// void emu_accuracy(int grid, int block, float *out, const float *l, const float *t, int n, int k);
 // void emu_reduce_to(int grid, int block, float *y, const float *x, float f, const int *k, long long rn);
 // void emu_mse(int grid, int block, float *out, const float *a, const float *b, long long n);
 // void emu_sinusoidal_bwd(int grid, int block, float *dt, const float *t, const float *g, int dim, double scale);
@@ -220,6 +223,23 @@ func SoftmaxFwd(l Launch, y, x []float32, n int) {
 func SoftmaxBwd(l Launch, dx, y, grad []float32, n int) {
 	g, b := l.c()
 	C.emu_softmax_bwd(g, b, p(dx), p(y), p(grad), C.int(n))
+}
+
+// SoftmaxCEFwd and SoftmaxCEBwd run kernels/crossentropy.cu over n rows
+// of k classes.
+func SoftmaxCEFwd(l Launch, out, logits, targets []float32, n, k int) {
+	g, b := l.c()
+	C.emu_softmax_ce_fwd(g, b, p(out), p(logits), p(targets), C.int(n), C.int(k))
+}
+
+func SoftmaxCEBwd(d, logits, targets, grad []float32, n, k, wrt int) {
+	C.softmax_ce_bwd(p(d), p(logits), p(targets), p(grad), C.int(n), C.int(k), C.int(wrt))
+}
+
+// Accuracy runs kernels/crossentropy.cu's accuracy.
+func Accuracy(l Launch, out, logits, targets []float32, n, k int) {
+	g, b := l.c()
+	C.emu_accuracy(g, b, p(out), p(logits), p(targets), C.int(n), C.int(k))
 }
 
 // ReduceTo runs kernels/reduce.cu's reduce_to; axes are its 14 integer
