@@ -1,0 +1,50 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/scoregen/scoregen/grid"
+	"github.com/scoregen/scoregen/sample"
+)
+
+// Flags that cannot make sense together, and files that are not samples,
+// are one-line errors naming the flag or the file, before any data set or
+// judge is loaded.
+func TestRunRefusesBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	flat := filepath.Join(dir, "flat.npy")
+	if err := grid.WriteNPY(flat, make([]float32, 6), []int{2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	notNPY := filepath.Join(dir, "grid.png")
+	if err := os.WriteFile(notNPY, []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		o    options
+		want string
+	}{
+		{"nothing to score", options{}, "one of --samples FILE.npy or --ckpt DIR"},
+		{"both sources", options{samples: flat, draw: drawFrom("runs/x")}, "one of --samples"},
+		{"--bpd of samples", options{samples: flat, bpd: true}, "--bpd scores a checkpoint"},
+		{"--limit without --bpd", options{samples: flat, dataName: "mnist", limit: 10}, "--limit"},
+		{"samples without --data", options{samples: flat}, "give --data"},
+		{"a flat array", options{samples: flat, dataName: "mnist"}, "N x C x H x W"},
+		{"not a .npy", options{samples: notNPY, dataName: "mnist"}, "not a .npy"},
+		{"no checkpoint", options{draw: drawFrom(filepath.Join(dir, "none"))}, filepath.Join(dir, "none")},
+	} {
+		err := run(c.o)
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: err = %v, want one line saying %q", c.name, err, c.want)
+		}
+	}
+}
+
+func drawFrom(ckpt string) (o sample.Options) {
+	o.Ckpt = ckpt
+	return o
+}
