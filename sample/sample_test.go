@@ -14,6 +14,7 @@ import (
 
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
+	"github.com/scoregen/scoregen/grid"
 	"github.com/scoregen/scoregen/model"
 	"github.com/scoregen/scoregen/models"
 	"github.com/scoregen/scoregen/train"
@@ -296,4 +297,27 @@ func family(t *testing.T, cfg *configs.Config) model.Family {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// The .npy holds images in the data's range: an undertrained network's
+// samples, which overshoot it, are clipped to [-1, 1].
+func TestSamplesAreClippedToTheDataRange(t *testing.T) {
+	npy := filepath.Join(t.TempDir(), "s.npy")
+	mustRun(t, opts(trainTiny(t), npy, 4, 4))
+	_, x, err := grid.ReadNPY(npy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edges := 0
+	for i, v := range x {
+		if v < -1 || v > 1 {
+			t.Fatalf("value %d is %v, outside [-1, 1]", i, v)
+		}
+		if v == -1 || v == 1 {
+			edges++
+		}
+	}
+	if edges == 0 {
+		t.Errorf("no value at -1 or 1: the test's samples should overshoot the data's range and be clipped")
+	}
 }

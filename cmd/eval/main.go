@@ -69,7 +69,7 @@ func main() {
 	f.StringVar(&o.draw.Ckpt, "ckpt", "", "a run folder or checkpoint: sample it (--n, --sampler, --steps) and score the samples, or with --bpd score its likelihood")
 	f.IntVar(&o.draw.N, "n", 1000, "with --ckpt, the number of samples to draw")
 	f.IntVar(&o.draw.Batch, "batch", 0, "with --ckpt, images per sampling batch (default: the largest that fits)")
-	f.IntVar(&o.draw.Steps, "steps", 1000, "with --ckpt, sampler steps (score networks)")
+	f.IntVar(&o.draw.Steps, "steps", 0, "with --ckpt, sampler steps (score networks; default: the checkpoint's sample.steps)")
 	f.StringVar(&o.draw.Sampler, "sampler", "", "with --ckpt, em or pc (default: the checkpoint's sample.sampler)")
 	f.Uint64Var(&o.draw.Seed, "seed", 1, "with --ckpt, seed of the sampler's noise")
 	f.BoolVar(&o.draw.NoEMA, "no-ema", false, "with --ckpt, use the raw weights instead of their moving average")
@@ -151,6 +151,9 @@ func samples(o *options) (x []float32, shape []int, err error) {
 			return nil, nil, fmt.Errorf("--data %s: checkpoint %s was trained on %s", o.dataName, c.Path, c.Config.Data.Name)
 		}
 		o.dataName = c.Config.Data.Name
+		if o.draw.Steps == 0 {
+			o.draw.Steps = c.Config.Sample.Steps
+		}
 		if o.dataDir == "" {
 			o.dataDir = c.Config.Data.Dir
 		}
