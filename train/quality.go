@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -30,8 +31,8 @@ func evalBatch(cfg *configs.Config) int { return min(cfg.Train.EvalN, cfg.Sample
 // checkScoring refuses, before any step, a run with train.eval_every that
 // cannot score its samples: no judge or test set, a judge of another data
 // set, a test set of other images, fewer images than the judge has
-// features, or (where the family can tell) a
-// sampler's batch that does not fit.
+// features, or (where the family can tell) a sampler's batch that does
+// not fit.
 func checkScoring(f model.Family, cfg *configs.Config, ds *data.Dataset, opt Options) error {
 	if cfg.Train.EvalEvery == 0 {
 		return nil
@@ -69,8 +70,10 @@ func checkScoring(f model.Family, cfg *configs.Config, ds *data.Dataset, opt Opt
 // returning the figures under their metrics names ("fd", "kid", ...). The
 // sampler's noise comes from sample.seed alone, the same at every
 // evaluation, so that successive figures differ by the weights only; it
-// reads the weights and touches no training state.
-func (tr *Trainer) scoreSamples() (map[string]float64, error) {
+// reads the weights and touches no training state. Cancelling ctx (Ctrl-C)
+// stops it between the sampler's batches, as sampling eval_n images can
+// take minutes.
+func (tr *Trainer) scoreSamples(ctx context.Context) (map[string]float64, error) {
 	n, batch := tr.cfg.Train.EvalN, evalBatch(tr.cfg)
 	w, err := tr.Weights()
 	if err != nil {
@@ -85,6 +88,9 @@ func (tr *Trainer) scoreSamples() (map[string]float64, error) {
 	d := c * h * wd
 	x, all := make([]float32, batch*d), make([]float32, n*d)
 	for first := 0; first < n; first += batch {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if err := m.SampleAt(first, x, nil); err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"encoding/json"
 	"maps"
 	"os"
@@ -10,8 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scoregen/scoregen/ckpt"
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
+	"github.com/scoregen/scoregen/model"
 )
 
 // tileJudge stands in for the judge network: its features are the means
@@ -181,5 +184,52 @@ func TestScoringNeedsAJudgeOfTheDataSet(t *testing.T) {
 		if o.Test != nil && (!strings.Contains(err.Error(), "train.judge runs/j") || !strings.Contains(err.Error(), "make eval-nets")) {
 			t.Errorf("a fashion judge for mnist: err = %v, want it to name train.judge runs/j and make eval-nets", err)
 		}
+	}
+}
+
+// cancelling is a family whose samplers call cancel before each batch, as
+// a Ctrl-C during sampling would.
+type cancelling struct {
+	model.Family
+	cancel func()
+}
+
+func (f cancelling) NewSampler(w model.Weights, batch int, o model.SampleOptions) (model.Sampler, error) {
+	m, err := f.Family.NewSampler(w, batch, o)
+	return cancellingSampler{m, f.cancel}, err
+}
+
+type cancellingSampler struct {
+	model.Sampler
+	cancel func()
+}
+
+func (m cancellingSampler) SampleAt(first int, x []float32, progress func(int)) error {
+	m.cancel()
+	return m.Sampler.SampleAt(first, x, progress)
+}
+
+// Ctrl-C while samples are drawn for scoring stops between the sampler's
+// batches, without the judge: the run writes the step's line without
+// figures and a checkpoint of the step, and returns nil.
+func TestInterruptWhileScoring(t *testing.T) {
+	dir, judged := t.TempDir(), 0
+	cfg := scoredConfig(t, dir, "train.steps=100")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tr, err := New(cancelling{family(t, cfg), cancel}, cfg, digits(40), Options{Judge: tileJudge{"mnist", &judged}, Test: heldOut()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if err := tr.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, step, err := ckpt.Latest(dir); err != nil || step != 2 {
+		t.Fatalf("after Ctrl-C while scoring step 2: latest checkpoint step %d, %v", step, err)
+	}
+	lines := metricLines(t, dir)
+	if _, ok := lines[len(lines)-1]["fd"]; ok || judged != 1 || int(lines[len(lines)-1]["step"]) != 2 {
+		t.Fatalf("last line %v, the judge scored %d images; want step 2 without figures, and only the start's image", lines[len(lines)-1], judged)
 	}
 }

@@ -303,12 +303,18 @@ func (tr *Trainer) Run(ctx context.Context) error {
 		bar.update(st)
 		scored := c.EvalEvery > 0 && st.Step%c.EvalEvery == 0
 		if scored {
-			figures, err := tr.scoreSamples()
-			if err != nil {
+			figures, err := tr.scoreSamples(ctx)
+			switch {
+			case err != nil && ctx.Err() != nil:
+				// Interrupted: the step goes without its figures, and the
+				// loop's next turn writes the checkpoint.
+				tr.log.Info("interrupted while scoring samples: no figures for this step", "step", st.Step)
+			case err != nil:
 				bar.done()
 				return fmt.Errorf("step %d: scoring samples (train.eval_every): %w", st.Step, err)
+			default:
+				maps.Copy(st.Values, figures)
 			}
-			maps.Copy(st.Values, figures)
 		}
 		// A scored step always gets its line, so that the figures are kept.
 		if scored || st.Step%c.LogEvery == 0 || st.Step == c.Steps {
