@@ -115,7 +115,14 @@ type Train struct {
 	CkptEvery   int     `mapstructure:"ckpt_every" yaml:"ckpt_every"`
 	Keep        int     `mapstructure:"keep" yaml:"keep"`
 	SampleEvery int     `mapstructure:"sample_every" yaml:"sample_every"`
-	OutDir      string  `mapstructure:"out_dir" yaml:"out_dir"`
+	// EvalEvery, when not 0, scores EvalN samples of the EMA weights with
+	// the judge (Judge: a classifier's run folder; "" for
+	// runs/<data.name>_classifier) every this many steps, into the
+	// metrics, so that sample quality is seen over training.
+	EvalEvery int    `mapstructure:"eval_every" yaml:"eval_every"`
+	EvalN     int    `mapstructure:"eval_n" yaml:"eval_n"`
+	Judge     string `mapstructure:"judge" yaml:"judge"`
+	OutDir    string `mapstructure:"out_dir" yaml:"out_dir"`
 }
 
 // Sample is how samples are drawn.
@@ -408,6 +415,7 @@ func (c *Config) Validate() error {
 	bad(c.Classifier.Features < 1, "classifier.features", c.Classifier.Features, "at least 1")
 	bad(!(c.Classifier.Dropout >= 0 && c.Classifier.Dropout < 1), "classifier.dropout", c.Classifier.Dropout, "a probability in [0, 1)")
 	bad(c.Model.Type == "classifier" && c.Train.SampleEvery != 0, "train.sample_every", c.Train.SampleEvery, "0 for model.type classifier, which draws no samples")
+	bad(c.Model.Type == "classifier" && c.Train.EvalEvery != 0, "train.eval_every", c.Train.EvalEvery, "0 for model.type classifier, which draws no samples to score")
 	oneOf("data.name", c.Data.Name, "mnist", "fashion", "cifar10")
 	bad(c.Data.BatchSize < 1, "data.batch_size", c.Data.BatchSize, "at least 1")
 	bad(c.Train.Steps < 0, "train.steps", c.Train.Steps, ">= 0")
@@ -421,6 +429,8 @@ func (c *Config) Validate() error {
 	bad(c.Train.CkptEvery < 1, "train.ckpt_every", c.Train.CkptEvery, "at least 1")
 	bad(c.Train.Keep < 1, "train.keep", c.Train.Keep, "at least 1")
 	bad(c.Train.SampleEvery < 0, "train.sample_every", c.Train.SampleEvery, ">= 0 (0 turns it off)")
+	bad(c.Train.EvalEvery < 0, "train.eval_every", c.Train.EvalEvery, ">= 0 (0 turns it off)")
+	bad(c.Train.EvalN < 2, "train.eval_n", c.Train.EvalN, "at least 2 (a Fréchet distance needs a covariance)")
 	bad(c.Train.OutDir == "", "train.out_dir", `""`, "a folder")
 	oneOf("sample.sampler", c.Sample.Sampler, "em", "pc")
 	bad(c.Sample.Steps < 1, "sample.steps", c.Sample.Steps, "at least 1")

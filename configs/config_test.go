@@ -213,3 +213,26 @@ func TestClassifierSamplesNothing(t *testing.T) {
 		t.Errorf("a vae config: %v, train.sample_every %v; want default.yaml's 5000", err, c.Train.SampleEvery)
 	}
 }
+
+// Scoring over training is off by default; a classifier, which draws
+// nothing to score, refuses it in one line naming the key, and so does an
+// eval_n too small for a covariance.
+func TestEvalKeys(t *testing.T) {
+	c, err := Load("", nil)
+	if err != nil || c.Train.EvalEvery != 0 || c.Train.EvalN != 1000 || c.Train.Judge != "" {
+		t.Fatalf("defaults: %v, eval_every %d, eval_n %d, judge %q; want 0, 1000, \"\"", err, c.Train.EvalEvery, c.Train.EvalN, c.Train.Judge)
+	}
+	if c, err := Load("mnist_vae.yaml", []string{"train.eval_every=500", "train.judge=runs/j"}); err != nil || c.Train.EvalEvery != 500 || c.Train.Judge != "runs/j" {
+		t.Fatalf("a vae with eval_every 500: %v, %+v", err, c.Train)
+	}
+	for sets, want := range map[string]string{
+		"model.type=classifier,train.eval_every=100": "train.eval_every = 100: want 0 for model.type classifier",
+		"train.eval_every=-1":                        "train.eval_every = -1: want >= 0",
+		"train.eval_n=1":                             "train.eval_n = 1: want at least 2",
+	} {
+		_, err := Load("", strings.Split(sets, ","))
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: err = %v, want one line saying %q", sets, err, want)
+		}
+	}
+}

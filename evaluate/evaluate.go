@@ -69,10 +69,10 @@ func Score(j Judge, x []float32, n int, test, train *data.Dataset) (quality.Repo
 	}
 	var r quality.Report
 	if r.FD, err = quality.FrechetDistance(gen, testFeat); err != nil {
-		return r, fmt.Errorf("Fréchet distance of %d samples: %w (draw more samples: --n)", n, err)
+		return r, fmt.Errorf("the Fréchet distance of %d samples: %w (draw more samples: --n)", n, err)
 	}
 	if r.FDFloor, err = quality.FrechetDistance(testFeat, trainFeat); err != nil {
-		return r, fmt.Errorf("Fréchet distance's floor: %w", err)
+		return r, fmt.Errorf("the Fréchet distance's floor: %w", err)
 	}
 	kid, err := quality.KID(gen, testFeat, quality.KIDOptions{Seed: 1})
 	if err != nil {

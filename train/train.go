@@ -2,8 +2,9 @@
 // model.Family): it streams batches, compiles the family's updates on the
 // CPU or the GPU with one optimiser per parameter group (Adam with
 // warm-up and global-norm clipping, an EMA of the weights), and writes
-// logs, a metrics file, sample grids and checkpoints that a resumed run
-// continues bit for bit. It knows no family.
+// logs, a metrics file, sample grids, the judge's scores of samples over
+// training, and checkpoints that a resumed run continues bit for bit. It
+// knows no family.
 package train
 
 import (
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"time"
@@ -21,6 +23,7 @@ import (
 	"github.com/scoregen/scoregen/ckpt"
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
+	"github.com/scoregen/scoregen/evaluate"
 	"github.com/scoregen/scoregen/grid"
 	"github.com/scoregen/scoregen/internal/atomicfile"
 	"github.com/scoregen/scoregen/model"
@@ -36,6 +39,10 @@ type Options struct {
 	Resume   bool         // continue from the newest intact checkpoint in train.out_dir, or step 0 if none
 	Log      *slog.Logger // progress messages; nil discards them
 	Progress io.Writer    // a terminal for the progress bar; nil for none
+	// Judge and Test score samples every train.eval_every steps (against
+	// Test, with the training set for the floor); needed only then.
+	Judge evaluate.Judge
+	Test  *data.Dataset
 }
 
 // Trainer holds one run's state: the family's training graph compiled on
@@ -54,8 +61,11 @@ type Trainer struct {
 	x0 []float32 // the current clean batch
 	// classes and labels are the current batch's classes and their
 	// one-hot rows for the graph's Labels; nil when it has none.
-	classes  []uint8
-	labels   []float32
+	classes []uint8
+	labels  []float32
+	// judge, test and ds score samples over training (train.eval_every).
+	judge    evaluate.Judge
+	test, ds *data.Dataset
 	log      *slog.Logger
 	progress io.Writer
 }
@@ -70,6 +80,9 @@ func New(f model.Family, cfg *configs.Config, ds *data.Dataset, opt Options) (*T
 	if ds.C != c || ds.H != h || ds.W != w {
 		return nil, fmt.Errorf("data set %s has %dx%dx%d images, the %s model expects %dx%dx%d",
 			ds.Name, ds.C, ds.H, ds.W, cfg.Data.Name, c, h, w)
+	}
+	if err := checkScoring(f, cfg, ds, opt); err != nil {
+		return nil, err
 	}
 	batch := cfg.Data.BatchSize
 	tg, err := f.TrainGraph(batch, cfg.Train.Seed)
@@ -93,7 +106,8 @@ func New(f model.Family, cfg *configs.Config, ds *data.Dataset, opt Options) (*T
 		return nil, err
 	}
 	tr := &Trainer{cfg: cfg, family: f, c: comp, dev: dev,
-		x0: make([]float32, batch*c*h*w), log: opt.Log, progress: opt.Progress}
+		x0: make([]float32, batch*c*h*w), log: opt.Log, progress: opt.Progress,
+		judge: opt.Judge, test: opt.Test, ds: ds}
 	for _, u := range tg.Updates {
 		tr.runsPerStep += max(u.Repeat, 1)
 	}
@@ -287,7 +301,23 @@ func (tr *Trainer) Run(ctx context.Context) error {
 			return err
 		}
 		bar.update(st)
-		if st.Step%c.LogEvery == 0 || st.Step == c.Steps {
+		scored := c.EvalEvery > 0 && st.Step%c.EvalEvery == 0
+		if scored {
+			figures, err := tr.scoreSamples(ctx)
+			switch {
+			case err != nil && ctx.Err() != nil:
+				// Interrupted: the step goes without its figures, and the
+				// loop's next turn writes the checkpoint.
+				tr.log.Info("interrupted while scoring samples: no figures for this step", "step", st.Step)
+			case err != nil:
+				bar.done()
+				return fmt.Errorf("step %d: scoring samples (train.eval_every): %w", st.Step, err)
+			default:
+				maps.Copy(st.Values, figures)
+			}
+		}
+		// A scored step always gets its line, so that the figures are kept.
+		if scored || st.Step%c.LogEvery == 0 || st.Step == c.Steps {
 			line, err := json.Marshal(st)
 			if err != nil {
 				return fmt.Errorf("step %d: metrics %v: %w", st.Step, st.Values, err)

@@ -3,7 +3,9 @@
 // experiment file describes (configs/), writing checkpoints, a metrics
 // file and sample grids to train.out_dir. When a run reaches train.steps,
 // a family that scores held-out data (the VAE's bounds, the classifier's
-// accuracy) is evaluated on the test set, into eval.json.
+// accuracy) is evaluated on the test set, into eval.json. With
+// train.eval_every, the judge (train.judge) scores train.eval_n samples
+// every so many steps, into metrics.jsonl (cmd/plot draws them).
 //
 //	go run ./cmd/train --config configs/mnist_tiny.yaml --set train.steps=50 --set train.out_dir=DIR
 //	go run ./cmd/train --config configs/mnist_vae.yaml
@@ -27,6 +29,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scoregen/scoregen/ckpt"
+	"github.com/scoregen/scoregen/classify"
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
 	"github.com/scoregen/scoregen/model"
@@ -76,6 +79,23 @@ func run(cfg *configs.Config, resume bool) error {
 	if isTerminal(os.Stderr) {
 		opt.Progress = os.Stderr
 	}
+	// The test set and the judge are loaded once, before any step, so that
+	// a missing judge is found at the start rather than at the first
+	// evaluation.
+	var test *data.Dataset
+	if cfg.Train.EvalEvery > 0 {
+		dir := train.JudgeDir(cfg)
+		j, err := classify.OpenJudge(dir, "cpu")
+		if err != nil {
+			return fmt.Errorf("train.judge: %w (make eval-nets trains runs/%s_classifier; or set train.judge, or train.eval_every=0)", err, cfg.Data.Name)
+		}
+		defer j.Close()
+		if test, err = data.Load(cfg.Data.Name, cfg.Data.Dir, false); err != nil {
+			return fmt.Errorf("train.eval_every: %w", err)
+		}
+		log.Info("scoring samples over training", "every", cfg.Train.EvalEvery, "n", cfg.Train.EvalN, "judge", j.Checkpoint())
+		opt.Judge, opt.Test = j, test
+	}
 	f, err := models.New(cfg)
 	if err != nil {
 		return err
@@ -93,9 +113,10 @@ func run(cfg *configs.Config, resume bool) error {
 	if _, ok := f.(model.Evaluator); !ok || tr.Step() < cfg.Train.Steps {
 		return nil
 	}
-	test, err := data.Load(cfg.Data.Name, cfg.Data.Dir, false)
-	if err != nil {
-		return fmt.Errorf("evaluating on the test set: %w", err)
+	if test == nil {
+		if test, err = data.Load(cfg.Data.Name, cfg.Data.Dir, false); err != nil {
+			return fmt.Errorf("evaluating on the test set: %w", err)
+		}
 	}
 	figures, err := tr.Evaluate(test)
 	if err != nil {

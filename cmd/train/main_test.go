@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -23,6 +24,28 @@ func TestMissingCIFARSaysWhereToPutIt(t *testing.T) {
 	err = run(cfg, false)
 	if err == nil || !strings.Contains(err.Error(), "cifar-10-batches-bin") || !strings.Contains(err.Error(), dir) {
 		t.Fatalf("err = %v, want one naming %s and cifar-10-batches-bin", err, dir)
+	}
+}
+
+// train.eval_every without the judge fails at once, in one line naming
+// train.judge and how to train one, before any step or checkpoint.
+func TestMissingJudgeFailsAtTheStart(t *testing.T) {
+	dataDir, out := t.TempDir(), t.TempDir()
+	ds := &data.Dataset{Name: "mnist", N: 4, C: 1, H: 28, W: 28, Pixels: make([]uint8, 4*784), Labels: make([]uint8, 4)}
+	if err := data.WriteStandIn(dataDir, "mnist", ds); err != nil {
+		t.Fatal(err)
+	}
+	judge := filepath.Join(t.TempDir(), "mnist_classifier")
+	cfg, err := configs.Load("mnist_tiny.yaml", []string{"data.dir=" + dataDir, "train.out_dir=" + out, "train.eval_every=10", "train.judge=" + judge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = run(cfg, false)
+	if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "train.judge") || !strings.Contains(err.Error(), judge) || !strings.Contains(err.Error(), "make eval-nets") {
+		t.Fatalf("err = %v, want one line naming train.judge %s and make eval-nets", err, judge)
+	}
+	if left, _ := os.ReadDir(out); len(left) != 0 {
+		t.Fatalf("%s holds %d files: the run started", out, len(left))
 	}
 }
 
