@@ -211,7 +211,6 @@ func Run(ctx context.Context, o Options) error {
 		if err := m.SampleAt(i, x, nil); err != nil {
 			return fmt.Errorf("images %d-%d: %w", i, i+batch-1, err)
 		}
-		clipToData(x)
 		k := min(batch, end-i)
 		if f != nil {
 			if err := f.write(i-first, x[:k*dim]); err != nil {
@@ -343,15 +342,6 @@ func openOutput(path string, side, prev *Sidecar, resume bool, log *slog.Logger)
 		return nil, err
 	}
 	return createNPY(path, side.End-side.First, side.Shape)
-}
-
-// clipToData clips samples to the data's range [-1, 1], as score_sde does
-// before it saves or scores them: a score network's last step can
-// overshoot, and the .npy and the grid hold images.
-func clipToData(x []float32) {
-	for i, v := range x {
-		x[i] = min(max(v, -1), 1)
-	}
 }
 
 // addAll draws the images in x, the first being image i, into gs.

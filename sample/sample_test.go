@@ -299,8 +299,8 @@ func family(t *testing.T, cfg *configs.Config) model.Family {
 	return f
 }
 
-// The .npy holds images in the data's range: an undertrained network's
-// samples, which overshoot it, are clipped to [-1, 1].
+// The .npy holds images in the data's range: an undertrained score
+// network's samples, which overshoot it, come clipped to [-1, 1].
 func TestSamplesAreClippedToTheDataRange(t *testing.T) {
 	npy := filepath.Join(t.TempDir(), "s.npy")
 	mustRun(t, opts(trainTiny(t), npy, 4, 4))

@@ -137,9 +137,10 @@ func (m *ScoreModel) Score(x, t, score []float32) error {
 	return nil
 }
 
-// SampleAt overwrites x (Batch() images, NCHW, roughly in [-1, 1]
-// afterwards) with images first to first+Batch()-1 of a run with the
-// sampler m.Sample, calling progress after each step. An image's noise depends
+// SampleAt overwrites x (Batch() images, NCHW, clipped to the data's
+// range [-1, 1] as score_sde clips before it saves or scores samples: the
+// last step can overshoot it) with images first to first+Batch()-1 of a
+// run with the sampler m.Sample, calling progress after each step. An image's noise depends
 // on c.Seed and its index in the run only (sde.PredictorCorrector), so a
 // run cut into batches gives the images of one batch; with the pc sampler
 // the corrector's step size also depends on the batch's other images.
@@ -164,10 +165,11 @@ func (m *ScoreModel) SampleAt(first int, x []float32, progress func(step int)) e
 	if err != nil {
 		return err
 	}
-	for _, v := range x {
+	for i, v := range x {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 			return fmt.Errorf("sampling produced %v: the network or the SDE settings diverge", v)
 		}
+		x[i] = min(max(v, -1), 1)
 	}
 	return nil
 }

@@ -96,11 +96,6 @@ func (tr *Trainer) scoreSamples(ctx context.Context) (map[string]float64, error)
 		}
 		copy(all[first*d:], x[:min(batch, n-first)*d])
 	}
-	// A score network's samples are only roughly in [-1, 1] (early in
-	// training far outside); they are scored as the grids show them.
-	for i, v := range all {
-		all[i] = min(max(v, -1), 1)
-	}
 	r, err := evaluate.Score(tr.judge, all, n, tr.test, tr.ds)
 	if err != nil {
 		return nil, err

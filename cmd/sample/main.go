@@ -49,7 +49,7 @@ func main() {
 	f.StringVar(&o.Ckpt, "ckpt", "", "checkpoint file, or a run folder (its newest checkpoint) (required)")
 	f.StringVar(&o.Out, "out", "samples.png", "PNG grid of all the images (held in memory as 8-bit pixels; '' for none)")
 	f.IntVar(&o.GridEvery, "grid-every", 0, "write one grid per this many images instead, named after --out (grid.png: grid-00000.png, ...; with --shard k/n, grid-00000.shardkofn.png)")
-	f.StringVar(&o.NPY, "npy", "", "write the samples (N x C x H x W float32, clipped to the data's range [-1, 1]) to this .npy as they come, with FILE.json recording the run")
+	f.StringVar(&o.NPY, "npy", "", "write the samples (N x C x H x W float32, in the data's range [-1, 1]) to this .npy as they come, with FILE.json recording the run")
 	f.IntVar(&o.N, "n", 64, "number of images")
 	f.IntVar(&o.Batch, "batch", 0, "images per batch (default: the largest power of two up to 1024 and --n that fits in memory; resuming, the recorded run's)")
 	f.StringVar(&shard, "shard", "0/1", "k/n: sample the k-th of n contiguous ranges of the run's batches (merge the n .npy files with 'sample merge'); a shard's grids hold only its images and are named after it (grid.shardkofn.png), 'sample merge --out' writes the whole run's")
