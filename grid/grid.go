@@ -266,16 +266,20 @@ func ReadNPY(path string) (shape []int, data []float32, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if want := off + 4*int64(n); fi.Size() != want {
-		return nil, nil, fmt.Errorf("%s: %d bytes, want %d for an array of shape %v", path, fi.Size(), want, shape)
-	}
-	b := make([]byte, 4*n)
-	if _, err := io.ReadFull(f, b); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	// Compared by division: 4*n can overflow for a header that lies.
+	if body := fi.Size() - off; body%4 != 0 || body/4 != int64(n) {
+		return nil, nil, fmt.Errorf("%s: %d bytes of data, want 4 for each of the %d values of shape %v", path, body, n, shape)
 	}
 	data = make([]float32, n)
-	for i := range data {
-		data[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	buf := make([]byte, 4<<16)
+	for i := 0; i < n; {
+		b := buf[:4*min(len(buf)/4, n-i)]
+		if _, err := io.ReadFull(f, b); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		for j := 0; j < len(b); j, i = j+4, i+1 {
+			data[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[j:]))
+		}
 	}
 	return shape, data, nil
 }

@@ -386,6 +386,29 @@ func TestReadNPY(t *testing.T) {
 	if _, _, err := ReadNPY(cut); err == nil || !strings.Contains(err.Error(), "cut.npy") || !strings.Contains(err.Error(), "bytes") {
 		t.Errorf("a file cut short: err = %v, want one naming the file and its length", err)
 	}
+	// A header whose size times 4 wraps to 0 bytes of data.
+	head, err := NPYHeader([]int{1 << 62, 1, 1, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	liar := filepath.Join(dir, "liar.npy")
+	if err := os.WriteFile(liar, head, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ReadNPY(liar); err == nil || !strings.Contains(err.Error(), "liar.npy") {
+		t.Errorf("a header of 2^62 values and no data: err = %v, want one naming the file", err)
+	}
+	// More values than one read buffer holds.
+	big := make([]float32, 3<<16+5)
+	for i := range big {
+		big[i] = float32(i%1000)/500 - 1
+	}
+	if err := WriteNPY(p, big, []int{len(big)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := ReadNPY(p); err != nil || !slices.Equal(got, big) {
+		t.Errorf("%d values: read back equal = %v, err %v", len(big), slices.Equal(got, big), err)
+	}
 	py := pythonWithNumpy()
 	if py == "" {
 		t.Skip("no python3 with numpy")
