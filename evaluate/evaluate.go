@@ -8,6 +8,9 @@ package evaluate
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
+
+	"gonum.org/v1/gonum/floats"
 
 	"github.com/scoregen/scoregen/data"
 	"github.com/scoregen/scoregen/model"
@@ -29,13 +32,24 @@ type Judge interface {
 // their last step, but a float32 round trip may not land exactly on 1.
 const rangeSlack = 1e-3
 
+// referenceSeed draws the test and training images that samples are
+// compared with: a fixed random subset rather than the first images,
+// since MNIST's test set is ordered (its first half is the easier one).
+const referenceSeed = 0x5C0E
+
 // Score scores the n generated images x (NCHW, in [-1, 1], of test's image
-// shape) against the first min(n, test.N) images of the test set, with the
-// judge's features: the Fréchet distance, KID and precision and recall
-// against the test images, the judge's confidence and class entropy on
-// the samples, and the Fréchet distance's floor: the same test images
-// against as many training images, what a model that reproduced the data
-// would score at this sample size.
+// shape) against m = min(n, test.N, train.N) test images, a fixed random
+// subset, with the judge's features: the Fréchet distance, KID and
+// precision and recall against them, the judge's confidence and class
+// entropy on the samples, and the Fréchet distance's floor: those test
+// images against m training images, what a model that reproduced the data
+// would score with m samples (n > m samples score a little lower).
+//
+// Precision and recall are computed on features scaled to unit length, a
+// departure from Kynkäänniemi et al., whose features are Inception's: the
+// small judge's features follow a ReLU, and images unlike any digit (noise,
+// blank) land near the origin, inside the real set's k-NN balls, where
+// they would count as precise; on the unit sphere they do not.
 func Score(j Judge, x []float32, n int, test, train *data.Dataset) (quality.Report, error) {
 	if j.Dataset() != test.Name {
 		return quality.Report{}, fmt.Errorf("the judge was trained on %s, the samples are scored against %s: want a judge of %s (--judge)", j.Dataset(), test.Name, test.Name)
@@ -44,35 +58,47 @@ func Score(j Judge, x []float32, n int, test, train *data.Dataset) (quality.Repo
 	if n < 2 || len(x) != n*d {
 		return quality.Report{}, fmt.Errorf("%d values for %d samples: want at least 2 images of %dx%dx%d (%s)", len(x), n, test.C, test.H, test.W, test.Name)
 	}
+	lowest := float32(math.Inf(1))
 	for i, v := range x {
 		if !(math.Abs(float64(v)) <= 1+rangeSlack) {
 			return quality.Report{}, fmt.Errorf("sample %d holds %g: want values in [-1, 1], as cmd/sample's .npy holds them", i/d, v)
 		}
+		lowest = min(lowest, v)
+	}
+	if lowest >= 0 {
+		return quality.Report{}, fmt.Errorf("no sample value is below 0: want images in [-1, 1], not [0, 1] (scale them by 2x-1)")
 	}
 	m := min(n, test.N, train.N)
-	real := make([]float32, m*d)
-	test.Images(real, 0, m)
-	other := make([]float32, m*d)
-	train.Images(other, 0, m)
-
 	gen, genProbs, err := features(j, x, n, "samples")
 	if err != nil {
 		return quality.Report{}, err
 	}
-	testFeat, _, err := features(j, real, m, "test images")
+	testFeat, _, err := features(j, subset(test, m), m, "test images")
 	if err != nil {
 		return quality.Report{}, err
 	}
-	trainFeat, _, err := features(j, other, m, "training images")
+	trainFeat, _, err := features(j, subset(train, m), m, "training images")
 	if err != nil {
 		return quality.Report{}, err
 	}
 	var r quality.Report
-	if r.FD, err = quality.FrechetDistance(gen, testFeat); err != nil {
-		return r, fmt.Errorf("the Fréchet distance of %d samples: %w (draw more samples: --n)", n, err)
+	genM, err := quality.MomentsOf(gen)
+	if err != nil {
+		return r, fmt.Errorf("the samples' features: %w", err)
 	}
-	if r.FDFloor, err = quality.FrechetDistance(testFeat, trainFeat); err != nil {
-		return r, fmt.Errorf("the Fréchet distance's floor: %w", err)
+	testM, err := quality.MomentsOf(testFeat)
+	if err != nil {
+		return r, fmt.Errorf("the test images' features: %w", err)
+	}
+	trainM, err := quality.MomentsOf(trainFeat)
+	if err != nil {
+		return r, fmt.Errorf("the training images' features: %w", err)
+	}
+	if r.FD, err = quality.Frechet(genM, testM); err != nil {
+		return r, err
+	}
+	if r.FDFloor, err = quality.Frechet(testM, trainM); err != nil {
+		return r, err
 	}
 	kid, err := quality.KID(gen, testFeat, quality.KIDOptions{Seed: 1})
 	if err != nil {
@@ -85,10 +111,33 @@ func Score(j Judge, x []float32, n int, test, train *data.Dataset) (quality.Repo
 	if r.ClassEntropy, err = quality.ClassEntropy(genProbs); err != nil {
 		return r, err
 	}
-	if r.Precision, r.Recall, err = quality.PrecisionRecall(testFeat, gen, 0); err != nil {
+	if r.Precision, r.Recall, err = quality.PrecisionRecall(unitLength(testFeat), unitLength(gen), 0); err != nil {
 		return r, err
 	}
 	return r, nil
+}
+
+// subset is m images of ds, drawn without replacement by referenceSeed.
+func subset(ds *data.Dataset, m int) []float32 {
+	d := ds.C * ds.H * ds.W
+	x := make([]float32, m*d)
+	for i, k := range rand.New(rand.NewPCG(referenceSeed, uint64(ds.N))).Perm(ds.N)[:m] {
+		ds.Images(x[i*d:(i+1)*d], k, 1)
+	}
+	return x
+}
+
+// unitLength is v with each vector scaled to length 1 (a zero vector is
+// left at the origin).
+func unitLength(v quality.Vectors) quality.Vectors {
+	u := quality.Vectors{Data: make([]float64, len(v.Data)), D: v.D}
+	for i := range v.N() {
+		row := v.Data[i*v.D : (i+1)*v.D]
+		if norm := floats.Norm(row, 2); norm > 0 {
+			floats.ScaleTo(u.Data[i*v.D:(i+1)*v.D], 1/norm, row)
+		}
+	}
+	return u
 }
 
 // features runs the judge on n images and checks what it returns.
@@ -118,7 +167,14 @@ func Likelihood(f model.Family, w model.Weights, test *data.Dataset, limit int, 
 	if limit > 0 {
 		test = firstImages(test, limit)
 	}
-	return e.Evaluate(w, test, o)
+	figures, err := e.Evaluate(w, test, o)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := figures["bits_per_dim"]; !ok {
+		return nil, fmt.Errorf("--bpd: model.type %s scores the test set, but not by a likelihood (vae does)", f.Type())
+	}
+	return figures, nil
 }
 
 // firstImages is the data set of the first n images of ds.
