@@ -2,8 +2,6 @@ package quality
 
 import (
 	"fmt"
-	"io"
-	"text/tabwriter"
 )
 
 // Report is one model's scores against one real feature set.
@@ -43,19 +41,4 @@ func (r Report) kidText() string { return fmt.Sprintf("%.3g ± %.2g", r.KID, r.K
 func (r Report) String() string {
 	return fmt.Sprintf("FD %s  KID %s  confident %.1f%%  class entropy %.3g  precision %.3f  recall %.3f",
 		r.fdText(), r.kidText(), 100*r.Confident, r.ClassEntropy, r.Precision, r.Recall)
-}
-
-// WriteTable writes reports as an aligned table, one row per report under
-// its name (say, a checkpoint and its weights), for comparing models.
-func WriteTable(w io.Writer, names []string, reports []Report) error {
-	if len(names) != len(reports) {
-		return fmt.Errorf("quality: %d names for %d reports; want one each", len(names), len(reports))
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\tFD\tKID\tconfident\tclass entropy\tprecision\trecall\t")
-	for i, r := range reports {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f%%\t%.3g\t%.3f\t%.3f\t\n",
-			names[i], r.fdText(), r.kidText(), 100*r.Confident, r.ClassEntropy, r.Precision, r.Recall)
-	}
-	return tw.Flush()
 }

@@ -33,24 +33,4 @@ func TestReportText(t *testing.T) {
 	if got := r.String(); got != want {
 		t.Errorf("String:\n%s\nwant\n%s", got, want)
 	}
-	r2 := r
-	r2.FDFloor, r2.FD = 0, 3.5
-	var b strings.Builder
-	if err := WriteTable(&b, []string{"ema", "raw weights"}, []Report{r, r2}); err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
-	t.Logf("table:\n%s", b.String())
-	if len(lines) != 3 || !strings.Contains(lines[1], "12.35 (floor 1.2)") || !strings.Contains(lines[2], "raw weights") || !strings.Contains(lines[2], " 3.5 ") {
-		t.Errorf("table:\n%s\nwant a header and one row per report", b.String())
-	}
-	// Right-aligned columns end together: every row is as wide as the header.
-	for _, l := range lines[1:] {
-		if len([]rune(l)) != len([]rune(lines[0])) {
-			t.Errorf("row %q is %d wide; want the header's %d", l, len([]rune(l)), len([]rune(lines[0])))
-		}
-	}
-	if err := WriteTable(&b, []string{"one"}, nil); err == nil {
-		t.Error("one name for no reports: no error; want one")
-	}
 }

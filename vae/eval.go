@@ -34,7 +34,8 @@ const evalSamples = 512
 // al. 2016), which is tighter; and both in bits per dimension
 // ("bits_per_dim", "iwae_bits_per_dim": nats / (C H W ln 2)), each with
 // the standard error of its mean over the images ("nelbo_se_nats", ...,
-// "iwae_bits_per_dim_se"). The log-sum-exp and the sums are in float64.
+// "iwae_bits_per_dim_se"; left out for a single image). The log-sum-exp
+// and the sums are in float64.
 func (f *Family) Evaluate(w model.Weights, test *data.Dataset, o model.SampleOptions) (map[string]float64, error) {
 	if test.C != f.c || test.H != f.h || test.W != f.w {
 		return nil, fmt.Errorf("vae: test set %s has %dx%dx%d images, the model %dx%dx%d", test.Name, test.C, test.H, test.W, f.c, f.h, f.w)
@@ -113,12 +114,15 @@ func (f *Family) Evaluate(w model.Weights, test *data.Dataset, o model.SampleOpt
 	nelbo, niwae := -elbo/float64(test.N), -iwae/float64(test.N)
 	nelboSE, niwaeSE := standardError(elbo, elbo2, test.N), standardError(iwae, iwae2, test.N)
 	perDim := float64(d) * math.Ln2
-	return map[string]float64{
+	figures := map[string]float64{
 		"nelbo_nats": nelbo, "iwae_nats": niwae,
-		"nelbo_se_nats": nelboSE, "iwae_se_nats": niwaeSE,
 		"bits_per_dim": nelbo / perDim, "iwae_bits_per_dim": niwae / perDim,
-		"bits_per_dim_se": nelboSE / perDim, "iwae_bits_per_dim_se": niwaeSE / perDim,
-	}, nil
+	}
+	if test.N > 1 { // one image has no spread to estimate
+		figures["nelbo_se_nats"], figures["iwae_se_nats"] = nelboSE, niwaeSE
+		figures["bits_per_dim_se"], figures["iwae_bits_per_dim_se"] = nelboSE/perDim, niwaeSE/perDim
+	}
+	return figures, nil
 }
 
 // standardError is the standard error of the mean of n values whose sum

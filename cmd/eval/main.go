@@ -57,7 +57,7 @@ func main() {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SilenceUsage = true
-			return run(o)
+			return run(o, cmd.Flags().Changed)
 		},
 	}
 	f := cmd.Flags()
@@ -82,7 +82,10 @@ func main() {
 	}
 }
 
-func run(o options) error {
+// samplingFlags are the flags that only drawing samples from --ckpt reads.
+var samplingFlags = []string{"n", "batch", "steps", "sampler", "seed", "npy", "judge"}
+
+func run(o options, given func(flag string) bool) error {
 	switch {
 	case (o.samples == "") == (o.draw.Ckpt == ""):
 		return errors.New("give one of --samples FILE.npy or --ckpt DIR")
@@ -90,12 +93,59 @@ func run(o options) error {
 		return errors.New("--bpd scores a checkpoint: give --ckpt DIR")
 	case o.limit != 0 && !o.bpd:
 		return errors.New("--limit counts test images for --bpd; samples are counted by --n")
-	case o.bpd:
+	}
+	if o.bpd {
+		for _, f := range samplingFlags {
+			if given(f) {
+				return fmt.Errorf("--%s is for scoring samples; --bpd scores the test set", f)
+			}
+		}
+	}
+	if o.draw.Ckpt != "" {
+		if err := fromCheckpoint(&o); err != nil {
+			return err
+		}
+	} else if o.dataName == "" {
+		return errors.New("--samples: give --data, the data set the samples imitate (mnist or fashion)")
+	}
+	if _, _, _, err := data.ImageShape(o.dataName); err != nil {
+		return fmt.Errorf("--data: %w", err)
+	}
+	if o.bpd {
 		return likelihood(o)
 	}
-	x, shape, err := samples(&o)
+	var x []float32
+	var shape []int
+	var err error
+	if o.draw.Ckpt == "" {
+		if x, shape, err = readSamples(o.samples); err != nil {
+			return err
+		}
+	}
+	if o.judge == "" {
+		o.judge = filepath.Join("runs", o.dataName+"_classifier")
+	}
+	// The judge and the sample count are checked before any sampling,
+	// which can take long.
+	j, err := classify.OpenJudge(o.judge, "cpu")
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (train one with make eval-nets, or give --judge)", err)
+	}
+	defer j.Close()
+	from := o.samples
+	if o.draw.Ckpt != "" {
+		from = o.draw.Ckpt
+		if o.draw.N <= j.Dim() {
+			return fmt.Errorf("--n %d: want more samples than the judge's %d features, which the Fréchet distance needs", o.draw.N, j.Dim())
+		}
+		done, err := draw(&o)
+		defer done()
+		if err != nil {
+			return err
+		}
+		if x, shape, err = readSamples(o.samples); err != nil {
+			return err
+		}
 	}
 	test, err := data.Load(o.dataName, o.dataDir, false)
 	if err != nil {
@@ -106,19 +156,11 @@ func run(o options) error {
 		return err
 	}
 	if want := []int{test.C, test.H, test.W}; !slices.Equal(shape[1:], want) {
-		return fmt.Errorf("%s: samples of shape %v, want %v, the images of %s", o.samples, shape[1:], want, test.Name)
+		return fmt.Errorf("%s: samples of shape %v, want %v, the images of %s", from, shape[1:], want, test.Name)
 	}
-	if o.judge == "" {
-		o.judge = filepath.Join("runs", o.dataName+"_classifier")
-	}
-	j, err := classify.OpenJudge(o.judge, "cpu")
-	if err != nil {
-		return fmt.Errorf("%w (train one with make eval-nets, or give --judge)", err)
-	}
-	defer j.Close()
 	r, err := evaluate.Score(j, x, shape[0], test, train)
 	if err != nil {
-		return fmt.Errorf("%s: %w", o.samples, err)
+		return fmt.Errorf("%s: %w", from, err)
 	}
 	if o.jsonOut {
 		return json.NewEncoder(os.Stdout).Encode(struct {
@@ -130,63 +172,63 @@ func run(o options) error {
 			quality.Report
 		}{o.kept, o.draw.Ckpt, shape[0], o.dataName, j.Checkpoint(), r})
 	}
-	from := o.kept
-	if o.draw.Ckpt != "" {
-		from = o.draw.Ckpt
-	}
 	fmt.Printf("%s: %d samples against the %s test set, judged by %s\n%v\n", from, shape[0], o.dataName, j.Checkpoint(), r)
 	return nil
 }
 
-// samples reads --samples, or draws --n samples from --ckpt into --npy (a
-// temporary file when not given), and sets o.dataName to the checkpoint's
-// data set when it is one.
-func samples(o *options) (x []float32, shape []int, err error) {
-	if o.draw.Ckpt != "" {
-		c, err := ckpt.Open(o.draw.Ckpt)
-		if err != nil {
-			return nil, nil, err
-		}
-		if o.dataName != "" && o.dataName != c.Config.Data.Name {
-			return nil, nil, fmt.Errorf("--data %s: checkpoint %s was trained on %s", o.dataName, c.Path, c.Config.Data.Name)
-		}
-		o.dataName = c.Config.Data.Name
-		if o.draw.Steps == 0 {
-			o.draw.Steps = c.Config.Sample.Steps
-		}
-		if o.dataDir == "" {
-			o.dataDir = c.Config.Data.Dir
-		}
-		o.kept = o.draw.NPY
-		if o.draw.NPY == "" {
-			dir, err := os.MkdirTemp("", "scoregen-eval-")
-			if err != nil {
-				return nil, nil, err
-			}
-			defer os.RemoveAll(dir)
-			o.draw.NPY = filepath.Join(dir, "samples.npy")
-		}
-		o.draw.Family, o.draw.Resume = models.New, true
-		o.draw.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		if err := sample.Run(ctx, o.draw); err != nil {
-			return nil, nil, err
-		}
-		o.samples = o.draw.NPY
-	} else if o.dataName == "" {
-		return nil, nil, errors.New("--samples: give --data, the data set the samples imitate (mnist or fashion)")
-	} else {
-		o.kept = o.samples
-	}
-	shape, x, err = grid.ReadNPY(o.samples)
+// readSamples reads a .npy of N x C x H x W samples.
+func readSamples(path string) (x []float32, shape []int, err error) {
+	shape, x, err = grid.ReadNPY(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	if len(shape) != 4 {
-		return nil, nil, fmt.Errorf("%s: an array of shape %v, want N x C x H x W samples", o.samples, shape)
+		return nil, nil, fmt.Errorf("%s: an array of shape %v, want N x C x H x W samples", path, shape)
 	}
 	return x, shape, nil
+}
+
+// fromCheckpoint takes from --ckpt's config what the flags leave open: the
+// data set (refusing another --data), its folder and the sampler's steps.
+func fromCheckpoint(o *options) error {
+	c, err := ckpt.Open(o.draw.Ckpt)
+	if err != nil {
+		return err
+	}
+	if o.dataName != "" && o.dataName != c.Config.Data.Name {
+		return fmt.Errorf("--data %s: checkpoint %s was trained on %s", o.dataName, c.Path, c.Config.Data.Name)
+	}
+	o.dataName = c.Config.Data.Name
+	if o.dataDir == "" {
+		o.dataDir = c.Config.Data.Dir
+	}
+	if o.draw.Steps == 0 {
+		o.draw.Steps = c.Config.Sample.Steps
+	}
+	return nil
+}
+
+// draw samples --n images from --ckpt into --npy, or a temporary file
+// that done removes, and points o.samples at it.
+func draw(o *options) (done func(), err error) {
+	done, o.kept = func() {}, o.draw.NPY
+	if o.draw.NPY == "" {
+		dir, err := os.MkdirTemp("", "scoregen-eval-")
+		if err != nil {
+			return done, err
+		}
+		done = func() { os.RemoveAll(dir) }
+		o.draw.NPY = filepath.Join(dir, "samples.npy")
+	}
+	o.draw.Family, o.draw.Resume = models.New, true
+	o.draw.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := sample.Run(ctx, o.draw); err != nil {
+		return done, fmt.Errorf("--ckpt %s: %w", o.draw.Ckpt, err)
+	}
+	o.samples = o.draw.NPY
+	return done, nil
 }
 
 // likelihood prints the test-set bounds of --ckpt's model.
@@ -203,11 +245,7 @@ func likelihood(o options) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", c.Path, err)
 	}
-	dir := cfg.Data.Dir
-	if o.dataDir != "" {
-		dir = o.dataDir
-	}
-	test, err := data.Load(cfg.Data.Name, dir, false)
+	test, err := data.Load(o.dataName, o.dataDir, false)
 	if err != nil {
 		return err
 	}

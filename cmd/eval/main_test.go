@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,20 +25,23 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		name string
-		o    options
-		want string
+		name  string
+		o     options
+		given []string
+		want  string
 	}{
-		{"nothing to score", options{}, "one of --samples FILE.npy or --ckpt DIR"},
-		{"both sources", options{samples: flat, draw: drawFrom("runs/x")}, "one of --samples"},
-		{"--bpd of samples", options{samples: flat, bpd: true}, "--bpd scores a checkpoint"},
-		{"--limit without --bpd", options{samples: flat, dataName: "mnist", limit: 10}, "--limit"},
-		{"samples without --data", options{samples: flat}, "give --data"},
-		{"a flat array", options{samples: flat, dataName: "mnist"}, "N x C x H x W"},
-		{"not a .npy", options{samples: notNPY, dataName: "mnist"}, "not a .npy"},
-		{"no checkpoint", options{draw: drawFrom(filepath.Join(dir, "none"))}, filepath.Join(dir, "none")},
+		{"nothing to score", options{}, nil, "one of --samples FILE.npy or --ckpt DIR"},
+		{"both sources", options{samples: flat, draw: drawFrom("runs/x")}, nil, "one of --samples"},
+		{"--bpd of samples", options{samples: flat, bpd: true}, nil, "--bpd scores a checkpoint"},
+		{"--limit without --bpd", options{samples: flat, dataName: "mnist", limit: 10}, nil, "--limit"},
+		{"samples without --data", options{samples: flat}, nil, "give --data"},
+		{"a flat array", options{samples: flat, dataName: "mnist"}, nil, "N x C x H x W"},
+		{"not a .npy", options{samples: notNPY, dataName: "mnist"}, nil, "not a .npy"},
+		{"no checkpoint", options{draw: drawFrom(filepath.Join(dir, "none"))}, nil, filepath.Join(dir, "none")},
+		{"--n with --bpd", options{draw: drawFrom(filepath.Join(dir, "none")), bpd: true}, []string{"n"}, "--n is for scoring samples"},
+		{"unknown --data", options{samples: flat, dataName: "cifar"}, nil, "--data"},
 	} {
-		err := run(c.o)
+		err := run(c.o, func(flag string) bool { return slices.Contains(c.given, flag) })
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: err = %v, want one line saying %q", c.name, err, c.want)
 		}
