@@ -68,31 +68,15 @@ func (o *softmaxCE) Do(v ...gorgonia.Value) (gorgonia.Value, error) { return do(
 func (o *softmaxCE) BindCPU(c *engine.Call[float32]) func()         { return bindSoftmaxCE(c) }
 func (o *softmaxCE) bind64(c *engine.Call[float64]) func()          { return bindSoftmaxCE(c) }
 
-// The rows' losses are summed in fixed blocks whose partial sums are added
-// in order, so that the result does not depend on the number of cores.
+// The rows' losses are summed by blockMean, so that the result does not
+// depend on the number of cores.
 func bindSoftmaxCE[T engine.Float](c *engine.Call[T]) func() {
 	out, l, t := c.Out.Data, c.In[0].Data, c.In[1].Data
 	n, k := c.In[0].Shape[0], c.In[0].Shape[1]
-	per := max(1, grain/k) // rows per block
-	partial := make([]float64, (n+per-1)/per)
-	body := func(lo, hi int) {
-		for blk := lo; blk < hi; blk++ {
-			var acc float64
-			for r := blk * per; r < min((blk+1)*per, n); r++ {
-				_, loss, _ := ceRow(l[r*k:(r+1)*k], t[r*k:(r+1)*k])
-				acc += loss
-			}
-			partial[blk] = acc
-		}
-	}
-	return func() {
-		par.For(len(partial), 1, body)
-		var sum float64
-		for _, s := range partial {
-			sum += s
-		}
-		out[0] = T(sum / float64(n))
-	}
+	return blockMean(out, n, max(1, grain/k), func(r int) float64 {
+		_, loss, _ := ceRow(l[r*k:(r+1)*k], t[r*k:(r+1)*k])
+		return loss
+	})
 }
 
 func (o *softmaxCE) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {

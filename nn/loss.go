@@ -26,19 +26,25 @@ func (o *mse) Do(v ...gorgonia.Value) (gorgonia.Value, error) { return do(o, v) 
 func (o *mse) BindCPU(c *engine.Call[float32]) func()         { return bindMSE(c) }
 func (o *mse) bind64(c *engine.Call[float64]) func()          { return bindMSE(c) }
 
-// The sum runs in float64 over fixed blocks of grain elements whose partial
-// sums are then added in order, so the result does not depend on the number
-// of cores.
 func bindMSE[T engine.Float](c *engine.Call[T]) func() {
 	out, a, b := c.Out.Data, c.In[0].Data, c.In[1].Data
-	n := len(a)
-	partial := make([]float64, (n+grain-1)/grain)
+	return blockMean(out, len(a), grain, func(i int) float64 {
+		d := float64(a[i]) - float64(b[i])
+		return d * d
+	})
+}
+
+// blockMean returns a kernel that writes into out[0] the mean of term(i)
+// over i < n. The terms are summed in float64 over fixed blocks of per
+// terms whose partial sums are then added in order, so that the result
+// does not depend on the number of cores.
+func blockMean[T engine.Float](out []T, n, per int, term func(i int) float64) func() {
+	partial := make([]float64, (n+per-1)/per)
 	body := func(lo, hi int) {
 		for blk := lo; blk < hi; blk++ {
 			var acc float64
-			for i := blk * grain; i < min((blk+1)*grain, n); i++ {
-				d := float64(a[i]) - float64(b[i])
-				acc += d * d
+			for i := blk * per; i < min((blk+1)*per, n); i++ {
+				acc += term(i)
 			}
 			partial[blk] = acc
 		}
