@@ -27,7 +27,9 @@ for pkg in gpu nn train score; do
 	go test "${flags[@]}" -c -o "$pack/$pkg.test" "./$pkg"
 done
 for lib in libopenblas.so.0 libgfortran.so.5 libquadmath.so.0; do
-	path=$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')
+	# awk reads to the end: exiting at the first match could kill ldconfig
+	# with SIGPIPE, which pipefail turns into a failure.
+	path=$(ldconfig -p | awk -v l="$lib" '$1 == l && p == "" { p = $NF } END { print p }')
 	[ -n "$path" ] || { echo "device-pack: $lib is not installed (make setup)" >&2; exit 1; }
 	cp "$(readlink -f "$path")" "$pack/lib-$lib"
 done
