@@ -43,7 +43,8 @@ const referenceSeed = 0x5C0E
 // precision and recall against them, the judge's confidence and class
 // entropy on the samples, and the Fréchet distance's floor: those test
 // images against m training images, what a model that reproduced the data
-// would score with m samples (n > m samples score a little lower).
+// would score with m samples (n > m samples score a little lower). It is
+// NewReference(j, test, train, m).Score(x, n).
 //
 // Precision and recall are computed on features scaled to unit length, a
 // departure from Kynkäänniemi et al., whose features are Inception's: the
@@ -51,9 +52,59 @@ const referenceSeed = 0x5C0E
 // blank) land near the origin, inside the real set's k-NN balls, where
 // they would count as precise; on the unit sphere they do not.
 func Score(j Judge, x []float32, n int, test, train *data.Dataset) (quality.Report, error) {
-	if j.Dataset() != test.Name {
-		return quality.Report{}, fmt.Errorf("the judge was trained on %s, the samples are scored against %s: want a judge of %s (--judge)", j.Dataset(), test.Name, test.Name)
+	ref, err := NewReference(j, test, train, min(n, test.N, train.N))
+	if err != nil {
+		return quality.Report{}, err
 	}
+	return ref.Score(x, n)
+}
+
+// Reference is what samples are scored against, computed once so that
+// scoring over training does not run the judge on the real images each
+// time: m test images' features and moments, and the floor.
+type Reference struct {
+	judge    Judge
+	test     *data.Dataset
+	testFeat quality.Vectors
+	testM    quality.Moments
+	floor    float64
+}
+
+// NewReference runs the judge on m test and m training images, each a
+// fixed random subset of its set, for Reference.Score.
+func NewReference(j Judge, test, train *data.Dataset, m int) (*Reference, error) {
+	if j.Dataset() != test.Name {
+		return nil, fmt.Errorf("the judge was trained on %s, the samples are scored against %s: want a judge of %s (--judge)", j.Dataset(), test.Name, test.Name)
+	}
+	if m < 2 || m > min(test.N, train.N) {
+		return nil, fmt.Errorf("%d reference images: want 2 to %d, the smaller of the %s test and training sets", m, min(test.N, train.N), test.Name)
+	}
+	testFeat, _, err := features(j, subset(test, m), m, "test images")
+	if err != nil {
+		return nil, err
+	}
+	trainFeat, _, err := features(j, subset(train, m), m, "training images")
+	if err != nil {
+		return nil, err
+	}
+	r := &Reference{judge: j, test: test, testFeat: testFeat}
+	if r.testM, err = quality.MomentsOf(testFeat); err != nil {
+		return nil, fmt.Errorf("the test images' features: %w", err)
+	}
+	trainM, err := quality.MomentsOf(trainFeat)
+	if err != nil {
+		return nil, fmt.Errorf("the training images' features: %w", err)
+	}
+	if r.floor, err = quality.Frechet(r.testM, trainM); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Score scores the n generated images x against the reference, as the
+// function Score describes.
+func (ref *Reference) Score(x []float32, n int) (quality.Report, error) {
+	test := ref.test
 	d := test.C * test.H * test.W
 	if n < 2 || len(x) != n*d {
 		return quality.Report{}, fmt.Errorf("%d values for %d samples: want at least 2 images of %dx%dx%d (%s)", len(x), n, test.C, test.H, test.W, test.Name)
@@ -68,39 +119,19 @@ func Score(j Judge, x []float32, n int, test, train *data.Dataset) (quality.Repo
 	if lowest >= 0 {
 		return quality.Report{}, fmt.Errorf("no sample value is below 0: want images in [-1, 1], not [0, 1] (scale them by 2x-1)")
 	}
-	m := min(n, test.N, train.N)
-	gen, genProbs, err := features(j, x, n, "samples")
+	gen, genProbs, err := features(ref.judge, x, n, "samples")
 	if err != nil {
 		return quality.Report{}, err
 	}
-	testFeat, _, err := features(j, subset(test, m), m, "test images")
-	if err != nil {
-		return quality.Report{}, err
-	}
-	trainFeat, _, err := features(j, subset(train, m), m, "training images")
-	if err != nil {
-		return quality.Report{}, err
-	}
-	var r quality.Report
+	r := quality.Report{FDFloor: ref.floor}
 	genM, err := quality.MomentsOf(gen)
 	if err != nil {
 		return r, fmt.Errorf("the samples' features: %w", err)
 	}
-	testM, err := quality.MomentsOf(testFeat)
-	if err != nil {
-		return r, fmt.Errorf("the test images' features: %w", err)
-	}
-	trainM, err := quality.MomentsOf(trainFeat)
-	if err != nil {
-		return r, fmt.Errorf("the training images' features: %w", err)
-	}
-	if r.FD, err = quality.Frechet(genM, testM); err != nil {
+	if r.FD, err = quality.Frechet(genM, ref.testM); err != nil {
 		return r, err
 	}
-	if r.FDFloor, err = quality.Frechet(testM, trainM); err != nil {
-		return r, err
-	}
-	kid, err := quality.KID(gen, testFeat, quality.KIDOptions{Seed: 1})
+	kid, err := quality.KID(gen, ref.testFeat, quality.KIDOptions{Seed: 1})
 	if err != nil {
 		return r, err
 	}
@@ -111,7 +142,7 @@ func Score(j Judge, x []float32, n int, test, train *data.Dataset) (quality.Repo
 	if r.ClassEntropy, err = quality.ClassEntropy(genProbs); err != nil {
 		return r, err
 	}
-	if r.Precision, r.Recall, err = quality.PrecisionRecall(unitLength(testFeat), unitLength(gen), 0); err != nil {
+	if r.Precision, r.Recall, err = quality.PrecisionRecall(unitLength(ref.testFeat), unitLength(gen), 0); err != nil {
 		return r, err
 	}
 	return r, nil

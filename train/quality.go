@@ -96,7 +96,12 @@ func (tr *Trainer) scoreSamples(ctx context.Context) (map[string]float64, error)
 		}
 		copy(all[first*d:], x[:min(batch, n-first)*d])
 	}
-	r, err := evaluate.Score(tr.judge, all, n, tr.test, tr.ds)
+	if tr.reference == nil {
+		if tr.reference, err = evaluate.NewReference(tr.judge, tr.test, tr.ds, min(n, tr.test.N, tr.ds.N)); err != nil {
+			return nil, err
+		}
+	}
+	r, err := tr.reference.Score(all, n)
 	if err != nil {
 		return nil, err
 	}

@@ -97,16 +97,17 @@ var figureKeys = []string{"fd", "fd_floor", "kid", "kid_se", "confident", "class
 // With train.eval_every 2, steps 2, 4 and 6 (and only they) have the
 // judge's figures in their metrics line, even where train.log_every
 // would write none; the samples are scored against the test set and the
-// floor against the training set (three sets of 20 images per
-// evaluation, after one image at the start for the features' size). Scoring leaves training alone: a run with it has the
+// floor against the training set (20 test and 20 training images at the
+// first evaluation, 20 samples at each, after one image at the start for
+// the features' size). Scoring leaves training alone: a run with it has the
 // weights and losses of a run without, and one resumed from step 3 has
 // the same lines, figures included, as the uninterrupted one.
 func TestScoringOverTraining(t *testing.T) {
 	straightDir, judged := t.TempDir(), 0
 	straight := scoredTrainer(t, scoredConfig(t, straightDir, "train.steps=6", "train.log_every=3"), false, &judged)
 	run(t, straight)
-	if judged != 1+3*3*20 {
-		t.Errorf("the judge scored %d images, want 1 at the start (its features' size) and 3 evaluations of 3 sets of 20", judged)
+	if judged != 1+2*20+3*20 {
+		t.Errorf("the judge scored %d images, want 1 at the start (its features' size), 2 real sets of 20 once and 3 evaluations of 20 samples", judged)
 	}
 	lines := metricLines(t, straightDir)
 	var steps []int

@@ -64,10 +64,13 @@ type Trainer struct {
 	classes []uint8
 	labels  []float32
 	// judge, test and ds score samples over training (train.eval_every).
-	judge    evaluate.Judge
-	test, ds *data.Dataset
-	log      *slog.Logger
-	progress io.Writer
+	judge evaluate.Judge
+	// reference is the real images' side of the scores, computed at the
+	// first evaluation.
+	reference *evaluate.Reference
+	test, ds  *data.Dataset
+	log       *slog.Logger
+	progress  io.Writer
 }
 
 // New builds family f's training step for cfg on ds, initialised from
