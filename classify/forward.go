@@ -37,16 +37,9 @@ func (f *Family) newForward(w model.Weights, batch int, o model.SampleOptions) (
 	if err != nil {
 		return nil, fmt.Errorf("classifier: compiling the network: %w", err)
 	}
-	for _, p := range b.Params {
-		v, name, ok := w.Param(p.Name(), o.EMA)
-		if !ok {
-			plans.Close()
-			return nil, fmt.Errorf("classifier: the weights have no tensor %s (is this a checkpoint of this classifier?)", name)
-		}
-		if err := plans.Plans[0].Write(p, v); err != nil {
-			plans.Close()
-			return nil, fmt.Errorf("classifier: tensor %s: %w", name, err)
-		}
+	if err := w.Load(plans.Plans[0], b.Params, o.EMA); err != nil {
+		plans.Close()
+		return nil, fmt.Errorf("classifier: %w", err)
 	}
 	dim := f.cfg.Features
 	return &forward{plans: plans, x: x, features: features, logits: logits, batch: batch, dim: dim, imageSize: f.c * f.h * f.w,

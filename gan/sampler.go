@@ -57,27 +57,17 @@ func (f *Family) NewSampler(w model.Weights, batch int, o model.SampleOptions) (
 	}
 	s := &sampler{plans: plans, plan: plans.Plans[0], z: z, img: img, zbuf: make([]float32, batch*f.latent),
 		batch: batch, latent: f.latent, imageSize: f.c * f.h * f.w, seed: o.Sample.Seed}
-	load := func(n *gorgonia.Node, ema bool) error {
-		v, key, ok := w.Param(n.Name(), ema)
-		if !ok {
-			return fmt.Errorf("gan: the weights have no %s (is this a checkpoint of this GAN?)", key)
-		}
-		if err := s.plan.Write(n, v); err != nil {
-			return fmt.Errorf("gan: weights %s: %w", key, err)
-		}
-		return nil
+	state := make([]*gorgonia.Node, len(l.state))
+	for i, st := range l.state {
+		state[i] = st.value
 	}
-	for _, p := range l.Params {
-		if err := load(p, o.EMA); err != nil {
-			plans.Close()
-			return nil, err
-		}
+	err = w.Load(s.plan, l.Params, o.EMA)
+	if err == nil {
+		err = w.Load(s.plan, state, false) // BatchNorm's statistics have no average
 	}
-	for _, st := range l.state {
-		if err := load(st.value, false); err != nil {
-			plans.Close()
-			return nil, err
-		}
+	if err != nil {
+		plans.Close()
+		return nil, fmt.Errorf("gan: %w", err)
 	}
 	return s, nil
 }

@@ -12,10 +12,13 @@
 package model
 
 import (
+	"fmt"
+
 	"gorgonia.org/gorgonia"
 
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
+	"github.com/scoregen/scoregen/engine"
 	"github.com/scoregen/scoregen/nn"
 	"github.com/scoregen/scoregen/optim"
 )
@@ -167,6 +170,23 @@ func (w Weights) Param(name string, ema bool) (v []float32, from string, ok bool
 	}
 	v, ok = w(name)
 	return v, name, ok
+}
+
+// Load writes into plan, for each of nodes, the tensor of its name (with
+// ema its moving average where kept: Param), as a sampler or evaluator
+// loads a checkpoint into the plan it compiled. A missing tensor is an
+// error naming it.
+func (w Weights) Load(plan *engine.Plan, nodes []*gorgonia.Node, ema bool) error {
+	for _, n := range nodes {
+		v, name, ok := w.Param(n.Name(), ema)
+		if !ok {
+			return fmt.Errorf("the weights have no tensor %s (is this a checkpoint of this model?)", name)
+		}
+		if err := plan.Write(n, v); err != nil {
+			return fmt.Errorf("tensor %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // SampleOptions are how a sampler runs.

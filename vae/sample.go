@@ -56,16 +56,9 @@ func compileWith(w model.Weights, params []*gorgonia.Node, o model.SampleOptions
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range params {
-		v, name, ok := w.Param(p.Name(), o.EMA)
-		if !ok {
-			plans.Close()
-			return nil, fmt.Errorf("vae: the checkpoint has no tensor %s", name)
-		}
-		if err := plans.Plans[0].Write(p, v); err != nil {
-			plans.Close()
-			return nil, fmt.Errorf("vae: tensor %s: %w", name, err)
-		}
+	if err := w.Load(plans.Plans[0], params, o.EMA); err != nil {
+		plans.Close()
+		return nil, fmt.Errorf("vae: %w", err)
 	}
 	return plans, nil
 }
