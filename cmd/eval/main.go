@@ -101,8 +101,10 @@ func run(o options, given func(flag string) bool) error {
 			}
 		}
 	}
+	var c *ckpt.Checkpoint
 	if o.draw.Ckpt != "" {
-		if err := fromCheckpoint(&o); err != nil {
+		var err error
+		if c, err = fromCheckpoint(&o); err != nil {
 			return err
 		}
 	} else if o.dataName == "" {
@@ -112,7 +114,7 @@ func run(o options, given func(flag string) bool) error {
 		return fmt.Errorf("--data: %w", err)
 	}
 	if o.bpd {
-		return likelihood(o)
+		return likelihood(o, c)
 	}
 	var x []float32
 	var shape []int
@@ -189,14 +191,15 @@ func readSamples(path string) (x []float32, shape []int, err error) {
 }
 
 // fromCheckpoint takes from --ckpt's config what the flags leave open: the
-// data set (refusing another --data), its folder and the sampler's steps.
-func fromCheckpoint(o *options) error {
+// data set (refusing another --data), its folder and the sampler's steps;
+// it returns the checkpoint.
+func fromCheckpoint(o *options) (*ckpt.Checkpoint, error) {
 	c, err := ckpt.Open(o.draw.Ckpt)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if o.dataName != "" && o.dataName != c.Config.Data.Name {
-		return fmt.Errorf("--data %s: checkpoint %s was trained on %s", o.dataName, c.Path, c.Config.Data.Name)
+		return nil, fmt.Errorf("--data %s: checkpoint %s was trained on %s", o.dataName, c.Path, c.Config.Data.Name)
 	}
 	o.dataName = c.Config.Data.Name
 	if o.dataDir == "" {
@@ -205,7 +208,7 @@ func fromCheckpoint(o *options) error {
 	if o.draw.Steps == 0 {
 		o.draw.Steps = c.Config.Sample.Steps
 	}
-	return nil
+	return c, nil
 }
 
 // draw samples --n images from --ckpt into --npy, or a temporary file
@@ -231,12 +234,9 @@ func draw(o *options) (done func(), err error) {
 	return done, nil
 }
 
-// likelihood prints the test-set bounds of --ckpt's model.
-func likelihood(o options) error {
-	c, err := ckpt.Open(o.draw.Ckpt)
-	if err != nil {
-		return err
-	}
+// likelihood prints the test-set bounds of the model of c, --ckpt's
+// checkpoint.
+func likelihood(o options, c *ckpt.Checkpoint) error {
 	cfg := c.Config
 	if o.draw.Device != "" {
 		cfg.Device = o.draw.Device
