@@ -22,6 +22,8 @@ import (
 type Judge interface {
 	// Dataset is the data.name the judge was trained on.
 	Dataset() string
+	// Dim is the length of an image's features.
+	Dim() int
 	// Run returns, for the n images in x (NCHW, in [-1, 1]), their
 	// features (n rows of the judge's feature dimension) and their class
 	// probabilities (n rows of 10), row-major.

@@ -16,6 +16,7 @@ import (
 type poolJudge struct{ dataset string }
 
 func (j poolJudge) Dataset() string { return j.dataset }
+func (j poolJudge) Dim() int        { return 16 }
 
 func (j poolJudge) Run(x []float32, n int) (features, probs []float64, err error) {
 	const side, tile = 28, 7

@@ -49,15 +49,9 @@ func checkScoring(f model.Family, cfg *configs.Config, ds *data.Dataset, opt Opt
 	}
 	// A Fréchet distance needs more images than the judge has features,
 	// in the samples and in the real sets, which Score cuts to as many.
-	one := make([]float32, c*h*w)
-	opt.Test.Images(one, 0, 1)
-	feat, _, err := opt.Judge.Run(one, 1)
-	if err != nil {
-		return fmt.Errorf("train.judge %s: %w", JudgeDir(cfg), err)
-	}
-	if n := min(cfg.Train.EvalN, opt.Test.N, ds.N); n <= len(feat) {
+	if n, dim := min(cfg.Train.EvalN, opt.Test.N, ds.N), opt.Judge.Dim(); n <= dim {
 		return fmt.Errorf("train.eval_n %d: %d images (of the samples, %d test and %d training images) for a judge of %d features; want more images than features",
-			cfg.Train.EvalN, n, opt.Test.N, ds.N, len(feat))
+			cfg.Train.EvalN, n, opt.Test.N, ds.N, dim)
 	}
 	if ch, ok := f.(model.SamplingChecker); ok {
 		return ch.CheckSampling(evalBatch(cfg), cfg.Device, "sample.n")

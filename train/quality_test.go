@@ -26,6 +26,7 @@ type tileJudge struct {
 }
 
 func (j tileJudge) Dataset() string { return j.dataset }
+func (j tileJudge) Dim() int        { return 4 }
 
 func (j tileJudge) Run(x []float32, n int) (features, probs []float64, err error) {
 	*j.images += n
@@ -98,16 +99,16 @@ var figureKeys = []string{"fd", "fd_floor", "kid", "kid_se", "confident", "class
 // judge's figures in their metrics line, even where train.log_every
 // would write none; the samples are scored against the test set and the
 // floor against the training set (20 test and 20 training images at the
-// first evaluation, 20 samples at each, after one image at the start for
-// the features' size). Scoring leaves training alone: a run with it has the
+// first evaluation, 20 samples at each). Scoring leaves training alone: a
+// run with it has the
 // weights and losses of a run without, and one resumed from step 3 has
 // the same lines, figures included, as the uninterrupted one.
 func TestScoringOverTraining(t *testing.T) {
 	straightDir, judged := t.TempDir(), 0
 	straight := scoredTrainer(t, scoredConfig(t, straightDir, "train.steps=6", "train.log_every=3"), false, &judged)
 	run(t, straight)
-	if judged != 1+2*20+3*20 {
-		t.Errorf("the judge scored %d images, want 1 at the start (its features' size), 2 real sets of 20 once and 3 evaluations of 20 samples", judged)
+	if judged != 2*20+3*20 {
+		t.Errorf("the judge scored %d images, want 2 real sets of 20 once and 3 evaluations of 20 samples", judged)
 	}
 	lines := metricLines(t, straightDir)
 	var steps []int
@@ -230,7 +231,7 @@ func TestInterruptWhileScoring(t *testing.T) {
 		t.Fatalf("after Ctrl-C while scoring step 2: latest checkpoint step %d, %v", step, err)
 	}
 	lines := metricLines(t, dir)
-	if _, ok := lines[len(lines)-1]["fd"]; ok || judged != 1 || int(lines[len(lines)-1]["step"]) != 2 {
-		t.Fatalf("last line %v, the judge scored %d images; want step 2 without figures, and only the start's image", lines[len(lines)-1], judged)
+	if _, ok := lines[len(lines)-1]["fd"]; ok || judged != 0 || int(lines[len(lines)-1]["step"]) != 2 {
+		t.Fatalf("last line %v, the judge scored %d images; want step 2 without figures, and none judged", lines[len(lines)-1], judged)
 	}
 }
