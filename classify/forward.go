@@ -2,7 +2,6 @@ package classify
 
 import (
 	"fmt"
-	"math"
 
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -70,18 +69,9 @@ func (p *forward) run(x []float32, n int) (features, logits []float32, err error
 
 func (p *forward) close() { p.plans.Close() }
 
-// logSoftmax writes log softmax(logits) into dst, in float64 with the
-// maximum subtracted before exp.
+// logSoftmax writes log softmax(logits) into dst, in float64.
 func logSoftmax(dst []float64, logits []float32) {
-	m := math.Inf(-1)
-	for _, v := range logits {
-		m = max(m, float64(v))
-	}
-	var s float64
-	for _, v := range logits {
-		s += math.Exp(float64(v) - m)
-	}
-	lse := m + math.Log(s)
+	lse := nn.LogSumExp(logits)
 	for j, v := range logits {
 		dst[j] = float64(v) - lse
 	}

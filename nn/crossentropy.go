@@ -25,20 +25,30 @@ import (
 // ceRow is row l's log-sum-exp, its cross-entropy against t, and the sum
 // of t (1 for a one-hot row).
 func ceRow[T engine.Float](l, t []T) (lse, loss, tsum float64) {
-	m := float64(l[0])
-	for _, v := range l {
-		m = max(m, float64(v))
-	}
-	var s float64
-	for _, v := range l {
-		s += math.Exp(float64(v) - m)
-	}
-	lse = m + math.Log(s)
+	lse = LogSumExp(l)
 	for j, v := range l {
 		loss += float64(t[j]) * (lse - float64(v))
 		tsum += float64(t[j])
 	}
 	return lse, loss, tsum
+}
+
+// LogSumExp is log sum_j exp(v_j) in float64, with the largest v_j taken
+// out before exp so that no term overflows; -Inf or +Inf when that is the
+// largest.
+func LogSumExp[T engine.Float](v []T) float64 {
+	m := math.Inf(-1)
+	for _, x := range v {
+		m = max(m, float64(x))
+	}
+	if math.IsInf(m, 0) {
+		return m
+	}
+	var s float64
+	for _, x := range v {
+		s += math.Exp(float64(x) - m)
+	}
+	return m + math.Log(s)
 }
 
 // classRows checks that logits and targets are both [N, classes].

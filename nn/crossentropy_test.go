@@ -129,3 +129,22 @@ func TestAccuracyCountsRows(t *testing.T) {
 		t.Errorf("the gradient of the accuracy: err = %v, want one naming it", err)
 	}
 }
+
+// LogSumExp matches the direct formula where exp does not overflow, stays
+// finite where it would (1000 + log 2), and is -Inf for a row of -Inf.
+func TestLogSumExp(t *testing.T) {
+	v := []float64{-1.5, 0.25, 3, 2}
+	var s float64
+	for _, x := range v {
+		s += math.Exp(x)
+	}
+	if got, want := LogSumExp(v), math.Log(s); math.Abs(got-want) > 1e-14 {
+		t.Errorf("LogSumExp(%v) = %v, want %v", v, got, want)
+	}
+	if got, want := LogSumExp([]float32{1000, 1000}), 1000+math.Ln2; math.Abs(got-want) > 1e-12 {
+		t.Errorf("LogSumExp(1000, 1000) = %v, want %v", got, want)
+	}
+	if got := LogSumExp([]float64{math.Inf(-1), math.Inf(-1)}); !math.IsInf(got, -1) {
+		t.Errorf("LogSumExp(-Inf, -Inf) = %v, want -Inf", got)
+	}
+}

@@ -212,16 +212,5 @@ func klNormal(mu, lv []float32) float64 {
 
 // logMeanExp is log (1/K) sum_k e^(v_k), computed without overflow.
 func logMeanExp(v []float64) float64 {
-	top := math.Inf(-1)
-	for _, x := range v {
-		top = max(top, x)
-	}
-	if math.IsInf(top, 0) {
-		return top
-	}
-	var s float64
-	for _, x := range v {
-		s += math.Exp(x - top)
-	}
-	return top + math.Log(s/float64(len(v)))
+	return nn.LogSumExp(v) - math.Log(float64(len(v)))
 }
