@@ -61,6 +61,9 @@ func (c *CPU) Bind(op any, out Slot, in []Slot) (func() error, error) {
 	default:
 		return nil, fmt.Errorf("op %v (%T) has no CPU kernel: only nn ops can be compiled", op, op)
 	}
+	if t := family(op, in); t != nil {
+		run = timed(t, op, in, run)
+	}
 	return func() error { run(); return nil }, nil
 }
 

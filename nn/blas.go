@@ -10,7 +10,9 @@ void openblas_set_num_threads(int);
 import "C"
 
 import (
+	"math"
 	"sync"
+	"time"
 	"unsafe"
 
 	"gonum.org/v1/gonum/blas"
@@ -21,6 +23,9 @@ import (
 )
 
 var openblas netlib.Implementation
+
+// gemmLibrary is what gemm calls, for the profile.
+const gemmLibrary = "OpenBLAS"
 
 // OpenBLAS's own threads spin after each call and then compete with our
 // element-wise kernels for the cores (a third of a step's CPU time went to
@@ -113,4 +118,23 @@ func as32[T engine.Float](s []T) []float32 {
 
 func as64[T engine.Float](s []T) []float64 {
 	return unsafe.Slice((*float64)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}
+
+// PeakGEMM measures the CPU's SGEMM speed on this machine now, in GFLOP/s,
+// on square products of size n split across the cores as the kernels split
+// theirs (the best of reps), so that a profile can set each op's speed
+// beside the machine's limit measured in the same run. It also returns the
+// library's name.
+func PeakGEMM(n, reps int) (gflops float64, library string) {
+	a, b, c := make([]float32, n*n), make([]float32, n*n), make([]float32, n*n)
+	for i := range a {
+		a[i], b[i] = float32(i%7)/7, float32(i%5)/5
+	}
+	best := math.Inf(1)
+	for range reps {
+		start := time.Now()
+		sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n)
+		best = min(best, time.Since(start).Seconds())
+	}
+	return 2 * float64(n) * float64(n) * float64(n) / best / 1e9, gemmLibrary
 }

@@ -266,6 +266,27 @@ func (o *conv2d) ScratchSize(in []tensor.Shape) int {
 	return g.scratch()
 }
 
+// convFlops is the multiply-adds of a convolution of geometry g, twice:
+// the same for its forward pass and for each of its two gradients.
+func convFlops(g convGeom) float64 { return 2 * float64(g.n*g.k*g.ohw()*g.kdim()) }
+
+func (o *conv2d) Flops(in []tensor.Shape) float64 {
+	return convFlops(newConvGeom(in[0], in[1], o.stride, o.pad))
+}
+func (o *conv2dInputGrad) Flops(in []tensor.Shape) float64 {
+	return convFlops(newConvGeom(o.out, in[1], o.stride, o.pad))
+}
+func (o *conv2dWeightGrad) Flops(in []tensor.Shape) float64 {
+	return convFlops(newConvGeom(in[0], o.out, o.stride, o.pad))
+}
+
+func (o *conv2d) Library() string           { return convLibrary }
+func (o *conv2dInputGrad) Library() string  { return convLibrary }
+func (o *conv2dWeightGrad) Library() string { return convLibrary }
+
+// convLibrary is what the float32 convolutions call, for the profile.
+const convLibrary = "im2col+" + gemmLibrary
+
 func bindConv2d[T engine.Float](o *conv2d, c *engine.Call[T]) func() {
 	g := newConvGeom(c.In[0].Shape, c.In[1].Shape, o.stride, o.pad)
 	if c.BatchInvariant {

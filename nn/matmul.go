@@ -65,6 +65,13 @@ func (o *matMul) Do(v ...gorgonia.Value) (gorgonia.Value, error) { return do(o, 
 func (o *matMul) BindCPU(c *engine.Call[float32]) func()         { return bindMatMul(o, c) }
 func (o *matMul) bind64(c *engine.Call[float64]) func()          { return bindMatMul(o, c) }
 
+func (o *matMul) Library() string { return gemmLibrary }
+
+func (o *matMul) Flops(in []tensor.Shape) float64 {
+	d := newMatDims(in[0], in[1], o.transA, o.transB)
+	return 2 * float64(d.batch*d.m*d.n*d.k)
+}
+
 func bindMatMul[T engine.Float](o *matMul, c *engine.Call[T]) func() {
 	d := newMatDims(c.In[0].Shape, c.In[1].Shape, o.transA, o.transB)
 	out, a, b := c.Out.Data, c.In[0].Data, c.In[1].Data

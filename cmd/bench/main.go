@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -31,7 +32,9 @@ import (
 
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
+	"github.com/scoregen/scoregen/engine"
 	"github.com/scoregen/scoregen/models"
+	"github.com/scoregen/scoregen/nn"
 	"github.com/scoregen/scoregen/score"
 	"github.com/scoregen/scoregen/train"
 	"github.com/scoregen/scoregen/unet"
@@ -46,6 +49,8 @@ type Result struct {
 	Steps       int     `json:"steps"`
 	SampleSteps int     `json:"sample_steps,omitempty"`
 	MedianStepS float64 `json:"median_step_s"`
+	MinStepS    float64 `json:"min_step_s"`
+	MaxStepS    float64 `json:"max_step_s"`
 	ImagesPerS  float64 `json:"images_per_s"`
 	GflopPerS   float64 `json:"gflop_per_s"`
 	PeakRSSMiB  float64 `json:"peak_rss_mib"`
@@ -56,6 +61,9 @@ type Result struct {
 	PlanMiB       float64 `json:"plan_mib,omitempty"`
 	DevicePeakMiB float64 `json:"device_peak_mib,omitempty"`
 	GPUOverCPU    float64 `json:"gpu_over_cpu,omitempty"` // training images/s, cuda over cpu, when both ran
+	// Ops is the --profile of a CPU step: each op family's time over
+	// all the timed steps.
+	Ops []engine.OpTime `json:"ops,omitempty"`
 }
 
 func main() {
@@ -79,6 +87,7 @@ func main() {
 	f.Bool("tf32", false, "let cuBLAS use TF32 tensor cores on the GPU")
 	f.Bool("json", false, "print one JSON object per line instead of a table")
 	f.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
+	f.Bool("profile", false, "print each op family's share of a CPU step's time, its GFLOP/s and its share of the FLOPs, beside the SGEMM peak measured in the same run")
 	v.SetEnvPrefix("BENCH")
 	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
 	v.AutomaticEnv()
@@ -126,6 +135,10 @@ func run(v *viper.Viper) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	profiling := v.GetBool("profile")
+	if profiling {
+		engine.StartProfile()
+	}
 	var results []Result
 	trained := map[string]float64{}
 	for _, dev := range devices {
@@ -141,7 +154,7 @@ func run(v *viper.Viper) error {
 			if r, err = benchFamily(cfg, name, steps, warmup[dev]); err != nil {
 				return fmt.Errorf("%s: %w", dev, err)
 			}
-			results = append(results, r)
+			results = append(results, withProfile(r, profiling))
 			continue
 		}
 		cfg, err := benchConfig(netCfg, dev, batch, v.GetBool("tf32"))
@@ -156,13 +169,13 @@ func run(v *viper.Viper) error {
 		if cpu, ok := trained["cpu"]; ok && dev == "cuda" {
 			r.GPUOverCPU = r.ImagesPerS / cpu
 		}
-		results = append(results, r)
+		results = append(results, withProfile(r, profiling))
 		if sampleSteps > 0 {
 			r, err := benchSample(cfg, netCfg, sampleBatch, sampleSteps)
 			if err != nil {
 				return fmt.Errorf("%s sampling: %w", dev, err)
 			}
-			results = append(results, r)
+			results = append(results, withProfile(r, profiling))
 		}
 	}
 	for _, r := range results {
@@ -170,7 +183,19 @@ func run(v *viper.Viper) error {
 			return err
 		}
 	}
+	if profiling && !v.GetBool("json") {
+		printProfiles(results)
+	}
 	return nil
+}
+
+// withProfile is r with the op profile of its timed steps, when profiling
+// a CPU run.
+func withProfile(r Result, profiling bool) Result {
+	if profiling && r.Device == "cpu" {
+		r.Ops = engine.Profile()
+	}
+	return r
 }
 
 // benchConfig is the model's VP experiment on dev, with checkpoints and
@@ -204,9 +229,9 @@ func benchFamily(cfg *configs.Config, name string, steps, warm int) (Result, err
 	}
 	defer tr.Close()
 	images := 0
-	med, err := median(steps, warm, func() error {
-		st, err := tr.TrainStep()
-		images = st.Images
+	st, err := timeSteps(steps, warm, func() error {
+		stats, err := tr.TrainStep()
+		images = stats.Images
 		return err
 	})
 	if err != nil {
@@ -214,8 +239,8 @@ func benchFamily(cfg *configs.Config, name string, steps, warm int) (Result, err
 	}
 	plan, peak := tr.Memory()
 	return Result{
-		Kind: "train", Model: name, Device: cfg.Device, Batch: cfg.Data.BatchSize, Steps: steps, MedianStepS: med,
-		ImagesPerS: float64(images) / med, PeakRSSMiB: peakRSSMiB(), PlanMiB: mib(plan), DevicePeakMiB: mib(peak),
+		Kind: "train", Model: name, Device: cfg.Device, Batch: cfg.Data.BatchSize, Steps: steps,
+		MedianStepS: st.median, MinStepS: st.min, MaxStepS: st.max, ImagesPerS: float64(images) / st.median, PeakRSSMiB: peakRSSMiB(), PlanMiB: mib(plan), DevicePeakMiB: mib(peak),
 	}, nil
 }
 
@@ -249,16 +274,16 @@ func benchTrain(cfg *configs.Config, netCfg unet.Config, steps, warm int) (Resul
 		return Result{}, err
 	}
 	defer tr.Close()
-	med, err := median(steps, warm, func() error { _, err := tr.TrainStep(); return err })
+	st, err := timeSteps(steps, warm, func() error { _, err := tr.TrainStep(); return err })
 	if err != nil {
 		return Result{}, err
 	}
 	plan, peak := tr.Memory()
 	batch := cfg.Data.BatchSize
 	return Result{
-		Kind: "train", Model: netCfg.Name, Device: cfg.Device, Batch: batch, Steps: steps, MedianStepS: med,
-		ImagesPerS: float64(batch) / med,
-		GflopPerS:  3 * netCfg.FlopsPerImage() * float64(batch) / med / 1e9, // backward = 2x forward
+		Kind: "train", Model: netCfg.Name, Device: cfg.Device, Batch: batch, Steps: steps,
+		MedianStepS: st.median, MinStepS: st.min, MaxStepS: st.max, ImagesPerS: float64(batch) / st.median,
+		GflopPerS:  3 * netCfg.FlopsPerImage() * float64(batch) / st.median / 1e9, // backward = 2x forward
 		PeakRSSMiB: peakRSSMiB(), PlanMiB: mib(plan), DevicePeakMiB: mib(peak), EstimateMiB: estimateMiB(est),
 	}, nil
 }
@@ -291,6 +316,7 @@ func benchSample(cfg *configs.Config, netCfg unet.Config, batch, steps int) (Res
 		return Result{}, err
 	}
 	m.Sample.Steps = steps
+	engine.ResetProfile()
 	start := time.Now()
 	if err := m.SampleAt(0, x, nil); err != nil {
 		return Result{}, err
@@ -304,27 +330,32 @@ func benchSample(cfg *configs.Config, netCfg unet.Config, batch, steps int) (Res
 	}, nil
 }
 
-// median runs step warm times, then times it `steps` times, and returns the
-// median time in seconds.
-func median(steps, warm int, step func() error) (float64, error) {
+// stepTimes are the seconds that the timed steps took.
+type stepTimes struct{ median, min, max float64 }
+
+// timeSteps runs step warm times, then times it `steps` times. The op
+// profile, if on, counts only the timed steps.
+func timeSteps(steps, warm int, step func() error) (stepTimes, error) {
 	for range warm {
 		if err := step(); err != nil {
-			return 0, err
+			return stepTimes{}, err
 		}
 	}
+	engine.ResetProfile()
 	times := make([]float64, steps)
 	for i := range times {
 		start := time.Now()
 		if err := step(); err != nil {
-			return 0, err
+			return stepTimes{}, err
 		}
 		times[i] = time.Since(start).Seconds()
 	}
 	slices.Sort(times)
+	med := times[steps/2]
 	if steps%2 == 0 {
-		return (times[steps/2-1] + times[steps/2]) / 2, nil
+		med = (times[steps/2-1] + times[steps/2]) / 2
 	}
-	return times[steps/2], nil
+	return stepTimes{med, times[0], times[steps-1]}, nil
 }
 
 func report(r Result, asJSON bool) error {
@@ -335,8 +366,11 @@ func report(r Result, asJSON bool) error {
 	if r.Kind == "sample" {
 		what = fmt.Sprintf("sample (EM, %d steps)", r.SampleSteps)
 	}
-	fmt.Printf("%-8s %-5s %-22s batch %4d: %.4f s/step, %8.2f images/s, %7.1f GFLOP/s, peak RSS %.0f MiB",
-		r.Model, r.Device, what, r.Batch, r.MedianStepS, r.ImagesPerS, r.GflopPerS, r.PeakRSSMiB)
+	fmt.Printf("%-8s %-5s %-22s batch %4d: %.4f s/step", r.Model, r.Device, what, r.Batch, r.MedianStepS)
+	if r.MaxStepS > 0 {
+		fmt.Printf(" (%.4f-%.4f over %d)", r.MinStepS, r.MaxStepS, r.Steps)
+	}
+	fmt.Printf(", %8.2f images/s, %7.1f GFLOP/s, peak RSS %.0f MiB", r.ImagesPerS, r.GflopPerS, r.PeakRSSMiB)
 	if r.Device == "cpu" {
 		fmt.Printf(" (estimated %.0f MiB)", r.EstimateMiB)
 	}
@@ -368,4 +402,44 @@ func peakRSSMiB() float64 {
 		return 0
 	}
 	return float64(ru.Maxrss) / 1024 // kilobytes on Linux
+}
+
+// printProfiles prints, for each profiled result, where its step's time
+// went: each op family's time per step and share of the step, its GFLOP/s
+// and share of the step's counted FLOPs, against the SGEMM peak measured
+// now.
+func printProfiles(results []Result) {
+	peak, lib := nn.PeakGEMM(2048, 5)
+	fmt.Printf("\nSGEMM peak (%s, 2048^3 split over %d cores, best of 5): %.1f GFLOP/s\n", lib, runtime.GOMAXPROCS(0), peak)
+	for _, r := range results {
+		if len(r.Ops) == 0 {
+			continue
+		}
+		runs := float64(r.Steps)
+		what := "training step"
+		if r.Kind == "sample" {
+			runs, what = float64(r.SampleSteps), "sampling step (EM)"
+		}
+		var opSeconds, flops float64
+		for _, o := range r.Ops {
+			opSeconds += o.Seconds
+			flops += o.Flops
+		}
+		step := r.MedianStepS
+		fmt.Printf("\n%s %s, batch %d: %.1f ms a step (median), kernels %.1f ms (mean)\n", r.Model, what, r.Batch, 1e3*step, 1e3*opSeconds/runs)
+		fmt.Printf("| op family | library | calls | ms/step | %% of step | GFLOP/s | %% of FLOPs | %% of peak |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
+		for _, o := range r.Ops {
+			ms := 1e3 * o.Seconds / runs
+			gf, share, ofPeak := "", "", ""
+			if o.Flops > 0 {
+				g := o.Flops / o.Seconds / 1e9
+				gf, share, ofPeak = fmt.Sprintf("%.1f", g), fmt.Sprintf("%.1f", 100*o.Flops/flops), fmt.Sprintf("%.0f", 100*g/peak)
+			}
+			fmt.Printf("| %s | %s | %.0f | %.2f | %.1f | %s | %s | %s |\n", o.Family, o.Library, float64(o.Calls)/runs, ms, 100*ms/1e3/step, gf, share, ofPeak)
+		}
+		rest := step - opSeconds/runs
+		fmt.Printf("| outside the plan (data, noising, optimiser, sampler update) | | | %.2f | %.1f | | | |\n", 1e3*rest, 100*rest/step)
+		fmt.Printf("| all counted FLOPs | | | %.2f | %.1f | %.1f | 100 | %.0f |\n", 1e3*step, 100.0,
+			flops/runs/step/1e9, 100*flops/runs/step/1e9/peak)
+	}
 }
