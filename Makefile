@@ -5,9 +5,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: setup build test bench lint data train eval-nets kernels gpu check-cuda device-check
 
 # setup installs what a fresh machine lacks (OpenBLAS for CPU matrix
-# products; numpy, which tests use to read our .npy files) and fetches the
-# Go modules; it does nothing on a second run.
-DEBS := libopenblas-dev python3-numpy
+# products; oneDNN for CPU convolutions; numpy, which tests use to read our
+# .npy files) and fetches the Go modules; it does nothing on a second run.
+DEBS := libopenblas-dev libdnnl-dev python3-numpy
 setup:
 	@dpkg -s $(DEBS) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS); }
 	$(GO) mod download

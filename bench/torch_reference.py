@@ -62,7 +62,8 @@ python3-torch) has no torch.compile and runs eager mode only.
     python3 bench/torch_reference.py --cpu-smoke     # shapes and syntax only
 
 Each JSON record has cmd/bench's keys kind ("train" or "sample"), model,
-device ("cpu" or "cuda"), batch, steps, median_step_s, images_per_s and
+device ("cpu" or "cuda"), batch, steps, median_step_s (with min_step_s and
+max_step_s), images_per_s and
 peak_rss_mib (MiB), and besides impl ("pytorch"), mode, device_name (the
 GPU's name, or "cpu"), threads (PyTorch's CPU threads), cpu_s_per_step (the
 process's CPU time per timed step, all threads: beside median_step_s it
@@ -813,7 +814,8 @@ def record(kind: str, name: str, params: int, mode: str, batch: int, images_per_
     cuda = device.type == "cuda"
     return {
         "kind": kind, "model": name, "device": device.type, "batch": batch, "steps": len(times),
-        "median_step_s": median, "images_per_s": images_per_step / median, "peak_rss_mib": peak_rss_mib(),
+        "median_step_s": median, "min_step_s": min(times), "max_step_s": max(times),
+        "images_per_s": images_per_step / median, "peak_rss_mib": peak_rss_mib(),
         "impl": "pytorch", "mode": mode,
         "device_name": torch.cuda.get_device_name(device) if cuda else "cpu",
         "threads": torch.get_num_threads(), "cpu_s_per_step": cpu_s,

@@ -67,6 +67,24 @@ func TestBatchInvariantOps(t *testing.T) {
 			func(x *gorgonia.Node, ws []*gorgonia.Node) (*gorgonia.Node, error) {
 				return Conv2d(x, ws[0], ws[1], 1, 1)
 			}},
+		// oneDNN picks other kernels for 1x1, strided and one-channel
+		// convolutions.
+		{"Conv2d 1x1", tensor.Shape{64, 96, 7, 7}, []*tensor.Dense{dense(64, 96, 1, 1), dense(64)},
+			func(x *gorgonia.Node, ws []*gorgonia.Node) (*gorgonia.Node, error) {
+				return Conv2d(x, ws[0], ws[1], 1, 0)
+			}},
+		{"Conv2d stride 2", tensor.Shape{64, 64, 14, 14}, []*tensor.Dense{dense(64, 64, 3, 3), dense(64)},
+			func(x *gorgonia.Node, ws []*gorgonia.Node) (*gorgonia.Node, error) {
+				return Conv2d(x, ws[0], ws[1], 2, 1)
+			}},
+		{"Conv2d from 1 channel", tensor.Shape{64, 1, 28, 28}, []*tensor.Dense{dense(64, 1, 3, 3), dense(64)},
+			func(x *gorgonia.Node, ws []*gorgonia.Node) (*gorgonia.Node, error) {
+				return Conv2d(x, ws[0], ws[1], 1, 1)
+			}},
+		{"Conv2d to 1 channel", tensor.Shape{64, 64, 28, 28}, []*tensor.Dense{dense(1, 64, 3, 3), dense(1)},
+			func(x *gorgonia.Node, ws []*gorgonia.Node) (*gorgonia.Node, error) {
+				return Conv2d(x, ws[0], ws[1], 1, 1)
+			}},
 		{"Linear", tensor.Shape{64, 256}, []*tensor.Dense{dense(256, 256), dense(256)},
 			func(x *gorgonia.Node, ws []*gorgonia.Node) (*gorgonia.Node, error) { return Linear(x, ws[0], ws[1]) }},
 	} {

@@ -22,6 +22,9 @@ import (
 // on the 2-core benchmark, chunks four times larger were 5-20% slower. It is
 // a variable so that tests can force a batch into several chunks.
 //
+// These kernels serve the float64 instantiation (tests) and, with
+// UseConvLibrary(ConvIm2col), float32; float32 plans use oneDNN (dnnl.go).
+//
 // OpenBLAS rounds a column of a product differently with the product's
 // width, so an image's output depends on the other images of its chunk:
 // with Call.BatchInvariant (sampling plans) the forward convolution runs one
@@ -284,11 +287,11 @@ func (o *conv2d) Library() string           { return convLibrary }
 func (o *conv2dInputGrad) Library() string  { return convLibrary }
 func (o *conv2dWeightGrad) Library() string { return convLibrary }
 
-// convLibrary is what the float32 convolutions call, for the profile.
-const convLibrary = "im2col+" + gemmLibrary
-
 func bindConv2d[T engine.Float](o *conv2d, c *engine.Call[T]) func() {
 	g := newConvGeom(c.In[0].Shape, c.In[1].Shape, o.stride, o.pad)
+	if run := dnnlKernel(dnnlForward, g, c); run != nil {
+		return run
+	}
 	if c.BatchInvariant {
 		g.chunk = 1
 	}
@@ -405,6 +408,9 @@ func (o *conv2dInputGrad) ScratchSize(in []tensor.Shape) int {
 
 func bindConv2dInputGrad[T engine.Float](o *conv2dInputGrad, c *engine.Call[T]) func() {
 	g := newConvGeom(c.Out.Shape, c.In[1].Shape, o.stride, o.pad)
+	if run := dnnlKernel(dnnlBackwardData, g, c); run != nil {
+		return run
+	}
 	dx, dy, w := c.Out.Data, c.In[0].Data, c.In[1].Data
 	kdim, ohw := g.kdim(), g.ohw()
 
@@ -467,6 +473,9 @@ func (o *conv2dWeightGrad) ScratchSize(in []tensor.Shape) int {
 
 func bindConv2dWeightGrad[T engine.Float](o *conv2dWeightGrad, c *engine.Call[T]) func() {
 	g := newConvGeom(c.In[0].Shape, c.Out.Shape, o.stride, o.pad)
+	if run := dnnlKernel(dnnlBackwardWeights, g, c); run != nil {
+		return run
+	}
 	dw, x, dy := c.Out.Data, c.In[0].Data, c.In[1].Data
 	kdim, ohw := g.kdim(), g.ohw()
 

@@ -3,8 +3,9 @@
 # GPU machine without Go needs for scripts/device-check.sh, into .device/
 # (git-ignored; small enough to carry): the -tags gpu bench binary and the
 # test binaries of the packages with GPU tests, and the shared libraries
-# they need that a CUDA image may lack (OpenBLAS and its Fortran runtime;
-# never libcuda or cuBLAS, which must be the machine's own), all gzipped.
+# they need that a CUDA image may lack (OpenBLAS and its Fortran runtime,
+# oneDNN; never libcuda or cuBLAS, which must be the machine's own), all
+# gzipped.
 #
 #   scripts/device-pack.sh          # for the GPU machine
 #   PACK=DIR scripts/device-pack.sh --cpu
@@ -26,7 +27,7 @@ go build "${flags[@]}" -o "$pack/bench" ./cmd/bench
 for pkg in gpu nn train score; do
 	go test "${flags[@]}" -c -o "$pack/$pkg.test" "./$pkg"
 done
-for lib in libopenblas.so.0 libgfortran.so.5 libquadmath.so.0; do
+for lib in libopenblas.so.0 libgfortran.so.5 libquadmath.so.0 libdnnl.so.2; do
 	# awk reads to the end: exiting at the first match could kill ldconfig
 	# with SIGPIPE, which pipefail turns into a failure.
 	path=$(ldconfig -p | awk -v l="$lib" '$1 == l && p == "" { p = $NF } END { print p }')

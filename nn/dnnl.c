@@ -1,0 +1,221 @@
+// oneDNN convolutions for the CPU kernels of Conv2d and its two gradients.
+//
+// A conv is one oneDNN primitive for one layer shape, created once when a
+// plan binds its node and run every step. Our tensors stay in plain NCHW
+// (and OIHW for weights); where the primitive prefers a blocked layout, the
+// conv reorders its operands into and out of buffers that all convs share
+// (plans run one kernel at a time), so the memory cost is that of the
+// largest layer, not of every layer.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+
+#include "dnnl_conv.h"
+
+static dnnl_engine_t engine;
+static dnnl_stream_t stream;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+// The shared buffers of reordered operands, one per port, grown by
+// conv_new (never while a step runs).
+static void *pool[4];
+static size_t pool_size[4];
+
+typedef struct {
+	int arg;          // DNNL_ARG_*
+	int output;       // written by the primitive
+	dnnl_memory_t user;       // our plain-layout tensor
+	dnnl_memory_t prim;       // the primitive's layout, or NULL when it is ours
+	dnnl_primitive_t reorder; // user -> prim for inputs, prim -> user for outputs
+} port;
+
+struct conv {
+	dnnl_primitive_desc_t pd;
+	dnnl_primitive_t prim;
+	port ports[4];
+	int nports;
+};
+
+static int fail(char *err, int errlen, const char *what, dnnl_status_t s) {
+	snprintf(err, errlen, "oneDNN: %s: status %d", what, (int)s);
+	return -1;
+}
+
+#define CHECK(call, what)                                  \
+	do {                                                   \
+		dnnl_status_t s_ = (call);                         \
+		if (s_ != dnnl_success) return fail(err, errlen, what, s_); \
+	} while (0)
+
+static int start(char *err, int errlen) {
+	if (engine) return 0;
+	CHECK(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine");
+	CHECK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), "stream");
+	return 0;
+}
+
+// add_port binds one operand: its plain layout (tag) and, when the
+// primitive chose another, a reorder through shared buffer slot i.
+static int add_port(struct conv *c, int arg, int output, int ndims, const dnnl_dims_t dims,
+		dnnl_format_tag_t tag, dnnl_query_t query, int index, char *err, int errlen) {
+	port *p = &c->ports[c->nports];
+	int i = c->nports++;
+	p->arg = arg;
+	p->output = output;
+	dnnl_memory_desc_t user;
+	CHECK(dnnl_memory_desc_init_by_tag(&user, ndims, dims, dnnl_f32, tag), "plain layout");
+	CHECK(dnnl_memory_create(&p->user, &user, engine, DNNL_MEMORY_NONE), "memory");
+	const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(c->pd, query, index);
+	if (dnnl_memory_desc_equal(&user, want)) return 0;
+	size_t size = dnnl_memory_desc_get_size(want);
+	if (size > pool_size[i]) {
+		void *b = realloc(pool[i], size);
+		if (!b) return fail(err, errlen, "reorder buffer", dnnl_out_of_memory);
+		pool[i] = b;
+		pool_size[i] = size;
+	}
+	CHECK(dnnl_memory_create(&p->prim, want, engine, DNNL_MEMORY_NONE), "memory");
+	dnnl_primitive_desc_t rpd;
+	if (output)
+		CHECK(dnnl_reorder_primitive_desc_create(&rpd, want, engine, &user, engine, NULL), "reorder");
+	else
+		CHECK(dnnl_reorder_primitive_desc_create(&rpd, &user, engine, want, engine, NULL), "reorder");
+	dnnl_status_t s = dnnl_primitive_create(&p->reorder, rpd);
+	dnnl_primitive_desc_destroy(rpd);
+	CHECK(s, "reorder");
+	return 0;
+}
+
+static int build(struct conv *c, int kind, const int *g, int bias, int plain, char *err, int errlen) {
+	int n = g[0], ch = g[1], h = g[2], w = g[3], k = g[4], kh = g[5], kw = g[6], oh = g[7], ow = g[8];
+	dnnl_dims_t x = {n, ch, h, w}, wt = {k, ch, kh, kw}, y = {n, k, oh, ow}, b = {k};
+	dnnl_dims_t strides = {g[9], g[9]}, pad = {g[10], g[10]};
+	// The padding on the far side makes (H + pl + pr - KH) / S + 1 == OH
+	// exactly, as our geometry's floor division does.
+	dnnl_dims_t pad_r = {(oh - 1) * g[9] + kh - h - g[10], (ow - 1) * g[9] + kw - w - g[10]};
+	dnnl_format_tag_t act = plain ? dnnl_nchw : dnnl_format_tag_any;
+	dnnl_format_tag_t wtag = plain ? dnnl_oihw : dnnl_format_tag_any;
+	dnnl_memory_desc_t xd, wd, yd, bd;
+	CHECK(dnnl_memory_desc_init_by_tag(&xd, 4, x, dnnl_f32, act), "layout");
+	CHECK(dnnl_memory_desc_init_by_tag(&wd, 4, wt, dnnl_f32, wtag), "layout");
+	CHECK(dnnl_memory_desc_init_by_tag(&yd, 4, y, dnnl_f32, act), "layout");
+	CHECK(dnnl_memory_desc_init_by_tag(&bd, 1, b, dnnl_f32, dnnl_x), "layout");
+
+	// Backward primitives need the forward one's descriptor as a hint.
+	dnnl_convolution_desc_t fd;
+	CHECK(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct,
+			&xd, &wd, bias ? &bd : NULL, &yd, strides, pad, pad_r), "forward descriptor");
+	dnnl_primitive_desc_t fpd;
+	CHECK(dnnl_primitive_desc_create(&fpd, &fd, NULL, engine, NULL), "forward primitive");
+	if (kind == CONV_FORWARD) {
+		c->pd = fpd;
+	} else {
+		dnnl_convolution_desc_t bdesc;
+		dnnl_status_t s;
+		if (kind == CONV_BACKWARD_DATA)
+			s = dnnl_convolution_backward_data_desc_init(&bdesc, dnnl_convolution_direct, &xd, &wd, &yd, strides, pad, pad_r);
+		else
+			s = dnnl_convolution_backward_weights_desc_init(&bdesc, dnnl_convolution_direct, &xd, &wd, NULL, &yd, strides, pad, pad_r);
+		if (s == dnnl_success) s = dnnl_primitive_desc_create(&c->pd, &bdesc, NULL, engine, fpd);
+		dnnl_primitive_desc_destroy(fpd);
+		CHECK(s, "backward primitive");
+	}
+	CHECK(dnnl_primitive_create(&c->prim, c->pd), "primitive");
+
+	switch (kind) {
+	case CONV_FORWARD:
+		if (add_port(c, DNNL_ARG_SRC, 0, 4, x, dnnl_nchw, dnnl_query_src_md, 0, err, errlen)) return -1;
+		if (add_port(c, DNNL_ARG_WEIGHTS, 0, 4, wt, dnnl_oihw, dnnl_query_weights_md, 0, err, errlen)) return -1;
+		if (bias && add_port(c, DNNL_ARG_BIAS, 0, 1, b, dnnl_x, dnnl_query_weights_md, 1, err, errlen)) return -1;
+		if (!bias) c->nports++; // keep the output in slot 3
+		return add_port(c, DNNL_ARG_DST, 1, 4, y, dnnl_nchw, dnnl_query_dst_md, 0, err, errlen);
+	case CONV_BACKWARD_DATA:
+		if (add_port(c, DNNL_ARG_DIFF_DST, 0, 4, y, dnnl_nchw, dnnl_query_diff_dst_md, 0, err, errlen)) return -1;
+		if (add_port(c, DNNL_ARG_WEIGHTS, 0, 4, wt, dnnl_oihw, dnnl_query_weights_md, 0, err, errlen)) return -1;
+		c->nports++;
+		return add_port(c, DNNL_ARG_DIFF_SRC, 1, 4, x, dnnl_nchw, dnnl_query_diff_src_md, 0, err, errlen);
+	default:
+		if (add_port(c, DNNL_ARG_SRC, 0, 4, x, dnnl_nchw, dnnl_query_src_md, 0, err, errlen)) return -1;
+		if (add_port(c, DNNL_ARG_DIFF_DST, 0, 4, y, dnnl_nchw, dnnl_query_diff_dst_md, 0, err, errlen)) return -1;
+		c->nports++;
+		return add_port(c, DNNL_ARG_DIFF_WEIGHTS, 1, 4, wt, dnnl_oihw, dnnl_query_diff_weights_md, 0, err, errlen);
+	}
+}
+
+struct conv *conv_new(int kind, const int *geom, int bias, int plain, char *err, int errlen) {
+	pthread_mutex_lock(&lock);
+	struct conv *c = calloc(1, sizeof *c);
+	int bad = !c || start(err, errlen) || build(c, kind, geom, bias, plain, err, errlen);
+	pthread_mutex_unlock(&lock);
+	if (bad) {
+		if (!c) snprintf(err, errlen, "oneDNN: out of memory");
+		conv_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+// conv_run runs the primitive on data[i], the tensor of port i (NULL for an
+// absent bias), the output last.
+int conv_run(struct conv *c, void *d0, void *d1, void *d2, void *d3) {
+	void *data[4] = {d0, d1, d2, d3};
+	dnnl_exec_arg_t args[4];
+	int nargs = 0;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < c->nports; i++) {
+		port *p = &c->ports[i];
+		if (!p->user) continue;
+		dnnl_memory_set_data_handle(p->user, data[i]);
+		dnnl_memory_t m = p->user;
+		if (p->prim) {
+			dnnl_memory_set_data_handle(p->prim, pool[i]);
+			m = p->prim;
+			if (!p->output) {
+				dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, p->user}, {DNNL_ARG_TO, p->prim}};
+				dnnl_primitive_execute(p->reorder, stream, 2, r);
+			}
+		}
+		args[nargs++] = (dnnl_exec_arg_t){p->arg, m};
+	}
+	dnnl_status_t s = dnnl_primitive_execute(c->prim, stream, nargs, args);
+	port *out = &c->ports[3];
+	if (s == dnnl_success && out->prim) {
+		dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, out->prim}, {DNNL_ARG_TO, out->user}};
+		s = dnnl_primitive_execute(out->reorder, stream, 2, r);
+	}
+	if (s == dnnl_success) s = dnnl_stream_wait(stream);
+	pthread_mutex_unlock(&lock);
+	return (int)s;
+}
+
+const char *conv_impl(struct conv *c) {
+	const char *name = "?";
+	dnnl_primitive_desc_query(c->pd, dnnl_query_impl_info_str, 0, &name);
+	return name;
+}
+
+void conv_free(struct conv *c) {
+	if (!c) return;
+	for (int i = 0; i < 4; i++) {
+		port *p = &c->ports[i];
+		if (p->user) dnnl_memory_destroy(p->user);
+		if (p->prim) dnnl_memory_destroy(p->prim);
+		if (p->reorder) dnnl_primitive_destroy(p->reorder);
+	}
+	if (c->prim) dnnl_primitive_destroy(c->prim);
+	if (c->pd) dnnl_primitive_desc_destroy(c->pd);
+	free(c);
+}
+
+const char *dnnl_isa_name(void) {
+	switch (dnnl_get_effective_cpu_isa()) {
+	case dnnl_cpu_isa_avx512_core_amx: return "AVX-512 with AMX";
+	case dnnl_cpu_isa_avx512_core_bf16: return "AVX-512 with BF16";
+	case dnnl_cpu_isa_avx512_core_vnni: return "AVX-512 with VNNI";
+	case dnnl_cpu_isa_avx512_core: return "AVX-512";
+	case dnnl_cpu_isa_avx2_vnni: return "AVX2 with VNNI";
+	case dnnl_cpu_isa_avx2: return "AVX2";
+	default: return "pre-AVX2";
+	}
+}

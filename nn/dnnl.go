@@ -1,0 +1,121 @@
+package nn
+
+// oneDNN (Debian's libdnnl, the library behind PyTorch's CPU convolutions)
+// runs the float32 convolutions and their gradients: its JIT kernels use
+// the CPU's widest vectors, where OpenBLAS may be held to AVX2 by the
+// environment (OPENBLAS_CORETYPE). dnnl.c holds the C side.
+
+/*
+#cgo LDFLAGS: -ldnnl
+#include <stdlib.h>
+#include "dnnl_conv.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"log"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"github.com/scoregen/scoregen/engine"
+)
+
+// Convolution libraries for UseConvLibrary.
+const (
+	ConvOneDNN = "oneDNN"
+	ConvIm2col = "im2col+" + gemmLibrary
+)
+
+// convLibrary is what the float32 convolutions of plans bound from now on
+// call: ConvOneDNN or ConvIm2col. The float64 kernels (tests) always use
+// im2col.
+var convLibrary = ConvOneDNN
+
+// UseConvLibrary chooses what the float32 convolutions of plans compiled
+// from now on call, so that cmd/bench can set the libraries side by side.
+func UseConvLibrary(name string) error {
+	if name != ConvOneDNN && name != ConvIm2col {
+		return fmt.Errorf("convolution library %q: want %q or %q", name, ConvOneDNN, ConvIm2col)
+	}
+	convLibrary = name
+	return nil
+}
+
+// oneDNN's kinds of convolution primitive.
+const (
+	dnnlForward         = C.CONV_FORWARD
+	dnnlBackwardData    = C.CONV_BACKWARD_DATA
+	dnnlBackwardWeights = C.CONV_BACKWARD_WEIGHTS
+)
+
+// dnnlConv is one oneDNN primitive for one layer's shapes.
+type dnnlConv struct{ c *C.struct_conv }
+
+var logISA sync.Once
+
+// newDNNLConv makes the primitive of kind for geometry g, with a bias
+// operand if bias is set.
+func newDNNLConv(kind int, g convGeom, bias bool) (*dnnlConv, error) {
+	logISA.Do(func() { log.Printf("oneDNN convolutions: %s", C.GoString(C.dnnl_isa_name())) })
+	geom := [...]C.int{C.int(g.n), C.int(g.c), C.int(g.h), C.int(g.w), C.int(g.k), C.int(g.kh), C.int(g.kw),
+		C.int(g.oh), C.int(g.ow), C.int(g.stride), C.int(g.pad)}
+	var errBuf [256]C.char
+	c := C.conv_new(C.int(kind), &geom[0], cBool(bias), 0, &errBuf[0], C.int(len(errBuf)))
+	if c == nil {
+		return nil, fmt.Errorf("%s", C.GoString(&errBuf[0]))
+	}
+	// The primitive lives as long as the kernel that runs it.
+	d := &dnnlConv{c}
+	runtime.SetFinalizer(d, func(d *dnnlConv) { C.conv_free(d.c) })
+	return d, nil
+}
+
+// dnnlKernel is the oneDNN kernel of a convolution call of kind, or nil
+// when the call is float64 (tests), im2col is chosen, or oneDNN refused the
+// shape (which it logs). oneDNN computes each image of a batch alone, so its
+// kernels serve batch-invariant calls too (TestBatchInvariantOps).
+func dnnlKernel[T engine.Float](kind int, g convGeom, c *engine.Call[T]) func() {
+	var zero T
+	if unsafe.Sizeof(zero) != 4 || convLibrary != ConvOneDNN {
+		return nil
+	}
+	bias := len(c.In) == 3
+	d, err := newDNNLConv(kind, g, bias)
+	if err != nil {
+		log.Printf("%v; this convolution uses %s", err, ConvIm2col)
+		return nil
+	}
+	a, b, out := as32(c.In[0].Data), as32(c.In[1].Data), as32(c.Out.Data)
+	var bs []float32
+	if bias {
+		bs = as32(c.In[2].Data)
+	}
+	return func() { d.run(a, b, bs, out) }
+}
+
+// run runs the primitive on its operands (bias may be nil), the output
+// last.
+func (d *dnnlConv) run(a, b, bias, out []float32) {
+	if s := C.conv_run(d.c, ptr(a), ptr(b), ptr(bias), ptr(out)); s != 0 {
+		// Only an out-of-memory or a bug in the shapes we gave it gets here.
+		panic(fmt.Sprintf("oneDNN convolution failed with status %d", int(s)))
+	}
+}
+
+func (d *dnnlConv) impl() string { return C.GoString(C.conv_impl(d.c)) }
+
+func ptr(s []float32) unsafe.Pointer {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Pointer(unsafe.SliceData(s))
+}
+
+func cBool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
