@@ -15,9 +15,9 @@ func TestOneDNNConvolutionsMatchIm2col(t *testing.T) {
 	}
 	for _, c := range []convCase{
 		{tensor.Shape{3, 32, 9, 9}, tensor.Shape{48, 32, 3, 3}, 1, 1, true},
-		{tensor.Shape{2, 64, 14, 14}, tensor.Shape{64, 64, 3, 3}, 2, 1, true},  // Down
-		{tensor.Shape{2, 96, 7, 7}, tensor.Shape{32, 96, 1, 1}, 1, 0, true},    // skip 1x1
-		{tensor.Shape{2, 1, 28, 28}, tensor.Shape{64, 1, 3, 3}, 1, 1, true},    // conv_in
+		{tensor.Shape{2, 64, 14, 14}, tensor.Shape{64, 64, 3, 3}, 2, 1, true}, // Down
+		{tensor.Shape{2, 96, 7, 7}, tensor.Shape{32, 96, 1, 1}, 1, 0, true},   // skip 1x1
+		{tensor.Shape{2, 1, 28, 28}, tensor.Shape{64, 1, 3, 3}, 1, 1, true},   // conv_in
 		{tensor.Shape{2, 64, 28, 28}, tensor.Shape{1, 64, 3, 3}, 1, 1, false}, // conv_out
 	} {
 		t.Run(c.String(), func(t *testing.T) {
