@@ -18,7 +18,7 @@ static dnnl_stream_t stream;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 // The shared buffers of reordered operands, one per port, grown by
-// conv_new (never while a step runs).
+// nn_conv_new (never while a step runs).
 static void *pool[4];
 static size_t pool_size[4];
 
@@ -143,22 +143,22 @@ static int build(struct conv *c, int kind, const int *g, int bias, int plain, ch
 	}
 }
 
-struct conv *conv_new(int kind, const int *geom, int bias, int plain, char *err, int errlen) {
+struct conv *nn_conv_new(int kind, const int *geom, int bias, int plain, char *err, int errlen) {
 	pthread_mutex_lock(&lock);
 	struct conv *c = calloc(1, sizeof *c);
 	int bad = !c || start(err, errlen) || build(c, kind, geom, bias, plain, err, errlen);
 	pthread_mutex_unlock(&lock);
 	if (bad) {
 		if (!c) snprintf(err, errlen, "oneDNN: out of memory");
-		conv_free(c);
+		nn_conv_free(c);
 		return NULL;
 	}
 	return c;
 }
 
-// conv_run runs the primitive on data[i], the tensor of port i (NULL for an
+// nn_conv_run runs the primitive on data[i], the tensor of port i (NULL for an
 // absent bias), the output last.
-int conv_run(struct conv *c, void *d0, void *d1, void *d2, void *d3) {
+int nn_conv_run(struct conv *c, void *d0, void *d1, void *d2, void *d3) {
 	void *data[4] = {d0, d1, d2, d3};
 	dnnl_exec_arg_t args[4];
 	int nargs = 0;
@@ -189,13 +189,13 @@ int conv_run(struct conv *c, void *d0, void *d1, void *d2, void *d3) {
 	return (int)s;
 }
 
-const char *conv_impl(struct conv *c) {
+const char *nn_conv_impl(struct conv *c) {
 	const char *name = "?";
 	dnnl_primitive_desc_query(c->pd, dnnl_query_impl_info_str, 0, &name);
 	return name;
 }
 
-void conv_free(struct conv *c) {
+void nn_conv_free(struct conv *c) {
 	if (!c) return;
 	for (int i = 0; i < 4; i++) {
 		port *p = &c->ports[i];
@@ -208,7 +208,7 @@ void conv_free(struct conv *c) {
 	free(c);
 }
 
-const char *dnnl_isa_name(void) {
+const char *nn_dnnl_isa_name(void) {
 	switch (dnnl_get_effective_cpu_isa()) {
 	case dnnl_cpu_isa_avx512_core_amx: return "AVX-512 with AMX";
 	case dnnl_cpu_isa_avx512_core_bf16: return "AVX-512 with BF16";

@@ -58,17 +58,17 @@ var logISA sync.Once
 // newDNNLConv makes the primitive of kind for geometry g, with a bias
 // operand if bias is set.
 func newDNNLConv(kind int, g convGeom, bias bool) (*dnnlConv, error) {
-	logISA.Do(func() { log.Printf("oneDNN convolutions: %s", C.GoString(C.dnnl_isa_name())) })
+	logISA.Do(func() { log.Printf("oneDNN convolutions: %s", C.GoString(C.nn_dnnl_isa_name())) })
 	geom := [...]C.int{C.int(g.n), C.int(g.c), C.int(g.h), C.int(g.w), C.int(g.k), C.int(g.kh), C.int(g.kw),
 		C.int(g.oh), C.int(g.ow), C.int(g.stride), C.int(g.pad)}
 	var errBuf [256]C.char
-	c := C.conv_new(C.int(kind), &geom[0], cBool(bias), 0, &errBuf[0], C.int(len(errBuf)))
+	c := C.nn_conv_new(C.int(kind), &geom[0], cBool(bias), 0, &errBuf[0], C.int(len(errBuf)))
 	if c == nil {
 		return nil, fmt.Errorf("%s", C.GoString(&errBuf[0]))
 	}
 	// The primitive lives as long as the kernel that runs it.
 	d := &dnnlConv{c}
-	runtime.SetFinalizer(d, func(d *dnnlConv) { C.conv_free(d.c) })
+	runtime.SetFinalizer(d, func(d *dnnlConv) { C.nn_conv_free(d.c) })
 	return d, nil
 }
 
@@ -98,13 +98,13 @@ func dnnlKernel[T engine.Float](kind int, g convGeom, c *engine.Call[T]) func() 
 // run runs the primitive on its operands (bias may be nil), the output
 // last.
 func (d *dnnlConv) run(a, b, bias, out []float32) {
-	if s := C.conv_run(d.c, ptr(a), ptr(b), ptr(bias), ptr(out)); s != 0 {
+	if s := C.nn_conv_run(d.c, ptr(a), ptr(b), ptr(bias), ptr(out)); s != 0 {
 		// Only an out-of-memory or a bug in the shapes we gave it gets here.
 		panic(fmt.Sprintf("oneDNN convolution failed with status %d", int(s)))
 	}
 }
 
-func (d *dnnlConv) impl() string { return C.GoString(C.conv_impl(d.c)) }
+func (d *dnnlConv) impl() string { return C.GoString(C.nn_conv_impl(d.c)) }
 
 func ptr(s []float32) unsafe.Pointer {
 	if len(s) == 0 {

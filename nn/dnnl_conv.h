@@ -5,11 +5,11 @@ enum { CONV_FORWARD, CONV_BACKWARD_DATA, CONV_BACKWARD_WEIGHTS };
 
 struct conv;
 
-// conv_new makes the primitive for one layer: geom is n, c, h, w, k, kh,
+// nn_conv_new makes the primitive for one layer: geom is n, c, h, w, k, kh,
 // kw, oh, ow, stride, pad; plain keeps oneDNN to our NCHW layouts. On
 // failure it returns NULL with the reason in err.
-struct conv *conv_new(int kind, const int *geom, int bias, int plain, char *err, int errlen);
-int conv_run(struct conv *c, void *d0, void *d1, void *d2, void *d3);
-const char *conv_impl(struct conv *c);
-void conv_free(struct conv *c);
-const char *dnnl_isa_name(void);
+struct conv *nn_conv_new(int kind, const int *geom, int bias, int plain, char *err, int errlen);
+int nn_conv_run(struct conv *c, void *d0, void *d1, void *d2, void *d3);
+const char *nn_conv_impl(struct conv *c);
+void nn_conv_free(struct conv *c);
+const char *nn_dnnl_isa_name(void);

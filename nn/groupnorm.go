@@ -78,8 +78,10 @@ func groupStats[T engine.Float](x []T, eps float64) (mean, rstd float64) {
 }
 
 func (o *groupNorm) Do(v ...gorgonia.Value) (gorgonia.Value, error) { return do(o, v) }
-func (o *groupNorm) BindCPU(c *engine.Call[float32]) func()         { return bindGroupNorm(o, c) }
-func (o *groupNorm) bind64(c *engine.Call[float64]) func()          { return bindGroupNorm(o, c) }
+func (o *groupNorm) BindCPU(c *engine.Call[float32]) func() {
+	return bindGroupNorm32(newGNArgs(gnLayoutOf(c.In[0].Shape, o.groups), o.eps, o.act), c)
+}
+func (o *groupNorm) bind64(c *engine.Call[float64]) func() { return bindGroupNorm(o, c) }
 
 func bindGroupNorm[T engine.Float](o *groupNorm, c *engine.Call[T]) func() {
 	l := gnLayoutOf(c.In[0].Shape, o.groups)
@@ -155,8 +157,14 @@ type groupNormGrad struct {
 }
 
 func (o *groupNormGrad) Do(v ...gorgonia.Value) (gorgonia.Value, error) { return do(o, v) }
-func (o *groupNormGrad) BindCPU(c *engine.Call[float32]) func()         { return bindGroupNormGrad(o, c) }
-func (o *groupNormGrad) bind64(c *engine.Call[float64]) func()          { return bindGroupNormGrad(o, c) }
+func (o *groupNormGrad) BindCPU(c *engine.Call[float32]) func() {
+	a := newGNArgs(gnLayoutOf(c.In[0].Shape, o.groups), o.eps, o.act)
+	if o.wrt == 0 {
+		return bindGroupNormGradX32(a, c)
+	}
+	return bindGroupNormGradAffine32(a, c)
+}
+func (o *groupNormGrad) bind64(c *engine.Call[float64]) func() { return bindGroupNormGrad(o, c) }
 
 // InPlace lets dx overwrite grad, which it reads element by element just
 // before writing the same element.
