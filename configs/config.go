@@ -35,6 +35,7 @@ type Config struct {
 	Train      Train      `mapstructure:"train" yaml:"train"`
 	Sample     Sample     `mapstructure:"sample" yaml:"sample"`
 	Device     string     `mapstructure:"device" yaml:"device"`
+	Precision  string     `mapstructure:"precision" yaml:"precision"`
 	GPU        GPU        `mapstructure:"gpu" yaml:"gpu"`
 }
 
@@ -438,6 +439,8 @@ func (c *Config) Validate() error {
 	bad(c.Sample.N < 1, "sample.n", c.Sample.N, "at least 1")
 	bad(!(c.Sample.Eps > 0 && c.Sample.Eps < 1), "sample.eps", c.Sample.Eps, "in (0, 1)")
 	oneOf("device", c.Device, "cpu", "cuda")
+	oneOf("precision", c.Precision, "fp32", "bf16")
+	bad(c.Precision == "bf16" && c.Device == "cuda", "precision", c.Precision, "fp32 on device cuda (bf16 is for the CPU; gpu.tf32 speeds up the GPU's products)")
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
 	}

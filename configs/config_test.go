@@ -101,6 +101,8 @@ func TestBadInputNamesFileKeyAndExpectation(t *testing.T) {
 		{"", []string{"train.steps"}, []string{"KEY=VALUE"}},
 		{"", []string{"sde.type=vq"}, []string{"sde.type", `"vq"`, "ve, vp, subvp"}},
 		{"", []string{"data.batch_size=0"}, []string{"data.batch_size = 0", "at least 1"}},
+		{"", []string{"precision=fp16"}, []string{"precision", `"fp16"`, "fp32, bf16"}},
+		{"", []string{"precision=bf16", "device=cuda"}, []string{"precision = bf16", "fp32 on device cuda"}},
 	} {
 		_, err := Load(c.path, c.sets)
 		if err == nil {

@@ -16,6 +16,10 @@ type CPU struct {
 	// sampler's images do not depend on its batch size, at some cost in
 	// speed. Set it before Compile.
 	BatchInvariant bool
+	// BF16 lets the kernels that can (the convolutions) multiply in BF16
+	// and accumulate in FP32: mixed precision, with every value the plan
+	// keeps in FP32. Set it before Compile, where the CPU has BF16.
+	BF16 bool
 
 	arena   []float32
 	scratch []float32
@@ -48,7 +52,7 @@ func (c *CPU) tensor(s Slot) Tensor[float32] {
 }
 
 func (c *CPU) Bind(op any, out Slot, in []Slot) (func() error, error) {
-	call := &Call[float32]{Out: c.tensor(out), In: make([]Tensor[float32], len(in)), Scratch: c.scratch, BatchInvariant: c.BatchInvariant}
+	call := &Call[float32]{Out: c.tensor(out), In: make([]Tensor[float32], len(in)), Scratch: c.scratch, BatchInvariant: c.BatchInvariant, BF16: c.BF16}
 	for i, s := range in {
 		call.In[i] = c.tensor(s)
 	}
@@ -61,7 +65,7 @@ func (c *CPU) Bind(op any, out Slot, in []Slot) (func() error, error) {
 	default:
 		return nil, fmt.Errorf("op %v (%T) has no CPU kernel: only nn ops can be compiled", op, op)
 	}
-	if t := family(op, in); t != nil {
+	if t := family(op, c.BF16); t != nil {
 		run = timed(t, op, in, run)
 	}
 	return func() error { run(); return nil }, nil

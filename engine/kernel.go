@@ -25,6 +25,9 @@ type Call[T Float] struct {
 	// BatchInvariant: compute each image of the batch (the first axis) bit
 	// for bit as it would be computed alone (CPU.BatchInvariant).
 	BatchInvariant bool
+	// BF16: the kernel may multiply in BF16, accumulating in FP32
+	// (CPU.BF16).
+	BF16 bool
 }
 
 // CPUOp is an op that the CPU backend can run.

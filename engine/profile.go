@@ -17,9 +17,10 @@ type FlopOp interface {
 }
 
 // LibraryOp is implemented by ops whose CPU kernel calls a library (a GEMM
-// or a convolution primitive): Library names it, for the profile.
+// or a convolution primitive): Library names it, for the profile, for a
+// call with BF16 products allowed or not (Call.BF16).
 type LibraryOp interface {
-	Library() string
+	Library(bf16 bool) string
 }
 
 // OpTime is the time that the CPU kernels of one op family took while the
@@ -95,7 +96,7 @@ func Profile() []OpTime {
 }
 
 // family is the profile's entry for op, or nil when the profile is off.
-func family(op any, in []Slot) *OpTime {
+func family(op any, bf16 bool) *OpTime {
 	profile.Lock()
 	defer profile.Unlock()
 	if !profile.on {
@@ -107,7 +108,7 @@ func family(op any, in []Slot) *OpTime {
 	}
 	var lib string
 	if l, ok := op.(LibraryOp); ok {
-		lib = l.Library()
+		lib = l.Library(bf16)
 	}
 	key := name + "\x00" + lib
 	t := profile.families[key]

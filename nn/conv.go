@@ -283,9 +283,9 @@ func (o *conv2dWeightGrad) Flops(in []tensor.Shape) float64 {
 	return convFlops(newConvGeom(in[0], o.out, o.stride, o.pad))
 }
 
-func (o *conv2d) Library() string           { return convLibrary }
-func (o *conv2dInputGrad) Library() string  { return convLibrary }
-func (o *conv2dWeightGrad) Library() string { return convLibrary }
+func (o *conv2d) Library(bf16 bool) string           { return convLibraryFor(bf16) }
+func (o *conv2dInputGrad) Library(bf16 bool) string  { return convLibraryFor(bf16) }
+func (o *conv2dWeightGrad) Library(bf16 bool) string { return convLibraryFor(bf16) }
 
 func bindConv2d[T engine.Float](o *conv2d, c *engine.Call[T]) func() {
 	g := newConvGeom(c.In[0].Shape, c.In[1].Shape, o.stride, o.pad)

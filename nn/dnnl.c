@@ -87,20 +87,25 @@ static int add_port(struct conv *c, int arg, int output, int ndims, const dnnl_d
 	return 0;
 }
 
-static int build(struct conv *c, int kind, const int *g, int bias, int plain, char *err, int errlen) {
+static int build(struct conv *c, int kind, const int *g, int bias, int bf16, char *err, int errlen) {
 	int n = g[0], ch = g[1], h = g[2], w = g[3], k = g[4], kh = g[5], kw = g[6], oh = g[7], ow = g[8];
 	dnnl_dims_t x = {n, ch, h, w}, wt = {k, ch, kh, kw}, y = {n, k, oh, ow}, b = {k};
 	dnnl_dims_t strides = {g[9], g[9]}, pad = {g[10], g[10]};
 	// The padding on the far side makes (H + pl + pr - KH) / S + 1 == OH
 	// exactly, as our geometry's floor division does.
 	dnnl_dims_t pad_r = {(oh - 1) * g[9] + kh - h - g[10], (ow - 1) * g[9] + kw - w - g[10]};
-	dnnl_format_tag_t act = plain ? dnnl_nchw : dnnl_format_tag_any;
-	dnnl_format_tag_t wtag = plain ? dnnl_oihw : dnnl_format_tag_any;
-	dnnl_memory_desc_t xd, wd, yd, bd;
-	CHECK(dnnl_memory_desc_init_by_tag(&xd, 4, x, dnnl_f32, act), "layout");
-	CHECK(dnnl_memory_desc_init_by_tag(&wd, 4, wt, dnnl_f32, wtag), "layout");
-	CHECK(dnnl_memory_desc_init_by_tag(&yd, 4, y, dnnl_f32, act), "layout");
+	// The primitive chooses its layouts (format_tag_any). With bf16 the
+	// operands it multiplies are BF16 and what it produces (y, dx, dw) is
+	// FP32, accumulated in FP32: the reorders into its layouts convert.
+	dnnl_data_type_t in = bf16 ? dnnl_bf16 : dnnl_f32;
+	dnnl_memory_desc_t xd, wd, yd, bd, dxd, dwd, dyd;
+	CHECK(dnnl_memory_desc_init_by_tag(&xd, 4, x, in, dnnl_format_tag_any), "layout");
+	CHECK(dnnl_memory_desc_init_by_tag(&wd, 4, wt, in, dnnl_format_tag_any), "layout");
+	CHECK(dnnl_memory_desc_init_by_tag(&yd, 4, y, dnnl_f32, dnnl_format_tag_any), "layout");
 	CHECK(dnnl_memory_desc_init_by_tag(&bd, 1, b, dnnl_f32, dnnl_x), "layout");
+	CHECK(dnnl_memory_desc_init_by_tag(&dxd, 4, x, dnnl_f32, dnnl_format_tag_any), "layout");
+	CHECK(dnnl_memory_desc_init_by_tag(&dwd, 4, wt, dnnl_f32, dnnl_format_tag_any), "layout");
+	CHECK(dnnl_memory_desc_init_by_tag(&dyd, 4, y, in, dnnl_format_tag_any), "layout");
 
 	// Backward primitives need the forward one's descriptor as a hint.
 	dnnl_convolution_desc_t fd;
@@ -114,9 +119,9 @@ static int build(struct conv *c, int kind, const int *g, int bias, int plain, ch
 		dnnl_convolution_desc_t bdesc;
 		dnnl_status_t s;
 		if (kind == CONV_BACKWARD_DATA)
-			s = dnnl_convolution_backward_data_desc_init(&bdesc, dnnl_convolution_direct, &xd, &wd, &yd, strides, pad, pad_r);
+			s = dnnl_convolution_backward_data_desc_init(&bdesc, dnnl_convolution_direct, &dxd, &wd, &dyd, strides, pad, pad_r);
 		else
-			s = dnnl_convolution_backward_weights_desc_init(&bdesc, dnnl_convolution_direct, &xd, &wd, NULL, &yd, strides, pad, pad_r);
+			s = dnnl_convolution_backward_weights_desc_init(&bdesc, dnnl_convolution_direct, &xd, &dwd, NULL, &dyd, strides, pad, pad_r);
 		if (s == dnnl_success) s = dnnl_primitive_desc_create(&c->pd, &bdesc, NULL, engine, fpd);
 		dnnl_primitive_desc_destroy(fpd);
 		CHECK(s, "backward primitive");
@@ -143,10 +148,10 @@ static int build(struct conv *c, int kind, const int *g, int bias, int plain, ch
 	}
 }
 
-struct conv *nn_conv_new(int kind, const int *geom, int bias, int plain, char *err, int errlen) {
+struct conv *nn_conv_new(int kind, const int *geom, int bias, int bf16, char *err, int errlen) {
 	pthread_mutex_lock(&lock);
 	struct conv *c = calloc(1, sizeof *c);
-	int bad = !c || start(err, errlen) || build(c, kind, geom, bias, plain, err, errlen);
+	int bad = !c || start(err, errlen) || build(c, kind, geom, bias, bf16, err, errlen);
 	pthread_mutex_unlock(&lock);
 	if (bad) {
 		if (!c) snprintf(err, errlen, "oneDNN: out of memory");
@@ -218,4 +223,9 @@ const char *nn_dnnl_isa_name(void) {
 	case dnnl_cpu_isa_avx2: return "AVX2";
 	default: return "pre-AVX2";
 	}
+}
+
+int nn_dnnl_has_bf16(void) {
+	dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+	return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
 }

@@ -56,13 +56,13 @@ type dnnlConv struct{ c *C.struct_conv }
 var logISA sync.Once
 
 // newDNNLConv makes the primitive of kind for geometry g, with a bias
-// operand if bias is set.
-func newDNNLConv(kind int, g convGeom, bias bool) (*dnnlConv, error) {
+// operand if bias is set, multiplying in BF16 if bf16 is.
+func newDNNLConv(kind int, g convGeom, bias, bf16 bool) (*dnnlConv, error) {
 	logISA.Do(func() { log.Printf("oneDNN convolutions: %s", C.GoString(C.nn_dnnl_isa_name())) })
 	geom := [...]C.int{C.int(g.n), C.int(g.c), C.int(g.h), C.int(g.w), C.int(g.k), C.int(g.kh), C.int(g.kw),
 		C.int(g.oh), C.int(g.ow), C.int(g.stride), C.int(g.pad)}
 	var errBuf [256]C.char
-	c := C.nn_conv_new(C.int(kind), &geom[0], cBool(bias), 0, &errBuf[0], C.int(len(errBuf)))
+	c := C.nn_conv_new(C.int(kind), &geom[0], cBool(bias), cBool(bf16), &errBuf[0], C.int(len(errBuf)))
 	if c == nil {
 		return nil, fmt.Errorf("%s", C.GoString(&errBuf[0]))
 	}
@@ -82,7 +82,7 @@ func dnnlKernel[T engine.Float](kind int, g convGeom, c *engine.Call[T]) func() 
 		return nil
 	}
 	bias := len(c.In) == 3
-	d, err := newDNNLConv(kind, g, bias)
+	d, err := newDNNLConv(kind, g, bias, c.BF16 && HasBF16())
 	if err != nil {
 		log.Printf("%v; this convolution uses %s", err, ConvIm2col)
 		return nil
@@ -103,6 +103,20 @@ func (d *dnnlConv) run(a, b, bias, out []float32) {
 		panic(fmt.Sprintf("oneDNN convolution failed with status %d", int(s)))
 	}
 }
+
+// convLibraryFor is what a float32 convolution bound now calls, with BF16
+// products asked for or not.
+func convLibraryFor(bf16 bool) string {
+	if convLibrary == ConvOneDNN && bf16 && HasBF16() {
+		return ConvOneDNN + " BF16"
+	}
+	return convLibrary
+}
+
+// HasBF16 reports whether this CPU multiplies BF16 natively (AVX-512
+// BF16), where engine.CPU.BF16 pays off; elsewhere the convolutions stay
+// in FP32.
+func HasBF16() bool { return C.nn_dnnl_has_bf16() != 0 }
 
 func (d *dnnlConv) impl() string { return C.GoString(C.nn_conv_impl(d.c)) }
 

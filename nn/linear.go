@@ -34,7 +34,7 @@ func (o *linear) Do(v ...gorgonia.Value) (gorgonia.Value, error) { return do(o, 
 func (o *linear) BindCPU(c *engine.Call[float32]) func()         { return bindLinear(c) }
 func (o *linear) bind64(c *engine.Call[float64]) func()          { return bindLinear(c) }
 
-func (o *linear) Library() string { return gemmLibrary }
+func (o *linear) Library(bool) string { return gemmLibrary }
 
 func (o *linear) Flops(in []tensor.Shape) float64 {
 	return 2 * float64(in[0][0]*in[0][1]*in[1][0])

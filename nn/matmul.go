@@ -65,7 +65,7 @@ func (o *matMul) Do(v ...gorgonia.Value) (gorgonia.Value, error) { return do(o, 
 func (o *matMul) BindCPU(c *engine.Call[float32]) func()         { return bindMatMul(o, c) }
 func (o *matMul) bind64(c *engine.Call[float64]) func()          { return bindMatMul(o, c) }
 
-func (o *matMul) Library() string { return gemmLibrary }
+func (o *matMul) Library(bool) string { return gemmLibrary }
 
 func (o *matMul) Flops(in []tensor.Shape) float64 {
 	d := newMatDims(in[0], in[1], o.transA, o.transB)

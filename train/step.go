@@ -141,8 +141,11 @@ type cpuRunner struct {
 	batches [][]float32   // and of their batch statistics
 }
 
-func newCPURunner(c *compiled) (*cpuRunner, error) {
+// newCPURunner compiles the updates on the host, with BF16 products if
+// bf16 is set.
+func newCPURunner(c *compiled, bf16 bool) (*cpuRunner, error) {
 	r := &cpuRunner{c: c, cpu: engine.NewCPU()}
+	r.cpu.BF16 = bf16
 	var err error
 	if r.plans, err = engine.CompileShared(r.cpu, c.outputs()...); err != nil {
 		return nil, err

@@ -27,6 +27,7 @@ import (
 	"github.com/scoregen/scoregen/grid"
 	"github.com/scoregen/scoregen/internal/atomicfile"
 	"github.com/scoregen/scoregen/model"
+	"github.com/scoregen/scoregen/nn"
 	"github.com/scoregen/scoregen/optim"
 )
 
@@ -73,6 +74,21 @@ type Trainer struct {
 	progress  io.Writer
 }
 
+// cpuBF16 is whether the CPU runner multiplies in BF16: when the config
+// asks for it and the CPU has it (otherwise FP32, said once in the log).
+func cpuBF16(cfg *configs.Config, log *slog.Logger) bool {
+	if cfg.Precision != "bf16" {
+		return false
+	}
+	if !nn.HasBF16() {
+		if log != nil {
+			log.Warn("precision bf16: this CPU has no AVX-512 BF16 instructions; training in fp32")
+		}
+		return false
+	}
+	return true
+}
+
 // New builds family f's training step for cfg on ds, initialised from
 // train.seed, on the config's device.
 func New(f model.Family, cfg *configs.Config, ds *data.Dataset, opt Options) (*Trainer, error) {
@@ -99,7 +115,7 @@ func New(f model.Family, cfg *configs.Config, ds *data.Dataset, opt Options) (*T
 	var dev runner
 	switch cfg.Device {
 	case "cpu":
-		dev, err = newCPURunner(comp)
+		dev, err = newCPURunner(comp, cpuBF16(cfg, opt.Log))
 	case "cuda":
 		dev, err = newGPURunner(comp, cfg)
 	default:
@@ -287,7 +303,7 @@ func (tr *Trainer) Run(ctx context.Context) error {
 	}
 	defer metrics.Close()
 	bar := newProgress(tr.progress, tr.step, c.Steps)
-	tr.log.Info("training", "model", tr.family.Type(), "data", tr.cfg.Data.Name, "device", tr.cfg.Device, "params", paramCount(tr.c.tg.Groups),
+	tr.log.Info("training", "model", tr.family.Type(), "data", tr.cfg.Data.Name, "device", tr.cfg.Device, "precision", tr.cfg.Precision, "params", paramCount(tr.c.tg.Groups),
 		"batch", tr.cfg.Data.BatchSize, "from_step", tr.step, "to_step", c.Steps, "out_dir", c.OutDir)
 	for tr.step < c.Steps {
 		if ctx.Err() != nil {

@@ -85,6 +85,8 @@ func main() {
 	f.Int("sample-steps", 0, "also time Euler-Maruyama sampling with this many steps (0: do not)")
 	f.Int("sample-batch", 1024, "images per sampling batch")
 	f.Bool("tf32", false, "let cuBLAS use TF32 tensor cores on the GPU")
+	f.String("precision", "fp32", "fp32, or bf16 on the CPU (BF16 convolutions accumulating in FP32)")
+	f.String("conv", nn.ConvOneDNN, "CPU convolution library: "+nn.ConvOneDNN+" or "+nn.ConvIm2col)
 	f.Bool("json", false, "print one JSON object per line instead of a table")
 	f.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	f.Bool("profile", false, "print each op family's share of a CPU step's time, its GFLOP/s and its share of the FLOPs, beside the SGEMM peak measured in the same run")
@@ -135,6 +137,11 @@ func run(v *viper.Viper) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if conv := v.GetString("conv"); conv != "" {
+		if err := nn.UseConvLibrary(conv); err != nil {
+			return fmt.Errorf("--conv: %w", err)
+		}
+	}
 	profiling := v.GetBool("profile")
 	if profiling {
 		engine.StartProfile()
@@ -147,7 +154,7 @@ func run(v *viper.Viper) error {
 			if sampleSteps > 0 {
 				return fmt.Errorf("--sample-steps: only the U-Net (--model mnist or cifar10) has a many-step sampler")
 			}
-			cfg, err := familyConfig(file, dev, batch, v.GetBool("tf32"))
+			cfg, err := benchConfig(file, dev, batch, v)
 			if err != nil {
 				return err
 			}
@@ -157,7 +164,7 @@ func run(v *viper.Viper) error {
 			results = append(results, withProfile(r, profiling))
 			continue
 		}
-		cfg, err := benchConfig(netCfg, dev, batch, v.GetBool("tf32"))
+		cfg, err := benchConfig(netCfg.Name+"_vp.yaml", dev, batch, v)
 		if err != nil {
 			return err
 		}
@@ -198,22 +205,18 @@ func withProfile(r Result, profiling bool) Result {
 	return r
 }
 
-// benchConfig is the model's VP experiment on dev, with checkpoints and
+// benchConfig is the experiment file (for the U-Net, its VP experiment)
+// with the bench's device, batch and precision, and checkpoints and
 // sampling off.
-func benchConfig(netCfg unet.Config, dev string, batch int, tf32 bool) (*configs.Config, error) {
-	return configs.Load(netCfg.Name+"_vp.yaml", []string{
-		"device=" + dev, fmt.Sprintf("gpu.tf32=%v", tf32), fmt.Sprintf("data.batch_size=%d", batch),
+func benchConfig(file, dev string, batch int, v *viper.Viper) (*configs.Config, error) {
+	sets := []string{
+		"device=" + dev, fmt.Sprintf("gpu.tf32=%v", v.GetBool("tf32")), fmt.Sprintf("data.batch_size=%d", batch),
 		"train.sample_every=0", "train.out_dir=" + os.TempDir(),
-	})
-}
-
-// familyConfig is the experiment file with the bench's device and batch,
-// and checkpoints and sampling off.
-func familyConfig(file, dev string, batch int, tf32 bool) (*configs.Config, error) {
-	return configs.Load(file, []string{
-		"device=" + dev, fmt.Sprintf("gpu.tf32=%v", tf32), fmt.Sprintf("data.batch_size=%d", batch),
-		"train.sample_every=0", "train.out_dir=" + os.TempDir(),
-	})
+	}
+	if p := v.GetString("precision"); p != "" {
+		sets = append(sets, "precision="+p)
+	}
+	return configs.Load(file, sets)
 }
 
 // benchFamily times the training step of a VAE or GAN experiment.

@@ -16,9 +16,11 @@ func TestBadFlagsAreClearErrors(t *testing.T) {
 		{map[string]any{"device": "tpu"}, `--device "tpu"`},
 		{map[string]any{"batch": 0}, "--batch 0"},
 		{map[string]any{"steps": -1}, "--steps -1"},
+		{map[string]any{"conv": "winograd"}, `--conv: convolution library "winograd"`},
+		{map[string]any{"precision": "fp16"}, `precision = "fp16"`},
 	} {
 		v := viper.New()
-		for k, d := range map[string]any{"model": "mnist", "device": "cpu", "batch": 2, "steps": 1} {
+		for k, d := range map[string]any{"model": "mnist", "device": "cpu", "batch": 2, "steps": 1, "sample-batch": 2} {
 			v.Set(k, d)
 		}
 		for k, x := range c.set {
