@@ -53,7 +53,8 @@ first call) is timed separately and left out. On the CPU, PyTorch runs
 torch.cuda.max_memory_allocated over the whole record; peak RSS is the
 process's (resource.getrusage), so a record's includes the records before
 it in the same run: run one model and batch per process to compare it.
-Matrix products and convolutions run in true FP32 unless --tf32 is given;
+Matrix products and convolutions run in true FP32 unless --tf32 is given
+(on the GPU) or --bf16 (U-Net training on the CPU, under autocast to BF16);
 cuDNN picks its algorithms by timing them. PyTorch 1.x (Debian's
 python3-torch) has no torch.compile and runs eager mode only.
 
@@ -70,7 +71,8 @@ process's CPU time per timed step, all threads: beside median_step_s it
 tells how much of a shared machine the run got), env (the variables of
 THREAD_ENV that are set: OMP_WAIT_POLICY=PASSIVE keeps a 2-thread run on a
 busy shared machine from spinning away its time), peak_gpu_mib (null
-on the CPU), params, compile_s (null in eager mode), tf32, and for sampling
+on the CPU), params, compile_s (null in eager mode), tf32, precision ("fp32"
+or "bf16"), and for sampling
 sample_steps.
 """
 
@@ -123,9 +125,18 @@ CONFIGS = {
 # The network.
 
 
+class GroupNorm(nn.GroupNorm):
+    """nn.GroupNorm on FP32 input: PyTorch 1.13's CPU autocast leaves
+    group_norm off its FP32 list, so a BF16 convolution's output would meet
+    FP32 weights and fail. A no-op without autocast."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.float())
+
+
 def group_norm(c: int) -> nn.GroupNorm:
     """GroupNorm with min(32, C/4) groups and eps 1e-6."""
-    return nn.GroupNorm(min(32, c // 4), c, eps=1e-6)
+    return GroupNorm(min(32, c // 4), c, eps=1e-6)
 
 
 def conv(cin: int, cout: int, kernel: int, stride: int = 1, scale: float = 1.0) -> nn.Conv2d:
@@ -822,6 +833,7 @@ def record(kind: str, name: str, params: int, mode: str, batch: int, images_per_
         "env": {k: os.environ[k] for k in THREAD_ENV if k in os.environ},
         "peak_gpu_mib": torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None,
         "params": params, "compile_s": first if mode == "compile" else None, "tf32": args.tf32,
+        "precision": "bf16" if args.bf16 and kind == "train" else "fp32",
     }
 
 
@@ -838,6 +850,11 @@ def bench_train(cfg: Config, batch: int, mode: str, args: argparse.Namespace, de
     x0 = 2 * torch.rand(batch, cfg.channels, cfg.height, cfg.width, device=device) - 1
 
     def loss_fn(x: torch.Tensor) -> torch.Tensor:
+        if args.bf16:
+            # PyTorch's CPU mixed precision: its autocast runs convolutions
+            # and matrix products in BF16; weights, Adam and EMA stay FP32.
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return dsm_loss(model, sde, x).float()
         return dsm_loss(model, sde, x)
 
     loss = torch.compile(loss_fn, dynamic=False) if mode == "compile" else loss_fn
@@ -915,6 +932,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sample-batch", type=int, default=1024, help="images per sampling run (default 1024)")
     p.add_argument("--no-train", action="store_true", help="time mnist sampling only, no training steps")
     p.add_argument("--tf32", action="store_true", help="allow TF32 in matrix products and convolutions")
+    p.add_argument("--bf16", action="store_true",
+                   help="U-Net training under CPU autocast to BF16 (cmd/bench --precision bf16's peer)")
     p.add_argument("--json", metavar="PATH", help="write the records as a JSON list to PATH")
     p.add_argument("--cpu-smoke", action="store_true",
                    help="run on the CPU with tiny sizes, eager only: a syntax and shape test")
@@ -938,6 +957,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--batch, --steps, --sample-batch and --threads must be at least 1")
     if args.warmup < 0 or args.sample_steps < 0:
         p.error("--warmup and --sample-steps must be at least 0")
+    if args.bf16 and (args.device != "cpu" or any(m in FAMILIES for m in args.models)):
+        p.error("--bf16 is for U-Net training on the CPU (--device cpu, --model mnist or cifar10)")
     if args.no_train and (args.sample_steps == 0 or "mnist" not in args.models):
         p.error("--no-train times mnist sampling only: it needs --sample-steps above 0 and the mnist model")
     return args
