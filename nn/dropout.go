@@ -63,7 +63,7 @@ func (d drop) opName(op string) string {
 
 func (o *dropout) Do(v ...gorgonia.Value) (gorgonia.Value, error) { return do(o, v) }
 func (o *dropout) InPlace() int                                   { return 0 }
-func (o *dropout) BindCPU(c *engine.Call[float32]) func()         { return bindDrop(o.drop, c) }
+func (o *dropout) BindCPU(c *engine.Call[float32]) func()         { return bindDrop32(o.drop, c) }
 func (o *dropout) bind64(c *engine.Call[float64]) func()          { return bindDrop(o.drop, c) }
 
 func (o *dropout) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
@@ -88,7 +88,7 @@ type dropoutGrad struct {
 
 func (o *dropoutGrad) Do(v ...gorgonia.Value) (gorgonia.Value, error) { return do(o, v) }
 func (o *dropoutGrad) InPlace() int                                   { return 0 }
-func (o *dropoutGrad) BindCPU(c *engine.Call[float32]) func()         { return bindDrop(o.drop, c) }
+func (o *dropoutGrad) BindCPU(c *engine.Call[float32]) func()         { return bindDrop32(o.drop, c) }
 func (o *dropoutGrad) bind64(c *engine.Call[float64]) func()          { return bindDrop(o.drop, c) }
 
 func (o *dropoutGrad) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
