@@ -2,6 +2,20 @@ package engine
 
 import "gorgonia.org/gorgonia"
 
+// DeferredOp is implemented by ops that compute a value again instead of
+// keeping it (nn's recomputed GroupNorm and dropout): when Deferred is
+// true, the schedule runs the node just before the first node that reads
+// it, so that the value lives for a moment instead of through the whole
+// backward pass.
+type DeferredOp interface {
+	Deferred() bool
+}
+
+func isDeferred(n *gorgonia.Node) bool {
+	d, ok := n.Op().(DeferredOp)
+	return ok && d.Deferred()
+}
+
 // schedule lists the nodes that outputs depend on, each after its operands,
 // and returns the operands (in order) of each.
 //
@@ -61,5 +75,36 @@ func schedule(outputs []*gorgonia.Node) ([]*gorgonia.Node, map[*gorgonia.Node][]
 			}
 		}
 	}
-	return sorted, children
+	return deferLate(sorted, children), children
+}
+
+// deferLate moves each deferred node (and the deferred nodes it reads)
+// to just before the first node that reads it. The other nodes keep their
+// order, so every operand still runs before its readers: a deferred node's
+// operands ran before it, and it ran before its readers.
+func deferLate(sorted []*gorgonia.Node, children map[*gorgonia.Node][]*gorgonia.Node) []*gorgonia.Node {
+	out := make([]*gorgonia.Node, 0, len(sorted))
+	placed := map[*gorgonia.Node]bool{}
+	var place func(n *gorgonia.Node)
+	place = func(n *gorgonia.Node) {
+		if placed[n] {
+			return
+		}
+		for _, c := range children[n] {
+			if isDeferred(c) {
+				place(c)
+			}
+		}
+		placed[n] = true
+		out = append(out, n)
+	}
+	for _, n := range sorted {
+		if !isDeferred(n) {
+			place(n)
+		}
+	}
+	for _, n := range sorted { // deferred nodes that nothing reads: outputs
+		place(n)
+	}
+	return out
 }

@@ -74,6 +74,25 @@ func (g *convGeom) pointwise() bool {
 	return g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0
 }
 
+// planScratch is the scratch a plan reserves for the convolution: none
+// where its float32 kernels run on oneDNN, whose buffers are its own.
+func (g *convGeom) planScratch() int {
+	if convLibrary == ConvOneDNN {
+		return 0
+	}
+	return g.scratch()
+}
+
+// scratchFor is the plan's scratch if it holds n elements, else n of the
+// kernel's own: the float64 kernels (tests), and float32 ones that oneDNN
+// refused, run im2col where the plan reserved nothing.
+func scratchFor[T engine.Float](plan []T, n int) []T {
+	if len(plan) >= n {
+		return plan
+	}
+	return make([]T, n)
+}
+
 func (g *convGeom) scratch() int {
 	if g.pointwise() {
 		return 0
@@ -266,7 +285,7 @@ func (o *conv2d) bind64(c *engine.Call[float64]) func()          { return bindCo
 
 func (o *conv2d) ScratchSize(in []tensor.Shape) int {
 	g := newConvGeom(in[0], in[1], o.stride, o.pad)
-	return g.scratch()
+	return g.planScratch()
 }
 
 // convFlops is the multiply-adds of a convolution of geometry g, twice:
@@ -326,8 +345,9 @@ func bindConv2d[T engine.Float](o *conv2d, c *engine.Call[T]) func() {
 	}
 
 	cc := newConvChunk[T](g)
-	col := c.Scratch[:kdim*g.chunk*ohw]
-	ycol := c.Scratch[kdim*g.chunk*ohw:]
+	scratch := scratchFor(c.Scratch, g.scratch())
+	col := scratch[:kdim*g.chunk*ohw]
+	ycol := scratch[kdim*g.chunk*ohw:]
 	im2col := func(lo, hi int) { cc.im2col(col, x, lo, hi) }
 	scatter := func(lo, hi int) { cc.scatter(y, ycol, bias, lo, hi) }
 	return func() {
@@ -350,7 +370,13 @@ func (o *conv2d) SymDiff(in gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.No
 	if err != nil {
 		return nil, err
 	}
-	dw, err := convWeightGrad(x, grad, w.Shape(), o.stride, o.pad)
+	// The weight gradient reads x computed again where x is cheap to
+	// recompute, so that x need not live through the backward pass.
+	rx, err := recompute(x)
+	if err != nil {
+		return nil, err
+	}
+	dw, err := convWeightGrad(rx, grad, w.Shape(), o.stride, o.pad)
 	if err != nil {
 		return nil, err
 	}
@@ -403,7 +429,7 @@ func (o *conv2dInputGrad) bind64(c *engine.Call[float64]) func()          { retu
 
 func (o *conv2dInputGrad) ScratchSize(in []tensor.Shape) int {
 	g := newConvGeom(o.out, in[1], o.stride, o.pad)
-	return g.scratch()
+	return g.planScratch()
 }
 
 func bindConv2dInputGrad[T engine.Float](o *conv2dInputGrad, c *engine.Call[T]) func() {
@@ -423,8 +449,9 @@ func bindConv2dInputGrad[T engine.Float](o *conv2dInputGrad, c *engine.Call[T]) 
 	}
 
 	cc := newConvChunk[T](g)
-	dcol := c.Scratch[:kdim*g.chunk*ohw]
-	dycol := c.Scratch[kdim*g.chunk*ohw:]
+	scratch := scratchFor(c.Scratch, g.scratch())
+	dcol := scratch[:kdim*g.chunk*ohw]
+	dycol := scratch[kdim*g.chunk*ohw:]
 	gather := func(lo, hi int) { cc.gather(dycol, dy, lo, hi) }
 	col2im := func(lo, hi int) { cc.col2im(dx, dcol, lo, hi) }
 	return func() {
@@ -468,7 +495,7 @@ func (o *conv2dWeightGrad) bind64(c *engine.Call[float64]) func()          { ret
 
 func (o *conv2dWeightGrad) ScratchSize(in []tensor.Shape) int {
 	g := newConvGeom(in[0], o.out, o.stride, o.pad)
-	return g.scratch()
+	return g.planScratch()
 }
 
 func bindConv2dWeightGrad[T engine.Float](o *conv2dWeightGrad, c *engine.Call[T]) func() {
@@ -489,8 +516,9 @@ func bindConv2dWeightGrad[T engine.Float](o *conv2dWeightGrad, c *engine.Call[T]
 	}
 
 	cc := newConvChunk[T](g)
-	col := c.Scratch[:kdim*g.chunk*ohw]
-	dycol := c.Scratch[kdim*g.chunk*ohw:]
+	scratch := scratchFor(c.Scratch, g.scratch())
+	col := scratch[:kdim*g.chunk*ohw]
+	dycol := scratch[kdim*g.chunk*ohw:]
 	im2col := func(lo, hi int) { cc.im2col(col, x, lo, hi) }
 	gather := func(lo, hi int) { cc.gather(dycol, dy, lo, hi) }
 	return func() {

@@ -47,6 +47,29 @@ func TestOneDNNConvolutionsMatchIm2col(t *testing.T) {
 	}
 }
 
+// A batch of five runs as chunks of two, two and one (the last by a
+// primitive of its own), each weight gradient chunk added to the first.
+func TestOneDNNConvolutionChunks(t *testing.T) {
+	defer func(b int) { dnnlChunkBytes = b }(dnnlChunkBytes)
+	for _, c := range []convCase{
+		{tensor.Shape{5, 32, 9, 9}, tensor.Shape{48, 32, 3, 3}, 1, 1, true},
+		{tensor.Shape{5, 16, 8, 8}, tensor.Shape{16, 16, 3, 3}, 2, 1, false},
+	} {
+		g := newConvGeom(c.x, c.w, c.stride, c.pad)
+		dnnlChunkBytes = 2 * 4 * max(g.c*g.h*g.w, g.k*g.ohw())
+		t.Run(c.String(), func(t *testing.T) {
+			got := buildTest(t, tensor.Float32, 5, c.shapes(), c.build)
+			want := buildTest(t, tensor.Float64, 5, c.shapes(), c.build)
+			got.run(t)
+			want.run(t)
+			assertClose(t, "output", f64s(t, got.out.Value()), f64s(t, want.out.Value()), 2e-6)
+			for i := range got.grads {
+				assertClose(t, "gradient of input "+string(rune('0'+i)), f64s(t, got.grads[i].Value()), f64s(t, want.grads[i].Value()), 2e-6)
+			}
+		})
+	}
+}
+
 // With BF16 products each term x*w of a sum is off by at most 2^-8 of
 // |x*w| (each operand rounded to 8 significant bits), so an output is
 // within 2^-8 of the same sum over |x| and |w| (float64, im2col); the test

@@ -17,10 +17,19 @@ import (
 // backward pass: it recomputes the statistics and the pre-activation from x.
 type groupNorm struct {
 	base
-	groups int
-	eps    float64
-	act    Act
+	groups   int
+	eps      float64
+	act      Act
+	deferred bool // a recomputed copy (recompute.go)
 }
+
+func (o *groupNorm) recomputed() op {
+	c := *o
+	c.name, c.deferred = recomputedName(o.name), true
+	return &c
+}
+
+func (o *groupNorm) Deferred() bool { return o.deferred }
 
 // GroupNorm normalises x ([N,C,H,W] or [N,C]) over groups of C/groups
 // channels, scales and shifts each channel by gamma and beta ([C]) and

@@ -1,0 +1,42 @@
+package nn
+
+import (
+	"gorgonia.org/gorgonia"
+)
+
+// A convolution's weight gradient reads the convolution's input. Where that
+// input is a cheap function of values that the backward pass keeps anyway
+// (GroupNorm+SiLU of a block's input, and the dropout after it), keeping it
+// from the forward pass to the backward costs a whole activation per layer;
+// computing it again just before the weight gradient costs a few percent of
+// a step. recompute builds that second computation. Its ops are marked
+// deferred, so that the engine schedules them where they are read, not
+// where their operands are ready.
+
+// recomputable is an op whose output can be computed again from its
+// operands: recomputed is a copy of it, named apart so that gorgonia does
+// not merge the two nodes, and deferred (engine.DeferredOp).
+type recomputable interface {
+	recomputed() op
+}
+
+// recomputedName is the name of a recomputed copy of an op named name.
+func recomputedName(name string) string { return name + "·recomputed" }
+
+// recompute returns a node that computes n's value again, late in the
+// plan: n itself when its op is not recomputable.
+func recompute(n *gorgonia.Node) (*gorgonia.Node, error) {
+	r, ok := n.Op().(recomputable)
+	if !ok {
+		return n, nil
+	}
+	var in []*gorgonia.Node
+	for it := n.Graph().From(n.ID()); it.Next(); {
+		c, err := recompute(it.Node().(*gorgonia.Node))
+		if err != nil {
+			return nil, err
+		}
+		in = append(in, c)
+	}
+	return apply(r.recomputed(), in...)
+}
