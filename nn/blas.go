@@ -120,21 +120,36 @@ func as64[T engine.Float](s []T) []float64 {
 	return unsafe.Slice((*float64)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
 }
 
-// PeakGEMM measures the CPU's SGEMM speed on this machine now, in GFLOP/s,
-// on square products of size n split across the cores as the kernels split
-// theirs (the best of reps), so that a profile can set each op's speed
-// beside the machine's limit measured in the same run. It also returns the
-// library's name.
-func PeakGEMM(n, reps int) (gflops float64, library string) {
+// GEMMPeak is a library's SGEMM speed on this machine, measured now.
+type GEMMPeak struct {
+	Library string
+	GFLOPs  float64
+}
+
+// PeakGEMM measures the SGEMM speed of the libraries the kernels call, in
+// GFLOP/s, on square products of size n on all cores (the best of reps),
+// so that a profile can set each op's speed beside the machine's limit
+// measured in the same run: OpenBLAS (matrix products, split across our
+// workers as the kernels split them) and oneDNN (whose convolutions share
+// its AVX-512 kernels, unlike an OpenBLAS held to AVX2 by
+// OPENBLAS_CORETYPE).
+func PeakGEMM(n, reps int) []GEMMPeak {
 	a, b, c := make([]float32, n*n), make([]float32, n*n), make([]float32, n*n)
 	for i := range a {
 		a[i], b[i] = float32(i%7)/7, float32(i%5)/5
 	}
-	best := math.Inf(1)
-	for range reps {
-		start := time.Now()
-		sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n)
-		best = min(best, time.Since(start).Seconds())
+	flops := 2 * float64(n) * float64(n) * float64(n)
+	best := func(run func()) float64 {
+		t := math.Inf(1)
+		for range reps {
+			start := time.Now()
+			run()
+			t = min(t, time.Since(start).Seconds())
+		}
+		return flops / t / 1e9
 	}
-	return 2 * float64(n) * float64(n) * float64(n) / best / 1e9, gemmLibrary
+	return []GEMMPeak{
+		{gemmLibrary, best(func() { sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n) })},
+		{ConvOneDNN, best(func() { dnnlSgemm(n, n, n, a, b, c) })},
+	}
 }

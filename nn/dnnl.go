@@ -172,6 +172,13 @@ func convLibraryFor(bf16 bool) string {
 // in FP32.
 func HasBF16() bool { return C.nn_dnnl_has_bf16() != 0 }
 
+// dnnlSgemm is c = a b for row-major m x k and k x n matrices, by oneDNN's
+// SGEMM, for PeakGEMM.
+func dnnlSgemm(m, n, k int, a, b, c []float32) {
+	C.dnnl_sgemm('N', 'N', C.dnnl_dim_t(m), C.dnnl_dim_t(n), C.dnnl_dim_t(k), 1, cfloats(a), C.dnnl_dim_t(k),
+		cfloats(b), C.dnnl_dim_t(n), 0, cfloats(c), C.dnnl_dim_t(n))
+}
+
 func (d *dnnlConv) impl() string { return C.GoString(C.nn_conv_impl(d.c)) }
 
 func ptr(s []float32) unsafe.Pointer {
