@@ -49,6 +49,7 @@ type Result struct {
 	Steps       int     `json:"steps"`
 	SampleSteps int     `json:"sample_steps,omitempty"`
 	MedianStepS float64 `json:"median_step_s"`
+	MeanStepS   float64 `json:"mean_step_s"`
 	MinStepS    float64 `json:"min_step_s"`
 	MaxStepS    float64 `json:"max_step_s"`
 	ImagesPerS  float64 `json:"images_per_s"`
@@ -243,7 +244,7 @@ func benchFamily(cfg *configs.Config, name string, steps, warm int) (Result, err
 	plan, peak := tr.Memory()
 	return Result{
 		Kind: "train", Model: name, Device: cfg.Device, Batch: cfg.Data.BatchSize, Steps: steps,
-		MedianStepS: st.median, MinStepS: st.min, MaxStepS: st.max, ImagesPerS: float64(images) / st.median, PeakRSSMiB: peakRSSMiB(), PlanMiB: mib(plan), DevicePeakMiB: mib(peak),
+		MedianStepS: st.median, MeanStepS: st.mean, MinStepS: st.min, MaxStepS: st.max, ImagesPerS: float64(images) / st.median, PeakRSSMiB: peakRSSMiB(), PlanMiB: mib(plan), DevicePeakMiB: mib(peak),
 	}, nil
 }
 
@@ -285,7 +286,7 @@ func benchTrain(cfg *configs.Config, netCfg unet.Config, steps, warm int) (Resul
 	batch := cfg.Data.BatchSize
 	return Result{
 		Kind: "train", Model: netCfg.Name, Device: cfg.Device, Batch: batch, Steps: steps,
-		MedianStepS: st.median, MinStepS: st.min, MaxStepS: st.max, ImagesPerS: float64(batch) / st.median,
+		MedianStepS: st.median, MeanStepS: st.mean, MinStepS: st.min, MaxStepS: st.max, ImagesPerS: float64(batch) / st.median,
 		GflopPerS:  3 * netCfg.FlopsPerImage() * float64(batch) / st.median / 1e9, // backward = 2x forward
 		PeakRSSMiB: peakRSSMiB(), PlanMiB: mib(plan), DevicePeakMiB: mib(peak), EstimateMiB: estimateMiB(est),
 	}, nil
@@ -327,14 +328,14 @@ func benchSample(cfg *configs.Config, netCfg unet.Config, batch, steps int) (Res
 	total := time.Since(start).Seconds()
 	return Result{
 		Kind: "sample", Model: netCfg.Name, Device: cfg.Device, Batch: batch, Steps: 1, SampleSteps: steps,
-		MedianStepS: total / float64(steps), ImagesPerS: float64(batch) / total,
+		MedianStepS: total / float64(steps), MeanStepS: total / float64(steps), ImagesPerS: float64(batch) / total,
 		GflopPerS:  netCfg.FlopsPerImage() * float64(batch) * float64(steps) / total / 1e9,
 		PeakRSSMiB: peakRSSMiB(), EstimateMiB: estimateMiB(est),
 	}, nil
 }
 
 // stepTimes are the seconds that the timed steps took.
-type stepTimes struct{ median, min, max float64 }
+type stepTimes struct{ median, mean, min, max float64 }
 
 // timeSteps runs step warm times, then times it `steps` times. The op
 // profile, if on, counts only the timed steps.
@@ -358,7 +359,11 @@ func timeSteps(steps, warm int, step func() error) (stepTimes, error) {
 	if steps%2 == 0 {
 		med = (times[steps/2-1] + times[steps/2]) / 2
 	}
-	return stepTimes{med, times[0], times[steps-1]}, nil
+	var sum float64
+	for _, t := range times {
+		sum += t
+	}
+	return stepTimes{med, sum / float64(steps), times[0], times[steps-1]}, nil
 }
 
 func report(r Result, asJSON bool) error {
@@ -433,8 +438,9 @@ func printProfiles(results []Result) {
 			opSeconds += o.Seconds
 			flops += o.Flops
 		}
-		step := r.MedianStepS
-		fmt.Printf("\n%s %s, batch %d: %.1f ms a step (median), kernels %.1f ms (mean)\n", r.Model, what, r.Batch, 1e3*step, 1e3*opSeconds/runs)
+		// Shares are of the mean step, which the kernels' times add up to.
+		step := r.MeanStepS
+		fmt.Printf("\n%s %s, batch %d: %.1f ms a step (mean; median %.1f), kernels %.1f ms\n", r.Model, what, r.Batch, 1e3*step, 1e3*r.MedianStepS, 1e3*opSeconds/runs)
 		fmt.Printf("| op family | library | calls | ms/step | %% of step | GFLOP/s | %% of FLOPs | %% of peak |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
 		for _, o := range r.Ops {
 			ms := 1e3 * o.Seconds / runs
