@@ -121,9 +121,8 @@ func TestConv2dRejectsMismatchedShapes(t *testing.T) {
 	}
 }
 
-// convKernels returns the forward op of c and its two backward ops, each
-// bound in float32 to fresh random buffers.
-func convKernels(tb testing.TB, c convCase) (names []string, runs []func()) {
+// convOps are the forward op of c and its input and weight gradients.
+func convOps(tb testing.TB, c convCase) []op {
 	tb.Helper()
 	g := gorgonia.NewGraph()
 	var in []*gorgonia.Node
@@ -135,11 +134,20 @@ func convKernels(tb testing.TB, c convCase) (names []string, runs []func()) {
 		tb.Fatal(err)
 	}
 	dy := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(y.Shape()...), gorgonia.WithName("dy"))
-	fwd := y.Op().(*conv2d)
-	grads, err := fwd.SymDiff(in, y, dy)
+	grads, err := y.Op().(op).SymDiff(in, y, dy)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return []op{y.Op().(op), grads[0].Op().(op), grads[1].Op().(op)}
+}
+
+// convKernels returns the forward op of c and its two backward ops, each
+// bound in float32 to fresh random buffers.
+func convKernels(tb testing.TB, c convCase) (names []string, runs []func()) {
+	tb.Helper()
+	ops := convOps(tb, c)
+	g := newConvGeom(c.x, c.w, c.stride, c.pad)
+	y := tensor.Shape{g.n, g.k, g.oh, g.ow}
 	rng := rand.New(rand.NewPCG(1, 2))
 	bind := func(o engine.CPUOp, out tensor.Shape, ins ...tensor.Shape) func() {
 		call := &engine.Call[float32]{Out: engine.Tensor[float32]{Shape: out, Data: make([]float32, out.TotalSize())}}
@@ -151,9 +159,9 @@ func convKernels(tb testing.TB, c convCase) (names []string, runs []func()) {
 	}
 	names = []string{"forward", "input-grad", "weight-grad"}
 	runs = []func(){
-		bind(fwd, y.Shape(), c.shapes()...),
-		bind(grads[0].Op().(engine.CPUOp), c.x, y.Shape(), c.w),
-		bind(grads[1].Op().(engine.CPUOp), c.w, c.x, y.Shape()),
+		bind(ops[0], y, c.shapes()...),
+		bind(ops[1], c.x, y, c.w),
+		bind(ops[2], c.w, c.x, y),
 	}
 	return names, runs
 }

@@ -1,12 +1,10 @@
 package nn
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
 
-	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/scoregen/scoregen/engine"
@@ -35,15 +33,22 @@ func TestOneDNNConvolutionsMatchIm2col(t *testing.T) {
 				}
 				t.Logf("kind %d: %s", kind, d.impl())
 			}
-			got := buildTest(t, tensor.Float32, 5, c.shapes(), c.build)
-			want := buildTest(t, tensor.Float64, 5, c.shapes(), c.build)
-			got.run(t)
-			want.run(t)
-			assertClose(t, "output", f64s(t, got.out.Value()), f64s(t, want.out.Value()), 2e-6)
-			for i := range got.grads {
-				assertClose(t, "gradient of input "+string(rune('0'+i)), f64s(t, got.grads[i].Value()), f64s(t, want.grads[i].Value()), 2e-6)
-			}
+			matchFloat64(t, c)
 		})
+	}
+}
+
+// matchFloat64 compares c's float32 output and gradients (oneDNN) with its
+// float64 ones (im2col).
+func matchFloat64(t *testing.T, c convCase) {
+	t.Helper()
+	got := buildTest(t, tensor.Float32, 5, c.shapes(), c.build)
+	want := buildTest(t, tensor.Float64, 5, c.shapes(), c.build)
+	got.run(t)
+	want.run(t)
+	assertClose(t, "output", f64s(t, got.out.Value()), f64s(t, want.out.Value()), 2e-6)
+	for i := range got.grads {
+		assertClose(t, "gradient of input "+string(rune('0'+i)), f64s(t, got.grads[i].Value()), f64s(t, want.grads[i].Value()), 2e-6)
 	}
 }
 
@@ -58,14 +63,7 @@ func TestOneDNNConvolutionChunks(t *testing.T) {
 		g := newConvGeom(c.x, c.w, c.stride, c.pad)
 		dnnlChunkBytes = 2 * 4 * max(g.c*g.h*g.w, g.k*g.ohw())
 		t.Run(c.String(), func(t *testing.T) {
-			got := buildTest(t, tensor.Float32, 5, c.shapes(), c.build)
-			want := buildTest(t, tensor.Float64, 5, c.shapes(), c.build)
-			got.run(t)
-			want.run(t)
-			assertClose(t, "output", f64s(t, got.out.Value()), f64s(t, want.out.Value()), 2e-6)
-			for i := range got.grads {
-				assertClose(t, "gradient of input "+string(rune('0'+i)), f64s(t, got.grads[i].Value()), f64s(t, want.grads[i].Value()), 2e-6)
-			}
+			matchFloat64(t, c)
 		})
 	}
 }
@@ -135,25 +133,6 @@ func randData(rng *rand.Rand, s tensor.Shape) []float64 {
 		d[i] = rng.NormFloat64()
 	}
 	return d
-}
-
-// convOps are the forward op of c and its input and weight gradients.
-func convOps(t *testing.T, c convCase) []op {
-	g := gorgonia.NewGraph()
-	var in []*gorgonia.Node
-	for i, s := range c.shapes() {
-		in = append(in, gorgonia.NewTensor(g, tensor.Float32, s.Dims(), gorgonia.WithShape(s...), gorgonia.WithName(fmt.Sprint("in", i))))
-	}
-	y, err := c.build(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dy := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(y.Shape()...), gorgonia.WithName("dy"))
-	grads, err := y.Op().(op).SymDiff(in, y, dy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return []op{y.Op().(op), grads[0].Op().(op), grads[1].Op().(op)}
 }
 
 // runConv32 runs o's float32 kernel on the operands.
