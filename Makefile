@@ -38,7 +38,7 @@ bench:
 data:
 	$(GO) run ./cmd/fetch mnist fashion
 
-# train trains the small mnist_tiny model (about 10 minutes on 2 cores) and
+# train trains the small mnist_tiny model (under 30 minutes on 2 cores) and
 # samples a grid from it: runs/mnist_tiny/grid.png.
 train: data
 	$(GO) run ./cmd/train --config configs/mnist_tiny.yaml

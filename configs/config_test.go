@@ -47,8 +47,8 @@ func TestDefaultsFollowTheSDE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tiny.Train.EMA != 0.999 {
-		t.Fatalf("mnist_tiny sets ema 0.999, got %v", tiny.Train.EMA)
+	if tiny.Train.EMA != 0.9995 {
+		t.Fatalf("mnist_tiny sets ema 0.9995, got %v", tiny.Train.EMA)
 	}
 }
 
