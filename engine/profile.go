@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -102,7 +103,7 @@ func family(op any, bf16 bool) *OpTime {
 	if !profile.on {
 		return nil
 	}
-	name := opName(op)
+	name := fmt.Sprint(op)
 	if i := strings.IndexAny(name, "(→"); i > 0 {
 		name = name[:i]
 	}
@@ -117,13 +118,6 @@ func family(op any, bf16 bool) *OpTime {
 		profile.families[key] = t
 	}
 	return t
-}
-
-func opName(op any) string {
-	if s, ok := op.(interface{ String() string }); ok {
-		return s.String()
-	}
-	return "?"
 }
 
 // timed wraps a bound kernel so that each run adds its time (and its FLOPs,

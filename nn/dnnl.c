@@ -163,8 +163,8 @@ struct conv *nn_conv_new(int kind, const int *geom, int bias, int bf16, char *er
 
 // nn_conv_run runs the primitive on data[i], the tensor of port i (NULL for an
 // absent bias), the output last.
-int nn_conv_run(struct conv *c, void *d0, void *d1, void *d2, void *d3) {
-	void *data[4] = {d0, d1, d2, d3};
+int nn_conv_run(struct conv *c, float *d0, float *d1, float *d2, float *d3) {
+	float *data[4] = {d0, d1, d2, d3};
 	dnnl_exec_arg_t args[4];
 	int nargs = 0;
 	pthread_mutex_lock(&lock);

@@ -7,7 +7,6 @@ package nn
 
 /*
 #cgo LDFLAGS: -ldnnl
-#include <stdlib.h>
 #include "dnnl_conv.h"
 */
 import "C"
@@ -152,7 +151,7 @@ var dnnlChunkBytes = 8 << 20
 // run runs the primitive on its operands (bias may be nil), the output
 // last.
 func (d *dnnlConv) run(a, b, bias, out []float32) {
-	if s := C.nn_conv_run(d.c, ptr(a), ptr(b), ptr(bias), ptr(out)); s != 0 {
+	if s := C.nn_conv_run(d.c, cfloats(a), cfloats(b), cfloats(bias), cfloats(out)); s != 0 {
 		// Only an out-of-memory or a bug in the shapes we gave it gets here.
 		panic(fmt.Sprintf("oneDNN convolution failed with status %d", int(s)))
 	}
@@ -180,13 +179,6 @@ func dnnlSgemm(m, n, k int, a, b, c []float32) {
 }
 
 func (d *dnnlConv) impl() string { return C.GoString(C.nn_conv_impl(d.c)) }
-
-func ptr(s []float32) unsafe.Pointer {
-	if len(s) == 0 {
-		return nil
-	}
-	return unsafe.Pointer(unsafe.SliceData(s))
-}
 
 func cBool(b bool) C.int {
 	if b {

@@ -9,7 +9,7 @@ struct conv;
 // kw, oh, ow, stride, pad; with bf16 it multiplies in BF16 (accumulating in
 // FP32). On failure it returns NULL with the reason in err.
 struct conv *nn_conv_new(int kind, const int *geom, int bias, int bf16, char *err, int errlen);
-int nn_conv_run(struct conv *c, void *d0, void *d1, void *d2, void *d3);
+int nn_conv_run(struct conv *c, float *d0, float *d1, float *d2, float *d3);
 const char *nn_conv_impl(struct conv *c);
 void nn_conv_free(struct conv *c);
 const char *nn_dnnl_isa_name(void);

@@ -28,16 +28,13 @@ type RNG struct {
 type dropout struct {
 	base
 	drop
-	deferred bool // a recomputed copy (recompute.go)
 }
 
 func (o *dropout) recomputed() op {
 	c := *o
-	c.name, c.deferred = recomputedName(o.name), true
+	c.base = o.base.recomputed()
 	return &c
 }
-
-func (o *dropout) Deferred() bool { return o.deferred }
 
 // drop is what the forward and backward ops share: both multiply by the
 // same mask.
@@ -61,7 +58,7 @@ func Dropout(x *gorgonia.Node, p float64, stream uint32, rng *RNG) (*gorgonia.No
 		return x, nil
 	}
 	d := drop{p, stream, rng}
-	return apply(&dropout{base: newBase(d.opName("Dropout"), x.Shape(), x), drop: d}, x)
+	return apply(&dropout{newBase(d.opName("Dropout"), x.Shape(), x), d}, x)
 }
 
 // opName includes p and stream: the name is the op's hash, and two dropout

@@ -17,19 +17,16 @@ import (
 // backward pass: it recomputes the statistics and the pre-activation from x.
 type groupNorm struct {
 	base
-	groups   int
-	eps      float64
-	act      Act
-	deferred bool // a recomputed copy (recompute.go)
+	groups int
+	eps    float64
+	act    Act
 }
 
 func (o *groupNorm) recomputed() op {
 	c := *o
-	c.name, c.deferred = recomputedName(o.name), true
+	c.base = o.base.recomputed()
 	return &c
 }
-
-func (o *groupNorm) Deferred() bool { return o.deferred }
 
 // GroupNorm normalises x ([N,C,H,W] or [N,C]) over groups of C/groups
 // channels, scales and shifts each channel by gamma and beta ([C]) and

@@ -19,6 +19,7 @@ import (
 	"github.com/scoregen/scoregen/internal/par"
 )
 
+// cfloats is s for C: its first element, nil for a nil slice.
 func cfloats(s []float32) *C.float { return (*C.float)(unsafe.Pointer(unsafe.SliceData(s))) }
 
 // gnArgs are the sizes every GroupNorm kernel of groupnorm.c takes.

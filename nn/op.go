@@ -38,11 +38,13 @@ type op interface {
 // base carries what is the same for all ops: a name that includes every
 // parameter (it is the hash, so two ops with equal names must compute the
 // same thing), the ranks of the inputs and the output (0 for a scalar), and
-// the output shape, which the op's constructor has already checked.
+// the output shape, which the op's constructor has already checked; and
+// whether the op is a recomputed copy that the engine runs late.
 type base struct {
-	name  string
-	ranks []int
-	out   tensor.Shape
+	name     string
+	ranks    []int
+	out      tensor.Shape
+	deferred bool // a recomputed copy (recompute.go)
 }
 
 func newBase(name string, out tensor.Shape, in ...*gorgonia.Node) base {

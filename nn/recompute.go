@@ -14,14 +14,22 @@ import (
 // where their operands are ready.
 
 // recomputable is an op whose output can be computed again from its
-// operands: recomputed is a copy of it, named apart so that gorgonia does
-// not merge the two nodes, and deferred (engine.DeferredOp).
+// operands: recomputed is a copy of it whose base is base.recomputed().
 type recomputable interface {
 	recomputed() op
 }
 
-// recomputedName is the name of a recomputed copy of an op named name.
-func recomputedName(name string) string { return name + "·recomputed" }
+// recomputed is the base of a recomputed copy of an op: named apart, so
+// that gorgonia does not merge the two nodes, and deferred
+// (engine.DeferredOp).
+func (b base) recomputed() base {
+	b.name, b.deferred = b.name+"·recomputed", true
+	return b
+}
+
+// Deferred is true for a recomputed copy: the engine runs it just before
+// its first reader.
+func (b *base) Deferred() bool { return b.deferred }
 
 // recompute returns a node that computes n's value again, late in the
 // plan: n itself when its op is not recomputable.
