@@ -134,6 +134,10 @@ type Sample struct {
 	N       int     `mapstructure:"n" yaml:"n"`
 	Seed    uint64  `mapstructure:"seed" yaml:"seed"`
 	Eps     float64 `mapstructure:"eps" yaml:"eps"` // last t of the sampler
+	// RTol and ATol are the ODE sampler's and the likelihood's RK45
+	// tolerances.
+	RTol float64 `mapstructure:"rtol" yaml:"rtol"`
+	ATol float64 `mapstructure:"atol" yaml:"atol"`
 }
 
 // Load reads the experiment file at path ("" for the defaults alone; a name
@@ -315,7 +319,7 @@ func checkEnv(given map[string]string) error {
 // families, which is an error rather than a setting silently ignored.
 var familyKeys = map[string][]string{
 	"unet": {"model.ch", "model.mult", "model.num_res_blocks", "model.attn_res", "model.dropout", "sde.",
-		"sample.sampler", "sample.steps", "sample.snr", "sample.eps"},
+		"sample.sampler", "sample.steps", "sample.snr", "sample.eps", "sample.rtol", "sample.atol"},
 	"vae":        {"vae."},
 	"gan":        {"gan."},
 	"classifier": {"classifier."},
@@ -433,11 +437,13 @@ func (c *Config) Validate() error {
 	bad(c.Train.EvalEvery < 0, "train.eval_every", c.Train.EvalEvery, ">= 0 (0 turns it off)")
 	bad(c.Train.EvalN < 2, "train.eval_n", c.Train.EvalN, "at least 2 (a Fréchet distance needs a covariance)")
 	bad(c.Train.OutDir == "", "train.out_dir", `""`, "a folder")
-	oneOf("sample.sampler", c.Sample.Sampler, "em", "pc")
+	oneOf("sample.sampler", c.Sample.Sampler, "em", "pc", "ode")
 	bad(c.Sample.Steps < 1, "sample.steps", c.Sample.Steps, "at least 1")
 	bad(!(c.Sample.SNR > 0), "sample.snr", c.Sample.SNR, "> 0")
 	bad(c.Sample.N < 1, "sample.n", c.Sample.N, "at least 1")
 	bad(!(c.Sample.Eps > 0 && c.Sample.Eps < 1), "sample.eps", c.Sample.Eps, "in (0, 1)")
+	bad(!(c.Sample.RTol > 0 && c.Sample.RTol < 1), "sample.rtol", c.Sample.RTol, "in (0, 1)")
+	bad(!(c.Sample.ATol > 0 && c.Sample.ATol < 1), "sample.atol", c.Sample.ATol, "in (0, 1)")
 	oneOf("device", c.Device, "cpu", "cuda")
 	oneOf("precision", c.Precision, "fp32", "bf16")
 	bad(c.Precision == "bf16" && c.Device == "cuda", "precision", c.Precision, "fp32 on device cuda (bf16 is for the CPU; gpu.tf32 speeds up the GPU's products)")

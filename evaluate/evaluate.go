@@ -186,13 +186,20 @@ func features(j Judge, x []float32, n int, what string) (feat, probs quality.Vec
 }
 
 // Likelihood scores the first limit images of the test set (all of them
-// when limit is 0) under a model that scores held-out data
-// (model.Evaluator: a VAE's negative ELBO and importance-weighted bound in
-// nats and bits/dim, each with its standard error) with the weights w.
+// when limit is 0) with the weights w under a model that has a likelihood
+// (model.LikelihoodScorer: a score network's bits/dim by the probability-
+// flow ODE; or a model.Evaluator whose figures hold bits/dim: a VAE's
+// negative ELBO and importance-weighted bound), each figure with its
+// standard error.
 func Likelihood(f model.Family, w model.Weights, test *data.Dataset, limit int, o model.SampleOptions) (map[string]float64, error) {
-	e, ok := f.(model.Evaluator)
-	if !ok {
-		return nil, fmt.Errorf("--bpd: model.type %s has no test-set likelihood here (vae has)", f.Type())
+	var score func(model.Weights, *data.Dataset, model.SampleOptions) (map[string]float64, error)
+	switch e := f.(type) {
+	case model.LikelihoodScorer:
+		score = e.Likelihood
+	case model.Evaluator:
+		score = e.Evaluate
+	default:
+		return nil, fmt.Errorf("--bpd: model.type %s has no test-set likelihood here (unet and vae have)", f.Type())
 	}
 	if limit < 0 || limit > test.N {
 		return nil, fmt.Errorf("--limit %d: want 0 (all) to %d, the %s test set's images", limit, test.N, test.Name)
@@ -200,12 +207,12 @@ func Likelihood(f model.Family, w model.Weights, test *data.Dataset, limit int, 
 	if limit > 0 {
 		test = firstImages(test, limit)
 	}
-	figures, err := e.Evaluate(w, test, o)
+	figures, err := score(w, test, o)
 	if err != nil {
 		return nil, err
 	}
 	if _, ok := figures["bits_per_dim"]; !ok {
-		return nil, fmt.Errorf("--bpd: model.type %s scores the test set, but not by a likelihood (vae does)", f.Type())
+		return nil, fmt.Errorf("--bpd: model.type %s scores the test set, but not by a likelihood (unet and vae do)", f.Type())
 	}
 	return figures, nil
 }

@@ -147,12 +147,23 @@ type Reconstructor interface {
 	Reconstruct(w Weights, x []float32, n int, o SampleOptions) ([]float32, error)
 }
 
-// Evaluator is implemented by families that score held-out data (the
-// VAE's negative ELBO and importance-weighted bound).
+// Evaluator is implemented by families that score held-out data quickly
+// enough to do it at the end of every training run (the VAE's negative
+// ELBO and importance-weighted bound, the classifier's accuracy).
 type Evaluator interface {
 	// Evaluate scores test's images with the weights w and returns named
 	// figures ("nelbo_nats", "iwae_nats", "bits_per_dim").
 	Evaluate(w Weights, test *data.Dataset, o SampleOptions) (map[string]float64, error)
+}
+
+// LikelihoodScorer is implemented by families whose test-set likelihood
+// is too costly for the end of training and is asked for on its own
+// (cmd/eval --bpd): the score network's, by the probability-flow ODE,
+// hours for a whole test set on a CPU.
+type LikelihoodScorer interface {
+	// Likelihood scores test's images with the weights w and returns
+	// named figures, "bits_per_dim" among them.
+	Likelihood(w Weights, test *data.Dataset, o SampleOptions) (map[string]float64, error)
 }
 
 // Weights are a checkpoint's tensors by name: a parameter's own name holds

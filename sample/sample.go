@@ -38,6 +38,8 @@ type Options struct {
 	Seed      uint64
 	Sampler   string  // "": the checkpoint's sample.sampler
 	SNR, Eps  float64 // 0: the checkpoint's
+	RTol      float64 // ode's tolerances; 0: the checkpoint's
+	ATol      float64
 	NoEMA     bool
 	Device    string // "": the checkpoint's
 	Shard     Shard  // zero: the whole run
@@ -97,6 +99,12 @@ func Run(ctx context.Context, o Options) error {
 	if o.Eps != 0 {
 		sc.Eps = o.Eps
 	}
+	if o.RTol != 0 {
+		sc.RTol = o.RTol
+	}
+	if o.ATol != 0 {
+		sc.ATol = o.ATol
+	}
 	cfg.Sample = sc
 	fromCkpt := o.Device == ""
 	if !fromCkpt {
@@ -109,8 +117,8 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", c.Path, err)
 	}
-	if fam.Type() != "unet" && (o.Sampler != "" || o.SNR != 0 || o.Eps != 0) {
-		return fmt.Errorf("--sampler, --snr and --eps set a score network's sampler; checkpoint %s is of model.type %s", c.Path, fam.Type())
+	if fam.Type() != "unet" && (o.Sampler != "" || o.SNR != 0 || o.Eps != 0 || o.RTol != 0 || o.ATol != 0) {
+		return fmt.Errorf("--sampler, --snr, --eps, --rtol and --atol set a score network's sampler; checkpoint %s is of model.type %s", c.Path, fam.Type())
 	}
 	var prev *Sidecar // the run recorded next to o.NPY, if resuming
 	if o.NPY != "" && o.Resume {
@@ -172,7 +180,7 @@ func Run(ctx context.Context, o Options) error {
 	defer m.Close()
 	args := Args{
 		Weights: fingerprint(used), Step: strconv.Itoa(c.Step), EMA: !o.NoEMA, Device: cfg.Device,
-		Sampler: sc.Sampler, Steps: sc.Steps, SNR: sc.SNR, Eps: sc.Eps, Seed: sc.Seed,
+		Sampler: sc.Sampler, Steps: sc.Steps, SNR: sc.SNR, Eps: sc.Eps, RTol: sc.RTol, ATol: sc.ATol, Seed: sc.Seed,
 		N: o.N, Batch: batch, Shard: o.Shard.String(), Shape: shape,
 	}
 	log.Info("sampling", "ckpt", c.Path, "step", args.Step, "images", fmt.Sprintf("%d-%d of %d", first, end-1, o.N),
@@ -227,6 +235,11 @@ func Run(ctx context.Context, o Options) error {
 			}
 		}
 		bar.update(i + k - first)
+	}
+	if e, ok := m.(interface{ Evaluations() int }); ok && end > done {
+		// The ode sampler's cost is its own to choose: report it.
+		batches := (end - done + batch - 1) / batch
+		log.Info("network evaluations", "total", e.Evaluations(), "per_batch", float64(e.Evaluations())/float64(batches))
 	}
 	log.Info("done", "images", end-first, "npy", o.NPY, "grids", o.Out)
 	return nil

@@ -56,6 +56,8 @@ type Args struct {
 	Steps   int     `json:"steps"`
 	SNR     float64 `json:"snr"`
 	Eps     float64 `json:"eps"`
+	RTol    float64 `json:"rtol,omitempty"` // ode's; absent in runs before it existed
+	ATol    float64 `json:"atol,omitempty"`
 	Seed    uint64  `json:"seed"`
 	N       int     `json:"n"`
 	Batch   int     `json:"batch"`

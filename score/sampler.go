@@ -23,6 +23,7 @@ type ScoreModel struct {
 	fused fusedSampler // cuda: Euler-Maruyama on the device; nil on the CPU
 	close func()
 	batch int
+	nfe   int // network evaluations of SampleAt so far
 	Dim   int // C*H*W of one image
 	// Sample is the sampler SampleAt runs (sampler, steps, snr, eps, seed).
 	Sample configs.Sample
@@ -140,27 +141,35 @@ func (m *ScoreModel) Score(x, t, score []float32) error {
 // SampleAt overwrites x (Batch() images, NCHW, clipped to the data's
 // range [-1, 1] as score_sde clips before it saves or scores samples: the
 // last step can overshoot it) with images first to first+Batch()-1 of a
-// run with the sampler m.Sample, calling progress after each step. An image's noise depends
-// on c.Seed and its index in the run only (sde.PredictorCorrector), so a
-// run cut into batches gives the images of one batch; with the pc sampler
-// the corrector's step size also depends on the batch's other images.
+// run with the sampler m.Sample, calling progress after each step of em
+// and pc (ode's steps are its own, and it reports none). An image's noise
+// depends on c.Seed and its index in the run only (sde.PredictorCorrector,
+// sde.ODESample), so a run cut into batches gives the images of one batch;
+// with the pc sampler the corrector's step size also depends on the
+// batch's other images.
 func (m *ScoreModel) SampleAt(first int, x []float32, progress func(step int)) error {
 	c := m.Sample
-	correctors, ok := map[string]int{"em": 0, "pc": 1}[c.Sampler] // EM is PC without a corrector
-	if !ok {
-		return fmt.Errorf("unknown sampler %q (want em or pc)", c.Sampler)
-	}
 	if len(x) != m.batch*m.Dim {
 		return fmt.Errorf("sample into %d values, want %d images of %d", len(x), m.batch, m.Dim)
 	}
 	var err error
-	if m.fused != nil {
+	correctors, known := map[string]int{"em": 0, "pc": 1}[c.Sampler] // EM is PC without a corrector
+	switch {
+	case c.Sampler == "ode":
+		var nfe int
+		nfe, err = sde.ODESample(m.sde, m.Score, x, m.batch, c.Eps, sde.Tolerances{RTol: c.RTol, ATol: c.ATol}, c.Seed, first)
+		m.nfe += nfe
+	case !known:
+		return fmt.Errorf("unknown sampler %q (want em, pc or ode)", c.Sampler)
+	case m.fused != nil:
 		var sched []sde.SamplerStep
 		if sched, err = sde.PCSchedule(m.sde, c.Steps, correctors, c.SNR, c.Eps); err == nil {
 			err = m.fused.sample(sched, m.sde.PriorStd(), c.Seed, first, x, progress)
 		}
-	} else {
+		m.nfe += len(sched)
+	default:
 		err = sde.PredictorCorrector(m.sde, m.Score, x, m.batch, c.Steps, correctors, c.SNR, c.Eps, c.Seed, first, progress)
+		m.nfe += c.Steps * (1 + correctors)
 	}
 	if err != nil {
 		return err
@@ -173,3 +182,8 @@ func (m *ScoreModel) SampleAt(first int, x []float32, progress func(step int)) e
 	}
 	return nil
 }
+
+// Evaluations is the number of network evaluations (each over a whole
+// batch) of the SampleAt calls so far: the ode sampler's vary with the
+// images and its tolerances.
+func (m *ScoreModel) Evaluations() int { return m.nfe }

@@ -17,6 +17,8 @@ const (
 	StreamPredictor uint32 = 0x5DE00004 // samplers: Euler–Maruyama noise
 	StreamCorrector uint32 = 0x5DE00005 // samplers: Langevin corrector noise
 	StreamLangevin  uint32 = 0x5DE00006 // Langevin: unadjusted Langevin noise
+	StreamProbe     uint32 = 0x5DE00007 // Likelihood: Hutchinson's probes
+	StreamDequant   uint32 = 0x5DE00008 // Dequantize: u ~ U(0, 1)
 )
 
 // Perturb noises a training batch as score_sde's losses.py does: for each

@@ -70,12 +70,14 @@ func main() {
 	f.IntVar(&o.draw.N, "n", 1000, "with --ckpt, the number of samples to draw")
 	f.IntVar(&o.draw.Batch, "batch", 0, "with --ckpt, images per sampling batch (default: the largest that fits)")
 	f.IntVar(&o.draw.Steps, "steps", 0, "with --ckpt, sampler steps (score networks; default: the checkpoint's sample.steps)")
-	f.StringVar(&o.draw.Sampler, "sampler", "", "with --ckpt, em or pc (default: the checkpoint's sample.sampler)")
+	f.StringVar(&o.draw.Sampler, "sampler", "", "with --ckpt, em, pc or ode (default: the checkpoint's sample.sampler)")
+	f.Float64Var(&o.draw.RTol, "rtol", 0, "with --ckpt, RK45's relative tolerance for the ode sampler and --bpd (default: the checkpoint's sample.rtol)")
+	f.Float64Var(&o.draw.ATol, "atol", 0, "with --ckpt, RK45's absolute tolerance for the ode sampler and --bpd (default: the checkpoint's sample.atol)")
 	f.Uint64Var(&o.draw.Seed, "seed", 1, "with --ckpt, seed of the sampler's noise")
 	f.BoolVar(&o.draw.NoEMA, "no-ema", false, "with --ckpt, use the raw weights instead of their moving average")
 	f.StringVar(&o.draw.Device, "device", "", "cpu or cuda for the sampler and the likelihood (default: the checkpoint's); the judge runs on the CPU")
 	f.StringVar(&o.draw.NPY, "npy", "", "with --ckpt, keep the drawn samples in this .npy (default: a temporary file)")
-	f.BoolVar(&o.bpd, "bpd", false, "with --ckpt, score the test set's likelihood (a VAE's negative ELBO and IWAE bound, nats and bits/dim) instead of samples")
+	f.BoolVar(&o.bpd, "bpd", false, "with --ckpt, score the test set's likelihood (a score network's by the probability-flow ODE, a VAE's negative ELBO and IWAE bound; nats and bits/dim) instead of samples")
 	f.IntVar(&o.limit, "limit", 0, "with --bpd, score only the first N test images (default: all)")
 	if err := cmd.Execute(); err != nil {
 		os.Exit(1)
@@ -240,6 +242,15 @@ func likelihood(o options, c *ckpt.Checkpoint) error {
 	cfg := c.Config
 	if o.draw.Device != "" {
 		cfg.Device = o.draw.Device
+	}
+	if o.draw.RTol != 0 {
+		cfg.Sample.RTol = o.draw.RTol
+	}
+	if o.draw.ATol != 0 {
+		cfg.Sample.ATol = o.draw.ATol
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("flags: %w", err)
 	}
 	f, err := models.New(cfg)
 	if err != nil {
