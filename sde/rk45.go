@@ -206,6 +206,9 @@ func (r *rk45) attempt() error {
 		}
 		t := r.t[i]
 		minStep := 10 * math.Abs(math.Nextafter(t, r.dir*math.Inf(1))-t)
+		if r.hAbs[i] < minStep && !r.rejected[i] {
+			r.hAbs[i] = minStep // scipy starts every step at least this long
+		}
 		if r.hAbs[i] < minStep {
 			return fmt.Errorf("sde: ODE step size %g at t = %g fell below the smallest step: the solution is too stiff for rtol = %g, atol = %g",
 				r.hAbs[i], t, r.tol.RTol, r.tol.ATol)
