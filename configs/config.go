@@ -138,6 +138,19 @@ type Sample struct {
 	// tolerances.
 	RTol float64 `mapstructure:"rtol" yaml:"rtol"`
 	ATol float64 `mapstructure:"atol" yaml:"atol"`
+	// Eta is DDIM's noise (0: deterministic, 1: DDPM's ancestral step).
+	Eta float64 `mapstructure:"eta" yaml:"eta"`
+	// LangevinSteps and StepLR are annealed Langevin dynamics' steps per
+	// noise level and its step size epsilon (Song and Ermon 2019).
+	LangevinSteps int     `mapstructure:"langevin_steps" yaml:"langevin_steps"`
+	StepLR        float64 `mapstructure:"step_lr" yaml:"step_lr"`
+}
+
+// Samplers are the values of sample.sampler, and the SDEs each is for.
+var Samplers = map[string][]string{
+	"em": {"ve", "vp", "subvp"}, "pc": {"ve", "vp", "subvp"},
+	"ode": {"ve", "vp", "subvp"}, "ode-euler": {"ve", "vp", "subvp"}, "heun": {"ve", "vp", "subvp"},
+	"ancestral": {"ve", "vp"}, "ddim": {"vp"}, "annealed-langevin": {"ve"},
 }
 
 // Load reads the experiment file at path ("" for the defaults alone; a name
@@ -319,7 +332,8 @@ func checkEnv(given map[string]string) error {
 // families, which is an error rather than a setting silently ignored.
 var familyKeys = map[string][]string{
 	"unet": {"model.ch", "model.mult", "model.num_res_blocks", "model.attn_res", "model.dropout", "sde.",
-		"sample.sampler", "sample.steps", "sample.snr", "sample.eps", "sample.rtol", "sample.atol"},
+		"sample.sampler", "sample.steps", "sample.snr", "sample.eps", "sample.rtol", "sample.atol",
+		"sample.eta", "sample.langevin_steps", "sample.step_lr"},
 	"vae":        {"vae."},
 	"gan":        {"gan."},
 	"classifier": {"classifier."},
@@ -437,7 +451,13 @@ func (c *Config) Validate() error {
 	bad(c.Train.EvalEvery < 0, "train.eval_every", c.Train.EvalEvery, ">= 0 (0 turns it off)")
 	bad(c.Train.EvalN < 2, "train.eval_n", c.Train.EvalN, "at least 2 (a Fréchet distance needs a covariance)")
 	bad(c.Train.OutDir == "", "train.out_dir", `""`, "a folder")
-	oneOf("sample.sampler", c.Sample.Sampler, "em", "pc", "ode")
+	oneOf("sample.sampler", c.Sample.Sampler, slices.Sorted(maps.Keys(Samplers))...)
+	if sdes, ok := Samplers[c.Sample.Sampler]; ok && c.Model.Type == "unet" && !slices.Contains(sdes, c.SDE.Type) {
+		errs = append(errs, fmt.Sprintf("sample.sampler = %q is for sde.type %s, not %s", c.Sample.Sampler, strings.Join(sdes, " or "), c.SDE.Type))
+	}
+	bad(!(c.Sample.Eta >= 0 && c.Sample.Eta <= 1), "sample.eta", c.Sample.Eta, "in [0, 1]")
+	bad(c.Sample.LangevinSteps < 1, "sample.langevin_steps", c.Sample.LangevinSteps, "at least 1")
+	bad(!(c.Sample.StepLR > 0 && c.Sample.StepLR < 1), "sample.step_lr", c.Sample.StepLR, "in (0, 1)")
 	bad(c.Sample.Steps < 1, "sample.steps", c.Sample.Steps, "at least 1")
 	bad(!(c.Sample.SNR > 0), "sample.snr", c.Sample.SNR, "> 0")
 	bad(c.Sample.N < 1, "sample.n", c.Sample.N, "at least 1")

@@ -103,6 +103,12 @@ func TestBadInputNamesFileKeyAndExpectation(t *testing.T) {
 		{"", []string{"data.batch_size=0"}, []string{"data.batch_size = 0", "at least 1"}},
 		{"", []string{"precision=fp16"}, []string{"precision", `"fp16"`, "fp32, bf16"}},
 		{"", []string{"precision=bf16", "device=cuda"}, []string{"precision = bf16", "fp32 on device cuda"}},
+		{"", []string{"sample.sampler=rk4"}, []string{"sample.sampler", `"rk4"`, "ancestral", "ode-euler"}},
+		{"", []string{"sde.type=ve", "sample.sampler=ddim"}, []string{`sample.sampler = "ddim"`, "sde.type vp, not ve"}},
+		{"", []string{"sample.sampler=annealed-langevin"}, []string{`sample.sampler = "annealed-langevin"`, "sde.type ve, not vp"}},
+		{"", []string{"sde.type=subvp", "sample.sampler=ancestral"}, []string{`"ancestral"`, "ve or vp, not subvp"}},
+		{"", []string{"sample.eta=2"}, []string{"sample.eta = 2", "in [0, 1]"}},
+		{"", []string{"sample.rtol=0"}, []string{"sample.rtol = 0", "in (0, 1)"}},
 	} {
 		_, err := Load(c.path, c.sets)
 		if err == nil {

@@ -31,24 +31,28 @@ import (
 
 // Options are a sampling run's settings, as cmd/sample's flags give them.
 type Options struct {
-	Ckpt      string // checkpoint file or run folder
-	N         int    // images in the whole run
-	Batch     int    // images per batch; 0: the resumed run's, else the largest that fits (largestBatch)
-	Steps     int
-	Seed      uint64
-	Sampler   string  // "": the checkpoint's sample.sampler
-	SNR, Eps  float64 // 0: the checkpoint's
-	RTol      float64 // ode's tolerances; 0: the checkpoint's
-	ATol      float64
-	NoEMA     bool
-	Device    string // "": the checkpoint's
-	Shard     Shard  // zero: the whole run
-	NPY       string // the .npy to fill ("": none, and no resume)
-	Out       string // PNG grid ("": none)
-	GridEvery int    // > 0: one grid per this many images, named after Out
-	Resume    bool   // continue the run recorded next to NPY if its arguments match
-	Progress  io.Writer
-	Log       *slog.Logger
+	Ckpt     string // checkpoint file or run folder
+	N        int    // images in the whole run
+	Batch    int    // images per batch; 0: the resumed run's, else the largest that fits (largestBatch)
+	Steps    int
+	Seed     uint64
+	Sampler  string  // "": the checkpoint's sample.sampler
+	SNR, Eps float64 // 0: the checkpoint's
+	RTol     float64 // ode's tolerances; 0: the checkpoint's
+	ATol     float64
+	Eta      *float64 // ddim's; nil: the checkpoint's
+	// LangevinSteps and StepLR are annealed-langevin's; 0: the checkpoint's.
+	LangevinSteps int
+	StepLR        float64
+	NoEMA         bool
+	Device        string // "": the checkpoint's
+	Shard         Shard  // zero: the whole run
+	NPY           string // the .npy to fill ("": none, and no resume)
+	Out           string // PNG grid ("": none)
+	GridEvery     int    // > 0: one grid per this many images, named after Out
+	Resume        bool   // continue the run recorded next to NPY if its arguments match
+	Progress      io.Writer
+	Log           *slog.Logger
 	// Family is the family of a checkpoint's config (models.New).
 	Family func(*configs.Config) (model.Family, error)
 }
@@ -105,6 +109,15 @@ func Run(ctx context.Context, o Options) error {
 	if o.ATol != 0 {
 		sc.ATol = o.ATol
 	}
+	if o.Eta != nil {
+		sc.Eta = *o.Eta
+	}
+	if o.LangevinSteps != 0 {
+		sc.LangevinSteps = o.LangevinSteps
+	}
+	if o.StepLR != 0 {
+		sc.StepLR = o.StepLR
+	}
 	cfg.Sample = sc
 	fromCkpt := o.Device == ""
 	if !fromCkpt {
@@ -117,8 +130,8 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", c.Path, err)
 	}
-	if fam.Type() != "unet" && (o.Sampler != "" || o.SNR != 0 || o.Eps != 0 || o.RTol != 0 || o.ATol != 0) {
-		return fmt.Errorf("--sampler, --snr, --eps, --rtol and --atol set a score network's sampler; checkpoint %s is of model.type %s", c.Path, fam.Type())
+	if fam.Type() != "unet" && (o.Sampler != "" || o.SNR != 0 || o.Eps != 0 || o.RTol != 0 || o.ATol != 0 || o.Eta != nil || o.LangevinSteps != 0 || o.StepLR != 0) {
+		return fmt.Errorf("--sampler, --snr, --eps, --rtol, --atol, --eta, --langevin-steps and --step-lr set a score network's sampler; checkpoint %s is of model.type %s", c.Path, fam.Type())
 	}
 	var prev *Sidecar // the run recorded next to o.NPY, if resuming
 	if o.NPY != "" && o.Resume {
@@ -180,7 +193,8 @@ func Run(ctx context.Context, o Options) error {
 	defer m.Close()
 	args := Args{
 		Weights: fingerprint(used), Step: strconv.Itoa(c.Step), EMA: !o.NoEMA, Device: cfg.Device,
-		Sampler: sc.Sampler, Steps: sc.Steps, SNR: sc.SNR, Eps: sc.Eps, RTol: sc.RTol, ATol: sc.ATol, Seed: sc.Seed,
+		Sampler: sc.Sampler, Steps: sc.Steps, SNR: sc.SNR, Eps: sc.Eps, RTol: sc.RTol, ATol: sc.ATol,
+		Eta: sc.Eta, LangevinSteps: sc.LangevinSteps, StepLR: sc.StepLR, Seed: sc.Seed,
 		N: o.N, Batch: batch, Shard: o.Shard.String(), Shape: shape,
 	}
 	log.Info("sampling", "ckpt", c.Path, "step", args.Step, "images", fmt.Sprintf("%d-%d of %d", first, end-1, o.N),
@@ -379,3 +393,29 @@ func fingerprint(w [][]float32) string {
 	}
 	return fmt.Sprintf("fnv1a64:%016x", h.Sum64())
 }
+
+// OptionalFloat is a flag's value (pflag.Value) that points P at the
+// number given, and leaves it nil when the flag is not: for a setting whose
+// zero is a value of its own (--eta 0), unlike the flags whose 0 means
+// "the checkpoint's".
+type OptionalFloat struct{ P **float64 }
+
+func (f OptionalFloat) String() string {
+	if f.P == nil || *f.P == nil {
+		return ""
+	}
+	return strconv.FormatFloat(**f.P, 'g', -1, 64)
+}
+
+// Set parses the flag's number.
+func (f OptionalFloat) Set(s string) error {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return fmt.Errorf("want a number: %w", err)
+	}
+	*f.P = &v
+	return nil
+}
+
+// Type names the value in --help.
+func (OptionalFloat) Type() string { return "float" }

@@ -58,11 +58,15 @@ type Args struct {
 	Eps     float64 `json:"eps"`
 	RTol    float64 `json:"rtol,omitempty"` // ode's; absent in runs before it existed
 	ATol    float64 `json:"atol,omitempty"`
-	Seed    uint64  `json:"seed"`
-	N       int     `json:"n"`
-	Batch   int     `json:"batch"`
-	Shard   string  `json:"shard"`
-	Shape   []int   `json:"shape"` // C, H, W of one image
+	Eta     float64 `json:"eta,omitempty"`
+	// LangevinSteps and StepLR are annealed-langevin's.
+	LangevinSteps int     `json:"langevin_steps,omitempty"`
+	StepLR        float64 `json:"step_lr,omitempty"`
+	Seed          uint64  `json:"seed"`
+	N             int     `json:"n"`
+	Batch         int     `json:"batch"`
+	Shard         string  `json:"shard"`
+	Shape         []int   `json:"shape"` // C, H, W of one image
 }
 
 // Sidecar is the JSON file next to a .npy (its name plus ".json"): the

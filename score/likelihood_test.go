@@ -14,13 +14,14 @@ import (
 	"github.com/scoregen/scoregen/unet"
 )
 
-// smallFamily is mnist_tiny shrunk so that the network is quick, with the
+// smallFamily is mnist_tiny shrunk so that the network is quick (and
+// changed by the --set overrides sets), with the
 // builder's initial weights as a checkpoint's (and as their own EMA), each
 // moved by up to 0.05: the output layer starts at zero, which would leave
 // the score nearly constant in x.
-func smallFamily(t *testing.T) (*Family, model.Weights) {
+func smallFamily(t *testing.T, sets ...string) (*Family, model.Weights) {
 	t.Helper()
-	cfg, err := configs.Load("mnist_tiny.yaml", []string{"model.ch=8", "model.mult=[1, 2]"})
+	cfg, err := configs.Load("mnist_tiny.yaml", append([]string{"model.ch=8", "model.mult=[1, 2]"}, sets...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,10 @@ package score
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
+	"strings"
 
 	"gorgonia.org/gorgonia"
 
@@ -141,8 +144,9 @@ func (m *ScoreModel) Score(x, t, score []float32) error {
 // SampleAt overwrites x (Batch() images, NCHW, clipped to the data's
 // range [-1, 1] as score_sde clips before it saves or scores samples: the
 // last step can overshoot it) with images first to first+Batch()-1 of a
-// run with the sampler m.Sample, calling progress after each step of em
-// and pc (ode's steps are its own, and it reports none). An image's noise
+// run with the sampler m.Sample (configs.Samplers), calling progress after
+// each step (annealed-langevin: each noise level; ode's steps are its own,
+// and it reports none). An image's noise
 // depends on c.Seed and its index in the run only (sde.PredictorCorrector,
 // sde.ODESample), so a run cut into batches gives the images of one batch;
 // with the pc sampler the corrector's step size also depends on the
@@ -153,23 +157,38 @@ func (m *ScoreModel) SampleAt(first int, x []float32, progress func(step int)) e
 		return fmt.Errorf("sample into %d values, want %d images of %d", len(x), m.batch, m.Dim)
 	}
 	var err error
-	correctors, known := map[string]int{"em": 0, "pc": 1}[c.Sampler] // EM is PC without a corrector
-	switch {
-	case c.Sampler == "ode":
-		var nfe int
-		nfe, err = sde.ODESample(m.sde, m.Score, x, m.batch, c.Eps, sde.Tolerances{RTol: c.RTol, ATol: c.ATol}, c.Seed, first)
-		m.nfe += nfe
-	case !known:
-		return fmt.Errorf("unknown sampler %q (want em, pc or ode)", c.Sampler)
-	case m.fused != nil:
-		var sched []sde.SamplerStep
-		if sched, err = sde.PCSchedule(m.sde, c.Steps, correctors, c.SNR, c.Eps); err == nil {
-			err = m.fused.sample(sched, m.sde.PriorStd(), c.Seed, first, x, progress)
+	score := m.Score
+	switch c.Sampler {
+	case "em", "pc":
+		correctors := map[string]int{"em": 0, "pc": 1}[c.Sampler] // EM is PC without a corrector
+		if m.fused != nil {
+			var sched []sde.SamplerStep
+			if sched, err = sde.PCSchedule(m.sde, c.Steps, correctors, c.SNR, c.Eps); err == nil {
+				err = m.fused.sample(sched, m.sde.PriorStd(), c.Seed, first, x, progress)
+			}
+			m.nfe += len(sched)
+			break
 		}
-		m.nfe += len(sched)
-	default:
-		err = sde.PredictorCorrector(m.sde, m.Score, x, m.batch, c.Steps, correctors, c.SNR, c.Eps, c.Seed, first, progress)
+		err = sde.PredictorCorrector(m.sde, score, x, m.batch, c.Steps, correctors, c.SNR, c.Eps, c.Seed, first, progress)
 		m.nfe += c.Steps * (1 + correctors)
+	case "ode":
+		var nfe int
+		nfe, err = sde.ODESample(m.sde, score, x, m.batch, c.Eps, sde.Tolerances{RTol: c.RTol, ATol: c.ATol}, c.Seed, first)
+		m.nfe += nfe
+	case "ode-euler", "heun":
+		err = sde.ODEEuler(m.sde, score, x, m.batch, c.Steps, c.Eps, c.Sampler == "heun", c.Seed, first, progress)
+		m.nfe += c.Steps * map[bool]int{false: 1, true: 2}[c.Sampler == "heun"]
+	case "ancestral":
+		err = sde.Ancestral(m.sde, score, x, m.batch, c.Steps, c.Eps, c.Seed, first, progress)
+		m.nfe += c.Steps
+	case "ddim":
+		err = sde.DDIM(m.sde, score, x, m.batch, c.Steps, c.Eta, c.Eps, c.Seed, first, progress)
+		m.nfe += c.Steps
+	case "annealed-langevin":
+		err = sde.AnnealedLangevin(m.sde, score, x, m.batch, c.Steps, c.LangevinSteps, c.StepLR, c.Eps, c.Seed, first, progress)
+		m.nfe += c.Steps*c.LangevinSteps + 1
+	default:
+		return fmt.Errorf("unknown sampler %q (want one of %s)", c.Sampler, strings.Join(slices.Sorted(maps.Keys(configs.Samplers)), ", "))
 	}
 	if err != nil {
 		return err

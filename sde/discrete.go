@@ -1,0 +1,191 @@
+package sde
+
+import (
+	"fmt"
+	"math"
+)
+
+// Samplers that step between noise levels of the forward process rather
+// than integrating the reverse SDE: score_sde's ancestral (reverse-
+// diffusion) predictor for VE and VP, and DDIM (Song, Meng and Ermon 2021)
+// for VP. Both run on the time grid of EulerMaruyama, linspace(1, eps,
+// steps), each step going from one grid time to the next; the last step
+// goes to the clean data (t = 0: VE's sigma = 0, VP's alpha-bar = 1) with no
+// noise, which is the denoising step EulerMaruyama ends with.
+
+// nextLevel is the time a step from grid time i goes to, and whether it is
+// the last step (to the clean data).
+func nextLevel(i, steps int, eps float64) (t float64, last bool) {
+	if i == steps-1 {
+		return 0, true
+	}
+	return gridTime(i+1, steps, eps), false
+}
+
+// Ancestral samples by score_sde's ancestral sampling predictor (appendix
+// F; its AncestralSamplingPredictor) with the network's score s at grid
+// time t_i and the next level t_n, z ~ N(0, I) (draw i of StreamPredictor):
+//
+//	VE: x = x + (sigma_i^2 - sigma_n^2) s + sqrt(sigma_n^2 (sigma_i^2 - sigma_n^2) / sigma_i^2) z
+//	VP: x = (x + beta s) / sqrt(1 - beta) + sqrt(beta) z,  1 - beta = abar_i / abar_n
+//
+// where score_sde takes sigma and beta from its N discrete levels, this
+// takes them from the grid's consecutive times, which is the same with
+// steps = N. The last step adds no noise. The noise is keyed as
+// EulerMaruyama's, so a sample does not depend on its batch. Sub-VP has no
+// ancestral step in score_sde and is refused.
+func Ancestral(s SDE, score ScoreFunc, x []float32, batch, steps int, eps float64, seed uint64, first int, progress func(i int)) error {
+	if err := checkSDE(s); err != nil {
+		return err
+	}
+	_, ve := s.(*VE)
+	if _, vp := s.(*VP); !ve && !vp {
+		return fmt.Errorf("sde: the ancestral sampler is for VE and VP SDEs (score_sde's), not %T", s)
+	}
+	return levelSampler(s, score, x, batch, steps, eps, seed, first, progress, func(ti, tn float64) (a, b, c float64) {
+		if ve {
+			si, sn := s.Std(ti), 0.0
+			if tn > 0 {
+				sn = s.Std(tn)
+			}
+			d := si*si - sn*sn
+			return 1, d, math.Sqrt(sn * sn * d / (si * si))
+		}
+		r := s.Mean(ti) / s.Mean(tn) // sqrt(1 - beta)
+		beta := 1 - r*r
+		return 1 / r, beta / r, math.Sqrt(beta)
+	})
+}
+
+// DDIM samples a VP SDE by DDIM (Song, Meng and Ermon 2021, eq. 12) with
+// abar(t) = Mean(t)^2: from grid time t_i to the next level t_n, with
+// eps_hat = -Std(t_i) s the predicted noise,
+//
+//	x0    = (x - sqrt(1 - abar_i) eps_hat) / sqrt(abar_i)
+//	sigma = eta sqrt((1 - abar_n) / (1 - abar_i)) sqrt(1 - abar_i / abar_n)
+//	x     = sqrt(abar_n) x0 + sqrt(1 - abar_n - sigma^2) eps_hat + sigma z
+//
+// z ~ N(0, I) (draw i of StreamPredictor). eta = 0 is deterministic (an
+// Euler step of the probability-flow ODE in its own variables); eta = 1 is
+// DDPM's ancestral step with the posterior's variance. The last step, to
+// abar = 1, returns x0.
+func DDIM(s SDE, score ScoreFunc, x []float32, batch, steps int, eta, eps float64, seed uint64, first int, progress func(i int)) error {
+	if err := checkSDE(s); err != nil {
+		return err
+	}
+	if _, vp := s.(*VP); !vp {
+		return fmt.Errorf("sde: DDIM is for the VP SDE, not %T", s)
+	}
+	if !(eta >= 0) || math.IsInf(eta, 0) {
+		return fmt.Errorf("sde: eta = %v, want a finite number >= 0", eta)
+	}
+	return levelSampler(s, score, x, batch, steps, eps, seed, first, progress, func(ti, tn float64) (a, b, c float64) {
+		mi, mn := s.Mean(ti), s.Mean(tn)
+		ai, an := mi*mi, mn*mn
+		si := math.Sqrt(1 - ai)
+		sigma := eta * math.Sqrt((1-an)/(1-ai)*(1-ai/an))
+		dir := math.Sqrt(max(0, 1-an-sigma*sigma))
+		// x' = mn (x + si^2 s) / mi - dir si s + sigma z, as eps_hat = -si s.
+		return mn / mi, mn*si*si/mi - dir*si, sigma
+	})
+}
+
+// levelSampler runs a sampler whose step from grid time t_i to the next
+// level t_n is x = a x + b s(x, t_i) + c z, with (a, b, c) = coef(t_i,
+// t_n) and z draw i of StreamPredictor (none on the last step), from the
+// prior.
+func levelSampler(s SDE, score ScoreFunc, x []float32, batch, steps int, eps float64, seed uint64, first int, progress func(i int), coef func(ti, tn float64) (a, b, c float64)) error {
+	if err := checkGrid(steps, eps); err != nil {
+		return err
+	}
+	w, err := newSampler(s, score, x, batch, seed, first)
+	if err != nil {
+		return err
+	}
+	w.prior()
+	for i := range steps {
+		t := gridTime(i, steps, eps)
+		tn, last := nextLevel(i, steps, eps)
+		if err := w.evalScore(t); err != nil {
+			return fmt.Errorf("sde: step %d (t = %g): %w", i, t, err)
+		}
+		a, b, c := coef(t, tn)
+		if last {
+			c = 0
+		}
+		x, g := w.x, w.grad
+		parallel(len(x), len(x), func(lo, hi int) {
+			z := newNormals(w.seed, StreamPredictor, uint64(i))
+			for j := lo; j < hi; j++ {
+				v := a*float64(x[j]) + b*float64(g[j])
+				if c != 0 {
+					v += c * float64(float32(z.at(w.off+j)))
+				}
+				x[j] = float32(v)
+			}
+		})
+		if progress != nil {
+			progress(i + 1)
+		}
+	}
+	return nil
+}
+
+// AnnealedLangevin samples a VE SDE by annealed Langevin dynamics (Song
+// and Ermon 2019, Algorithm 1): at each noise level sigma_i = Std(t_i) of
+// the grid linspace(1, eps, levels), from the largest down, stepsEach
+// steps of
+//
+//	x = x + alpha_i / 2 s(x, t_i) + sqrt(alpha_i) z,  alpha_i = stepLR sigma_i^2 / sigma_L^2
+//
+// (z ~ N(0, I), draw i*stepsEach + k of StreamLangevin), then the
+// denoising step x + sigma_L^2 s(x, t_L) of NCSNv2 (Song and Ermon 2020),
+// as the other samplers end on the denoised mean. It starts from the prior
+// N(0, sigma_max^2 I). progress, if not nil, is called after each level.
+func AnnealedLangevin(s SDE, score ScoreFunc, x []float32, batch, levels, stepsEach int, stepLR, eps float64, seed uint64, first int, progress func(i int)) error {
+	if err := checkSDE(s); err != nil {
+		return err
+	}
+	if _, ve := s.(*VE); !ve {
+		return fmt.Errorf("sde: annealed Langevin dynamics is for the VE SDE (NCSN's noise levels), not %T", s)
+	}
+	if err := checkGrid(levels, eps); err != nil {
+		return err
+	}
+	if stepsEach < 1 {
+		return fmt.Errorf("sde: %d Langevin steps per noise level, want at least 1", stepsEach)
+	}
+	if !(stepLR > 0) || math.IsInf(stepLR, 0) {
+		return fmt.Errorf("sde: Langevin step size %v, want a finite positive number", stepLR)
+	}
+	w, err := newSampler(s, score, x, batch, seed, first)
+	if err != nil {
+		return err
+	}
+	w.prior()
+	last := s.Std(gridTime(levels-1, levels, eps))
+	z := make([]float32, len(x))
+	for i := range levels {
+		t := gridTime(i, levels, eps)
+		sigma := s.Std(t)
+		alpha := stepLR * sigma * sigma / (last * last)
+		for k := range stepsEach {
+			if err := w.evalScore(t); err != nil {
+				return fmt.Errorf("sde: level %d (t = %g), step %d: %w", i, t, k, err)
+			}
+			Normals(z, seed, StreamLangevin, uint64(i*stepsEach+k), w.off)
+			w.langevinUpdate(alpha/2, z)
+		}
+		if progress != nil {
+			progress(i + 1)
+		}
+	}
+	t := gridTime(levels-1, levels, eps)
+	if err := w.evalScore(t); err != nil {
+		return fmt.Errorf("sde: the denoising step: %w", err)
+	}
+	for j, g := range w.grad {
+		x[j] = float32(float64(x[j]) + last*last*float64(g))
+	}
+	return nil
+}

@@ -1,0 +1,118 @@
+package sde
+
+import (
+	"math"
+	"testing"
+)
+
+// TestFixedStepODEMixture samples the probability-flow ODE with Euler and
+// Heun steps on Karras's time steps, with the mixture's exact score, and
+// checks that they return the mixture. VE's sigma_max is 50, as in
+// TestODESampleMixture.
+func TestFixedStepODEMixture(t *testing.T) {
+	for i, s := range testSDEs(t) {
+		for _, c := range []struct {
+			heun  bool
+			steps int
+		}{{false, 400}, {true, 40}} {
+			x := make([]float32, 2*mixN)
+			calls := 0
+			if err := ODEEuler(s, testMixture.score(s), x, mixN, c.steps, mixEps, c.heun, uint64(i+40), 0, func(int) { calls++ }); err != nil {
+				t.Fatal(err)
+			}
+			if calls != c.steps {
+				t.Errorf("progress called %d times, want %d", calls, c.steps)
+			}
+			what := map[bool]string{false: "ode-euler ", true: "heun "}[c.heun] + name(s)
+			checkMixture(t, what, toPoints(x))
+		}
+	}
+}
+
+// TestKarrasTimes checks the time steps against Karras et al.'s eq. 5: the
+// noise levels at the returned times are (sigma_max^(1/7) + i/steps
+// (sigma_min^(1/7) - sigma_max^(1/7)))^7, from t = 1 to eps.
+func TestKarrasTimes(t *testing.T) {
+	for _, s := range testSDEs(t) {
+		const steps, eps = 18, 1e-3
+		ts, err := KarrasTimes(s, steps, eps, KarrasRho)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ts) != steps+1 || ts[0] != 1 || ts[steps] != eps {
+			t.Fatalf("%s: times %v, want %d from 1 to %g", name(s), ts, steps+1, eps)
+		}
+		hi, lo := math.Pow(s.Std(1)/s.Mean(1), 1.0/7), math.Pow(s.Std(eps)/s.Mean(eps), 1.0/7)
+		for i, ti := range ts {
+			want := math.Pow(hi+float64(i)/steps*(lo-hi), 7)
+			if got := s.Std(ti) / s.Mean(ti); math.Abs(got-want) > 1e-9*want {
+				t.Errorf("%s: sigma(t_%d) = %v, want %v", name(s), i, got, want)
+			}
+			if i > 0 && !(ti < ts[i-1]) {
+				t.Errorf("%s: times not decreasing at %d: %v", name(s), i, ts)
+			}
+		}
+	}
+}
+
+// TestAncestralAndDDIMMixture checks the ancestral sampler (VE and VP) and
+// DDIM (VP, eta 0 and 1) on the mixture with its exact score.
+func TestAncestralAndDDIMMixture(t *testing.T) {
+	ss := mixtureSDEs(t)
+	for i, s := range ss[:2] {
+		x := make([]float32, 2*mixN)
+		if err := Ancestral(s, testMixture.score(s), x, mixN, mixSteps, mixEps, uint64(i+50), 0, nil); err != nil {
+			t.Fatal(err)
+		}
+		checkMixture(t, "ancestral "+name(s), toPoints(x))
+	}
+	for _, c := range []struct {
+		eta   float64
+		steps int
+	}{{0, 200}, {1, 1000}} {
+		x := make([]float32, 2*mixN)
+		if err := DDIM(ss[1], testMixture.score(ss[1]), x, mixN, c.steps, c.eta, mixEps, 60, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+		checkMixture(t, "DDIM eta "+map[bool]string{true: "0", false: "1"}[c.eta == 0], toPoints(x))
+	}
+}
+
+// TestDiscreteSamplersRefuseOtherSDEs: ancestral is score_sde's for VE and
+// VP, DDIM for VP.
+func TestDiscreteSamplersRefuseOtherSDEs(t *testing.T) {
+	ss := testSDEs(t)
+	x := make([]float32, 4)
+	score := func(x, t, s []float32) error { return nil }
+	if err := Ancestral(ss[2], score, x, 2, 10, 1e-3, 1, 0, nil); err == nil {
+		t.Error("ancestral accepted sub-VP")
+	}
+	for _, s := range []SDE{ss[0], ss[2]} {
+		if err := DDIM(s, score, x, 2, 10, 0, 1e-3, 1, 0, nil); err == nil {
+			t.Errorf("DDIM accepted %s", name(s))
+		}
+	}
+	if err := DDIM(ss[1], score, x, 2, 10, -1, 1e-3, 1, 0, nil); err == nil {
+		t.Error("DDIM accepted eta -1")
+	}
+}
+
+// TestAnnealedLangevinMixture checks annealed Langevin dynamics on the
+// mixture with its exact score (VE, sigma from 10 to 0.01): unlike plain
+// Langevin, the annealing gets the modes' weights right.
+func TestAnnealedLangevinMixture(t *testing.T) {
+	s := mixtureSDEs(t)[0]
+	x := make([]float32, 2*mixN)
+	calls := 0
+	if err := AnnealedLangevin(s, testMixture.score(s), x, mixN, 100, 20, 2e-5, mixEps, 70, 0, func(int) { calls++ }); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 100 {
+		t.Errorf("progress called %d times, want once per level (100)", calls)
+	}
+	checkMixture(t, "annealed Langevin", toPoints(x))
+	vp := mixtureSDEs(t)[1]
+	if err := AnnealedLangevin(vp, testMixture.score(vp), x, mixN, 10, 2, 2e-5, mixEps, 70, 0, nil); err == nil {
+		t.Error("annealed Langevin accepted the VP SDE")
+	}
+}
