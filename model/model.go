@@ -147,6 +147,15 @@ type Reconstructor interface {
 	Reconstruct(w Weights, x []float32, n int, o SampleOptions) ([]float32, error)
 }
 
+// Interpolator is implemented by families with an invertible encoding (the
+// score network's probability-flow ODE): Interpolate returns, for each of
+// the n pairs of images a[i], b[i] (NCHW in [-1, 1]), points images decoded
+// from evenly spaced interpolations of the pair's codes, the ends
+// reconstructing the pair.
+type Interpolator interface {
+	Interpolate(w Weights, a, b []float32, n, points int, o SampleOptions) ([]float32, error)
+}
+
 // Evaluator is implemented by families that score held-out data quickly
 // enough to do it at the end of every training run (the VAE's negative
 // ELBO and importance-weighted bound, the classifier's accuracy).

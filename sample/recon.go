@@ -4,25 +4,26 @@ import (
 	"fmt"
 
 	"github.com/scoregen/scoregen/ckpt"
+	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
 	"github.com/scoregen/scoregen/grid"
 	"github.com/scoregen/scoregen/model"
 )
 
-// Recon writes a grid of the first n test images (top row) above their
-// reconstructions (bottom row) by the checkpoint's model, which must be a
-// model.Reconstructor (a VAE), to o.Out. The test set is the checkpoint's
-// data.name, from its data.dir.
-func Recon(o Options, n int) error {
+// fromTestSet is what Recon and Interpolate start from: the checkpoint of
+// o.Ckpt, its config (on o.Device when given), its family and its test set
+// (the checkpoint's data.name, from its data.dir). flag names the command's
+// mode in errors.
+func fromTestSet(o Options, flag string) (*ckpt.Checkpoint, *configs.Config, model.Family, *data.Dataset, error) {
 	if o.Family == nil {
-		return fmt.Errorf("sample: Options.Family is not set")
+		return nil, nil, nil, nil, fmt.Errorf("sample: Options.Family is not set")
 	}
 	if o.Out == "" {
-		return fmt.Errorf("--recon %d: give --out for the grid", n)
+		return nil, nil, nil, nil, fmt.Errorf("%s: give --out for the grid", flag)
 	}
 	c, err := ckpt.Open(o.Ckpt)
 	if err != nil {
-		return err
+		return nil, nil, nil, nil, err
 	}
 	cfg := c.Config
 	if o.Device != "" {
@@ -30,18 +31,30 @@ func Recon(o Options, n int) error {
 	}
 	fam, err := o.Family(cfg)
 	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", c.Path, err)
+		return nil, nil, nil, nil, fmt.Errorf("checkpoint %s: %w", c.Path, err)
+	}
+	test, err := data.Load(cfg.Data.Name, cfg.Data.Dir, false)
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("%s: the test set: %w", flag, err)
+	}
+	return c, cfg, fam, test, nil
+}
+
+// Recon writes a grid of the first n test images (top row) above their
+// reconstructions (bottom row) by the checkpoint's model, which must be a
+// model.Reconstructor (a VAE), to o.Out.
+func Recon(o Options, n int) error {
+	flag := fmt.Sprintf("--recon %d", n)
+	c, cfg, fam, test, err := fromTestSet(o, flag)
+	if err != nil {
+		return err
 	}
 	r, ok := fam.(model.Reconstructor)
 	if !ok {
 		return fmt.Errorf("--recon: checkpoint %s is of model.type %s, which does not reconstruct images (vae does)", c.Path, c.Family)
 	}
-	test, err := data.Load(cfg.Data.Name, cfg.Data.Dir, false)
-	if err != nil {
-		return fmt.Errorf("--recon: the test set: %w", err)
-	}
 	if n < 1 || n > test.N {
-		return fmt.Errorf("--recon %d: want 1 to %d, the test set's images", n, test.N)
+		return fmt.Errorf("%s: want 1 to %d, the test set's images", flag, test.N)
 	}
 	dim := test.C * test.H * test.W
 	x := make([]float32, 2*n*dim)
@@ -52,4 +65,57 @@ func Recon(o Options, n int) error {
 	}
 	copy(x[n*dim:], y)
 	return grid.WritePNG(o.Out, x, 2*n, test.C, test.H, test.W, n)
+}
+
+// Interpolate writes a grid with a row per pair of test images (images
+// 2i and 2i+1 for i < pairs): the first image, points images decoded from
+// interpolations between the pair's codes (the score network's
+// probability-flow ODE latents), and the second image, by the checkpoint's
+// model, which must be a model.Interpolator, to o.Out. The sampler's
+// settings (eps, rtol, atol) come from the checkpoint and o.
+func Interpolate(o Options, pairs, points int) error {
+	flag := fmt.Sprintf("--interpolate %d", pairs)
+	c, cfg, fam, test, err := fromTestSet(o, flag)
+	if err != nil {
+		return err
+	}
+	in, ok := fam.(model.Interpolator)
+	if !ok {
+		return fmt.Errorf("--interpolate: checkpoint %s is of model.type %s, which does not encode images invertibly (unet does)", c.Path, c.Family)
+	}
+	if pairs < 1 || 2*pairs > test.N {
+		return fmt.Errorf("%s: want 1 to %d pairs of the test set's images", flag, test.N/2)
+	}
+	if points < 2 {
+		return fmt.Errorf("--points %d: want at least 2 (the two ends)", points)
+	}
+	sc := cfg.Sample
+	if o.Eps != 0 {
+		sc.Eps = o.Eps
+	}
+	if o.RTol != 0 {
+		sc.RTol = o.RTol
+	}
+	if o.ATol != 0 {
+		sc.ATol = o.ATol
+	}
+	dim := test.C * test.H * test.W
+	a, b := make([]float32, pairs*dim), make([]float32, pairs*dim)
+	for i := range pairs {
+		test.Images(a[i*dim:(i+1)*dim], 2*i, 1)
+		test.Images(b[i*dim:(i+1)*dim], 2*i+1, 1)
+	}
+	y, err := in.Interpolate(c.Weights, a, b, pairs, points, model.SampleOptions{Device: cfg.Device, GPU: cfg.GPU, EMA: !o.NoEMA, Sample: sc})
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", c.Path, err)
+	}
+	cols := points + 2
+	x := make([]float32, pairs*cols*dim)
+	for i := range pairs {
+		row := x[i*cols*dim : (i+1)*cols*dim]
+		copy(row, a[i*dim:(i+1)*dim])
+		copy(row[dim:], y[i*points*dim:(i+1)*points*dim])
+		copy(row[(cols-1)*dim:], b[i*dim:(i+1)*dim])
+	}
+	return grid.WritePNG(o.Out, x, pairs*cols, test.C, test.H, test.W, cols)
 }

@@ -14,11 +14,14 @@ import (
 	"github.com/scoregen/scoregen/unet"
 )
 
+// perturb is how far smallFamily moves each weight from the builder's.
+var perturb = 0.05
+
 // smallFamily is mnist_tiny shrunk so that the network is quick (and
-// changed by the --set overrides sets), with the
-// builder's initial weights as a checkpoint's (and as their own EMA), each
-// moved by up to 0.05: the output layer starts at zero, which would leave
-// the score nearly constant in x.
+// changed by the --set overrides sets), with the builder's initial weights
+// as a checkpoint's (and as their own EMA), each moved by up to perturb:
+// the output layer starts at zero, which would leave the score nearly
+// constant in x.
 func smallFamily(t *testing.T, sets ...string) (*Family, model.Weights) {
 	t.Helper()
 	cfg, err := configs.Load("mnist_tiny.yaml", append([]string{"model.ch=8", "model.mult=[1, 2]"}, sets...))
@@ -37,7 +40,7 @@ func smallFamily(t *testing.T, sets ...string) (*Family, model.Weights) {
 	for _, p := range net.Params {
 		v := append([]float32(nil), p.Value().Data().([]float32)...)
 		for i := range v {
-			v[i] += float32(0.05 * math.Sin(float64(7*i+len(v))))
+			v[i] += float32(perturb * math.Sin(float64(7*i+len(v))))
 		}
 		w[p.Name()], w["ema."+p.Name()] = v, v
 	}

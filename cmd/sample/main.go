@@ -4,10 +4,14 @@
 // merged, and a killed run continues when started again (package sample).
 // The family comes from the checkpoint: a score network runs the SDE
 // sampler, a VAE decodes z ~ N(0, I), a GAN's generator maps z ~ N(0, I).
-// --recon N draws N test images above a VAE's reconstructions of them.
+// --recon N draws N test images above a VAE's reconstructions of them;
+// --interpolate P draws P rows, each two test images with a score
+// network's decodings of --points interpolations of their ODE latents
+// between them.
 //
 //	go run ./cmd/sample --ckpt DIR --n 16 --steps 50 --seed 1 --out grid.png
 //	go run ./cmd/sample --ckpt runs/mnist_vae --recon 16 --out recon.png
+//	go run ./cmd/sample --ckpt runs/mnist_tiny --interpolate 4 --out interp.png
 //	go run ./cmd/sample --ckpt DIR --n 50000 --batch 500 --npy x.npy --out '' --shard 0/2
 //	go run ./cmd/sample merge --npy all.npy --out grid.png --grid-every 1000 x0.npy x1.npy
 //
@@ -31,7 +35,7 @@ import (
 func main() {
 	var o sample.Options
 	var shard string
-	var recon int
+	var recon, pairs, points int
 	cmd := &cobra.Command{
 		Use:   "sample",
 		Short: "Sample images from a trained score network, VAE or GAN",
@@ -41,6 +45,10 @@ func main() {
 			var err error
 			if o.Shard, err = sample.ParseShard(shard); err != nil {
 				return err
+			}
+			if pairs > 0 {
+				o.Family = models.New
+				return sample.Interpolate(o, pairs, points)
 			}
 			return run(o, recon)
 		},
@@ -55,6 +63,8 @@ func main() {
 	f.StringVar(&shard, "shard", "0/1", "k/n: sample the k-th of n contiguous ranges of the run's batches (merge the n .npy files with 'sample merge'); a shard's grids hold only its images and are named after it (grid.shardkofn.png), 'sample merge --out' writes the whole run's")
 	f.BoolVar(&o.Resume, "resume", true, "continue the run recorded in --npy's FILE.json if its arguments match (false: start over)")
 	f.IntVar(&recon, "recon", 0, "instead of sampling, write N test images (top row) above their reconstructions (bottom row) to --out (a VAE's checkpoint)")
+	f.IntVar(&pairs, "interpolate", 0, "instead of sampling, write P rows to --out: test images 2i and 2i+1 with --points images between, decoded from spherical interpolations of their probability-flow ODE latents (a score network's checkpoint; --eps, --rtol, --atol)")
+	f.IntVar(&points, "points", 8, "with --interpolate, the interpolations per row (the first and last reconstruct the pair)")
 	f.IntVar(&o.Steps, "steps", 1000, "sampler steps (score networks; annealed-langevin: noise levels; ode chooses its own)")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the sampler's noise")
 	f.StringVar(&o.Sampler, "sampler", "", "em (Euler-Maruyama), pc (predictor-corrector with Langevin), ode (probability flow, adaptive RK45), ode-euler or heun (probability flow on Karras et al.'s steps), ancestral (VE, VP), ddim (VP) or annealed-langevin (VE) (default: the checkpoint's sample.sampler)")
