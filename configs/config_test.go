@@ -26,7 +26,8 @@ func TestEveryExperimentLoads(t *testing.T) {
 	}
 }
 
-// The paper's defaults: EMA and the sampler's last t follow the SDE.
+// The paper's defaults: EMA and the sampler's last t follow the SDE, VE's
+// sigma_max the data set.
 func TestDefaultsFollowTheSDE(t *testing.T) {
 	ve, err := Load("mnist_ve.yaml", nil)
 	if err != nil {
@@ -39,7 +40,7 @@ func TestDefaultsFollowTheSDE(t *testing.T) {
 	if ve.Train.EMA != 0.999 || ve.Sample.Eps != 1e-5 || vp.Train.EMA != 0.9999 || vp.Sample.Eps != 1e-3 {
 		t.Fatalf("VE ema %v eps %v, VP ema %v eps %v", ve.Train.EMA, ve.Sample.Eps, vp.Train.EMA, vp.Sample.Eps)
 	}
-	if vp.SDE.BetaMin != 0.1 || vp.SDE.BetaMax != 20 || ve.SDE.SigmaMin != 0.01 || ve.SDE.SigmaMax != 50 ||
+	if vp.SDE.BetaMin != 0.1 || vp.SDE.BetaMax != 20 || ve.SDE.SigmaMin != 0.01 || ve.SDE.SigmaMax != VESigmaMax["mnist"] ||
 		vp.SDE.N != 1000 || vp.SDE.Eps != 1e-5 || vp.Train.LR != 2e-4 || vp.Train.Warmup != 5000 || vp.Train.GradClip != 1 {
 		t.Fatalf("defaults differ from the paper's: %+v %+v", vp.SDE, vp.Train)
 	}
@@ -49,6 +50,19 @@ func TestDefaultsFollowTheSDE(t *testing.T) {
 	}
 	if tiny.Train.EMA != 0.9995 {
 		t.Fatalf("mnist_tiny sets ema 0.9995, got %v", tiny.Train.EMA)
+	}
+	// VE's sigma_max follows the data set unless given.
+	for name, want := range map[string]float64{"mnist": 34, "fashion": 45, "cifar10": 100} {
+		c, err := Load("", []string{"sde.type=ve", "data.name=" + name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.SDE.SigmaMax != want {
+			t.Errorf("%s: sigma_max %v, want %v", name, c.SDE.SigmaMax, want)
+		}
+	}
+	if c, err := Load("", []string{"sde.type=ve", "sde.sigma_max=50"}); err != nil || c.SDE.SigmaMax != 50 {
+		t.Errorf("sde.sigma_max=50 given: %v, %v", c, err)
 	}
 }
 
