@@ -156,6 +156,14 @@ type Interpolator interface {
 	Interpolate(w Weights, a, b []float32, n, points int, o SampleOptions) ([]float32, error)
 }
 
+// Inpainter is implemented by families that fill in the unknown values of
+// images (the score network): Inpaint returns the n images x (NCHW in
+// [-1, 1]) with the values where mask is 0 generated and those where it is
+// 1 kept.
+type Inpainter interface {
+	Inpaint(w Weights, x, mask []float32, n int, o SampleOptions) ([]float32, error)
+}
+
 // Evaluator is implemented by families that score held-out data quickly
 // enough to do it at the end of every training run (the VAE's negative
 // ELBO and importance-weighted bound, the classifier's accuracy).

@@ -2,6 +2,9 @@ package sample
 
 import (
 	"fmt"
+	"image/color"
+	"image/png"
+	"os"
 
 	"github.com/scoregen/scoregen/ckpt"
 	"github.com/scoregen/scoregen/configs"
@@ -118,4 +121,82 @@ func Interpolate(o Options, pairs, points int) error {
 		copy(row[(cols-1)*dim:], b[i*dim:(i+1)*dim])
 	}
 	return grid.WritePNG(o.Out, x, pairs*cols, test.C, test.H, test.W, cols)
+}
+
+// Inpaint writes a grid of the first n test images (top row), the same
+// with the pixels that the mask PNG at maskPath leaves unknown shown black
+// (middle row), and the checkpoint's model's inpainting of them (bottom
+// row) to o.Out. The mask is the images' height and width; a pixel is
+// known where its grey level is at least half (white), in every channel.
+// The model must be a model.Inpainter (a score network, with the em or pc
+// sampler).
+func Inpaint(o Options, maskPath string, n int) error {
+	flag := "--inpaint " + maskPath
+	c, cfg, fam, test, err := fromTestSet(o, flag)
+	if err != nil {
+		return err
+	}
+	in, ok := fam.(model.Inpainter)
+	if !ok {
+		return fmt.Errorf("--inpaint: checkpoint %s is of model.type %s, which does not inpaint (unet does)", c.Path, c.Family)
+	}
+	if n < 1 || n > test.N {
+		return fmt.Errorf("--n %d: want 1 to %d test images to inpaint", n, test.N)
+	}
+	known, err := readMask(maskPath, test.H, test.W)
+	if err != nil {
+		return err
+	}
+	dim, hw := test.C*test.H*test.W, test.H*test.W
+	x := make([]float32, 3*n*dim)
+	test.Images(x, 0, n)
+	mask := make([]float32, n*dim)
+	for j := range mask {
+		mask[j] = known[j%hw]
+		x[n*dim+j] = x[j]*mask[j] - (1 - mask[j]) // unknown pixels black
+	}
+	sc := cfg.Sample
+	sc.Steps, sc.Seed = o.Steps, o.Seed
+	if o.Sampler != "" {
+		sc.Sampler = o.Sampler
+	}
+	if o.SNR != 0 {
+		sc.SNR = o.SNR
+	}
+	if o.Eps != 0 {
+		sc.Eps = o.Eps
+	}
+	y, err := in.Inpaint(c.Weights, x[:n*dim], mask, n, model.SampleOptions{Device: cfg.Device, GPU: cfg.GPU, EMA: !o.NoEMA, Sample: sc})
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", c.Path, err)
+	}
+	copy(x[2*n*dim:], y)
+	return grid.WritePNG(o.Out, x, 3*n, test.C, test.H, test.W, n)
+}
+
+// readMask reads an inpainting mask: a PNG of h x w pixels, 1 where the
+// grey level is at least half and 0 elsewhere, row by row.
+func readMask(path string, h, w int) ([]float32, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--inpaint: %w", err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("--inpaint %s: not a PNG: %w", path, err)
+	}
+	b := img.Bounds()
+	if b.Dx() != w || b.Dy() != h {
+		return nil, fmt.Errorf("--inpaint %s: a %dx%d mask, want the images' %dx%d (width x height)", path, b.Dx(), b.Dy(), w, h)
+	}
+	mask := make([]float32, h*w)
+	for y := range h {
+		for x := range w {
+			if g := color.GrayModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.Gray); g.Y >= 128 {
+				mask[y*w+x] = 1
+			}
+		}
+	}
+	return mask, nil
 }

@@ -116,3 +116,39 @@ func TestAnnealedLangevinMixture(t *testing.T) {
 		t.Error("annealed Langevin accepted the VP SDE")
 	}
 }
+
+// TestInpaintMixture inpaints the mixture's y given its x: the modes lie
+// apart in x (-3, 3 and 0), so the known x decides the mode, and the
+// filled-in y must land in that mode's range (within 4 of its standard
+// deviations, for 98% of the samples), while the known x comes back as
+// given.
+func TestInpaintMixture(t *testing.T) {
+	for i, s := range mixtureSDEs(t)[:2] {
+		const n = 3000
+		data, mask := make([]float32, 2*n), make([]float32, 2*n)
+		for k := range n {
+			data[2*k] = float32(testMixture.mu[k%3][0])
+			mask[2*k] = 1
+		}
+		x := make([]float32, 2*n)
+		if err := Inpaint(s, testMixture.score(s), x, n, 2000, 1, 0.16, mixEps, uint64(i+80), 0, Known{data, mask}, nil); err != nil {
+			t.Fatal(err)
+		}
+		inMode := 0
+		for k := range n {
+			c := k % 3
+			if math.Abs(float64(x[2*k]-data[2*k])) > 1e-3 {
+				t.Fatalf("%s: known x %v came back as %v", name(s), data[2*k], x[2*k])
+			}
+			if math.Abs(float64(x[2*k+1])-testMixture.mu[c][1]) < 4*math.Sqrt(testMixture.cov[c][2]) {
+				inMode++
+			}
+		}
+		if share := float64(inMode) / n; share < 0.98 {
+			t.Errorf("%s: %.1f%% of the inpainted y in the mode their x decides, want 98%%", name(s), 100*share)
+		}
+	}
+	if err := Inpaint(mixtureSDEs(t)[1], testMixture.score(mixtureSDEs(t)[1]), make([]float32, 4), 2, 10, 0, 0, mixEps, 1, 0, Known{make([]float32, 2), make([]float32, 4)}, nil); err == nil {
+		t.Error("data of the wrong size accepted")
+	}
+}

@@ -19,6 +19,7 @@ const (
 	StreamLangevin  uint32 = 0x5DE00006 // Langevin: unadjusted Langevin noise
 	StreamProbe     uint32 = 0x5DE00007 // Likelihood: Hutchinson's probes
 	StreamDequant   uint32 = 0x5DE00008 // Dequantize: u ~ U(0, 1)
+	StreamInpaint   uint32 = 0x5DE00009 // Inpaint: the known values' noise
 )
 
 // Perturb noises a training batch as score_sde's losses.py does: for each

@@ -279,6 +279,31 @@ func EulerMaruyama(s SDE, score ScoreFunc, x []float32, batch, steps int, eps fl
 // score_sde always samples with steps = s.N(), which the corrector's alpha
 // assumes.
 func PredictorCorrector(s SDE, score ScoreFunc, x []float32, batch, steps, correctorSteps int, snr, eps float64, seed uint64, first int, progress func(i int)) error {
+	return predictorCorrector(s, score, x, batch, steps, correctorSteps, snr, eps, seed, first, nil, progress)
+}
+
+// Known is what inpainting keeps of the data: the clean images (like x)
+// and a mask of the same size, 1 where a value is known and 0 where the
+// sampler fills it in.
+type Known struct{ Data, Mask []float32 }
+
+// Inpaint fills in the unknown values of the batch known.Data (samples
+// first, first+1, ... of a run) by PredictorCorrector's sampler, as
+// score_sde's pc_inpainter (Song et al. 2021, appendix I.2): it starts
+// from the data where known and the prior elsewhere, and after each
+// predictor and corrector step at time t replaces the known values by the
+// data noised to t, Mean(t) data + Std(t) z (z draw k of StreamInpaint,
+// k counting the steps), the last step by the data's mean Mean(t) data. x
+// receives the result.
+func Inpaint(s SDE, score ScoreFunc, x []float32, batch, steps, correctorSteps int, snr, eps float64, seed uint64, first int, known Known, progress func(i int)) error {
+	if len(known.Data) != len(x) || len(known.Mask) != len(x) {
+		return fmt.Errorf("sde: inpainting %d values with %d of data and %d of mask", len(x), len(known.Data), len(known.Mask))
+	}
+	return predictorCorrector(s, score, x, batch, steps, correctorSteps, snr, eps, seed, first, &known, progress)
+}
+
+// predictorCorrector is PredictorCorrector, inpainting known when not nil.
+func predictorCorrector(s SDE, score ScoreFunc, x []float32, batch, steps, correctorSteps int, snr, eps float64, seed uint64, first int, known *Known, progress func(i int)) error {
 	sched, err := PCSchedule(s, steps, correctorSteps, snr, eps)
 	if err != nil {
 		return err
@@ -288,21 +313,50 @@ func PredictorCorrector(s SDE, score ScoreFunc, x []float32, batch, steps, corre
 		return err
 	}
 	w.prior()
-	for _, st := range sched {
+	if known != nil {
+		w.keep(*known, 1, 0, 0) // the data where known, the prior elsewhere
+	}
+	for k, st := range sched {
 		if st.Corrector {
 			if err := w.correct(st.T, st.SNR, st.Draw); err != nil {
 				return fmt.Errorf("sde: step %d (t = %g), corrector %d: %w", st.Step, st.T, st.Sub, err)
 			}
-			continue
-		}
-		if err := w.predict(st); err != nil {
+		} else if err := w.predict(st); err != nil {
 			return fmt.Errorf("sde: step %d (t = %g): %w", st.Step, st.T, err)
 		}
-		if progress != nil {
+		if known != nil {
+			sd := s.Std(st.T)
+			if st.Last {
+				sd = 0
+			}
+			w.keep(*known, s.Mean(st.T), sd, uint64(k))
+		}
+		if !st.Corrector && progress != nil {
 			progress(st.Step + 1)
 		}
 	}
 	return nil
+}
+
+// keep sets the known values of x to m data + sd z, z draw `draw` of
+// StreamInpaint (the data noised to a time t with m = Mean(t), sd =
+// Std(t)).
+func (w *sampler) keep(known Known, m, sd float64, draw uint64) {
+	x := w.x
+	parallel(len(x), len(x), func(lo, hi int) {
+		z := newNormals(w.seed, StreamInpaint, draw)
+		for j := lo; j < hi; j++ {
+			k := float64(known.Mask[j])
+			if k == 0 {
+				continue
+			}
+			v := m * float64(known.Data[j])
+			if sd != 0 {
+				v += sd * float64(float32(z.at(w.off+j)))
+			}
+			x[j] = float32((1-k)*float64(x[j]) + k*v)
+		}
+	})
 }
 
 // checkPC validates PredictorCorrector's settings.

@@ -7,7 +7,8 @@
 // --recon N draws N test images above a VAE's reconstructions of them;
 // --interpolate P draws P rows, each two test images with a score
 // network's decodings of --points interpolations of their ODE latents
-// between them.
+// between them; --inpaint MASK.png fills in the black of the mask in --n
+// test images.
 //
 //	go run ./cmd/sample --ckpt DIR --n 16 --steps 50 --seed 1 --out grid.png
 //	go run ./cmd/sample --ckpt runs/mnist_vae --recon 16 --out recon.png
@@ -36,6 +37,7 @@ func main() {
 	var o sample.Options
 	var shard string
 	var recon, pairs, points int
+	var inpaint string
 	cmd := &cobra.Command{
 		Use:   "sample",
 		Short: "Sample images from a trained score network, VAE or GAN",
@@ -45,6 +47,10 @@ func main() {
 			var err error
 			if o.Shard, err = sample.ParseShard(shard); err != nil {
 				return err
+			}
+			if inpaint != "" {
+				o.Family = models.New
+				return sample.Inpaint(o, inpaint, o.N)
 			}
 			if pairs > 0 {
 				o.Family = models.New
@@ -64,6 +70,7 @@ func main() {
 	f.BoolVar(&o.Resume, "resume", true, "continue the run recorded in --npy's FILE.json if its arguments match (false: start over)")
 	f.IntVar(&recon, "recon", 0, "instead of sampling, write N test images (top row) above their reconstructions (bottom row) to --out (a VAE's checkpoint)")
 	f.IntVar(&pairs, "interpolate", 0, "instead of sampling, write P rows to --out: test images 2i and 2i+1 with --points images between, decoded from spherical interpolations of their probability-flow ODE latents (a score network's checkpoint; --eps, --rtol, --atol)")
+	f.StringVar(&inpaint, "inpaint", "", "instead of sampling, inpaint the first --n test images where the mask PNG (the images' size; white known, black unknown) is black, with --sampler em or pc, and write the originals, the masked inputs and the inpaintings as three rows to --out (a score network's checkpoint)")
 	f.IntVar(&points, "points", 8, "with --interpolate, the interpolations per row (the first and last reconstruct the pair)")
 	f.IntVar(&o.Steps, "steps", 1000, "sampler steps (score networks; annealed-langevin: noise levels; ode chooses its own)")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the sampler's noise")
