@@ -3,7 +3,8 @@
 // GPU, and prints the median step time, images per second, achieved
 // GFLOP/s (for the U-Net) and memory. --model mnist or cifar10 is the
 // reference U-Net (a batch, its noising, forward, backward, clipping, Adam
-// and the EMA; with --sample-steps it also times Euler-Maruyama sampling);
+// and the EMA; with --sample-steps it also times sampling with --sampler,
+// em by default, per network evaluation);
 // vae, dcgan and wgangp are configs/mnist_vae.yaml, mnist_dcgan.yaml and
 // mnist_wgangp.yaml (a step of a GAN is its n_critic critic updates, each
 // on a batch, and one generator update).
@@ -18,6 +19,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -42,12 +44,16 @@ import (
 
 // Result is one line of output.
 type Result struct {
-	Kind        string  `json:"kind"` // train or sample
-	Model       string  `json:"model"`
-	Device      string  `json:"device"`
-	Batch       int     `json:"batch"`
-	Steps       int     `json:"steps"`
-	SampleSteps int     `json:"sample_steps,omitempty"`
+	Kind        string `json:"kind"` // train or sample
+	Model       string `json:"model"`
+	Device      string `json:"device"`
+	Batch       int    `json:"batch"`
+	Steps       int    `json:"steps"`
+	SampleSteps int    `json:"sample_steps,omitempty"`
+	Sampler     string `json:"sampler,omitempty"`
+	// Evaluations are the network evaluations of the timed sampling run
+	// (with the initial weights: a trained network's ode takes more).
+	Evaluations int     `json:"evaluations,omitempty"`
 	MedianStepS float64 `json:"median_step_s"`
 	MeanStepS   float64 `json:"mean_step_s"`
 	MinStepS    float64 `json:"min_step_s"`
@@ -83,7 +89,8 @@ func main() {
 	f.String("device", "cpu", "devices to run on, comma-separated: cpu, cuda")
 	f.Int("batch", 32, "images per training step")
 	f.Int("steps", 5, "timed training steps (after warm-up steps)")
-	f.Int("sample-steps", 0, "also time Euler-Maruyama sampling with this many steps (0: do not)")
+	f.Int("sample-steps", 0, "also time sampling with this many steps (0: do not)")
+	f.String("sampler", "em", "the sampler to time: "+strings.Join(slices.Sorted(maps.Keys(configs.Samplers)), ", ")+" (ode chooses its own steps: with the untrained weights, fewer than a trained network's)")
 	f.Int("sample-batch", 1024, "images per sampling batch")
 	f.Bool("tf32", false, "let cuBLAS use TF32 tensor cores on the GPU")
 	f.String("precision", "fp32", "fp32, or bf16 on the CPU (BF16 convolutions accumulating in FP32)")
@@ -126,6 +133,9 @@ func run(v *viper.Viper) error {
 	if batch < 1 || steps < 1 || sampleSteps < 0 || sampleBatch < 1 {
 		return fmt.Errorf("--batch %d, --steps %d and --sample-batch %d must be at least 1, --sample-steps %d at least 0",
 			batch, steps, sampleBatch, sampleSteps)
+	}
+	if _, ok := configs.Samplers[v.GetString("sampler")]; !ok && sampleSteps > 0 {
+		return fmt.Errorf("--sampler %q: want one of %s", v.GetString("sampler"), strings.Join(slices.Sorted(maps.Keys(configs.Samplers)), ", "))
 	}
 	if path := v.GetString("cpuprofile"); path != "" {
 		f, err := os.Create(path)
@@ -179,7 +189,7 @@ func run(v *viper.Viper) error {
 		}
 		results = append(results, withProfile(r, profiling))
 		if sampleSteps > 0 {
-			r, err := benchSample(cfg, netCfg, sampleBatch, sampleSteps)
+			r, err := benchSample(cfg, netCfg, sampleBatch, sampleSteps, v.GetString("sampler"))
 			if err != nil {
 				return fmt.Errorf("%s sampling: %w", dev, err)
 			}
@@ -292,10 +302,21 @@ func benchTrain(cfg *configs.Config, netCfg unet.Config, steps, warm int) (Resul
 	}, nil
 }
 
-// benchSample times cfg's model sampling a batch with Euler-Maruyama in
-// `steps` steps (the weights are the initial ones: the time does not
-// depend on them). One whole sampling run is timed, after a short one.
-func benchSample(cfg *configs.Config, netCfg unet.Config, batch, steps int) (Result, error) {
+// benchSample times cfg's model sampling a batch with the sampler in
+// `steps` steps (the weights are the initial ones: the time per network
+// evaluation does not depend on them). One whole sampling run is timed,
+// after a short one.
+func benchSample(cfg *configs.Config, netCfg unet.Config, batch, steps int, sampler string) (Result, error) {
+	cfg.Sample.Sampler = sampler
+	if sdes := configs.Samplers[sampler]; len(sdes) > 0 && !slices.Contains(sdes, cfg.SDE.Type) {
+		// The time per evaluation is the network's, whatever the SDE:
+		// a sampler for another SDE (annealed-langevin) times on its own.
+		cfg.SDE.Type = sdes[0]
+		sampler += " on " + sdes[0]
+	}
+	if err := cfg.Validate(); err != nil {
+		return Result{}, fmt.Errorf("--sampler: %w", err)
+	}
 	s, err := score.NewSDE(cfg.SDE)
 	if err != nil {
 		return Result{}, err
@@ -314,22 +335,24 @@ func benchSample(cfg *configs.Config, netCfg unet.Config, batch, steps int) (Res
 	defer m.Close()
 	x := make([]float32, batch*m.Dim)
 	m.Sample = cfg.Sample
-	m.Sample.Sampler = "em"
 	m.Sample.Steps = min(steps, 10)
 	if err := m.SampleAt(0, x, nil); err != nil { // warm-up: records the graph
 		return Result{}, err
 	}
 	m.Sample.Steps = steps
 	engine.ResetProfile()
+	before := m.Evaluations()
 	start := time.Now()
 	if err := m.SampleAt(0, x, nil); err != nil {
 		return Result{}, err
 	}
 	total := time.Since(start).Seconds()
+	evals := m.Evaluations() - before
 	return Result{
 		Kind: "sample", Model: netCfg.Name, Device: cfg.Device, Batch: batch, Steps: 1, SampleSteps: steps,
-		MedianStepS: total / float64(steps), MeanStepS: total / float64(steps), ImagesPerS: float64(batch) / total,
-		GflopPerS:  netCfg.FlopsPerImage() * float64(batch) * float64(steps) / total / 1e9,
+		Sampler: sampler, Evaluations: evals,
+		MedianStepS: total / float64(evals), MeanStepS: total / float64(evals), ImagesPerS: float64(batch) / total,
+		GflopPerS:  netCfg.FlopsPerImage() * float64(batch) * float64(evals) / total / 1e9,
 		PeakRSSMiB: peakRSSMiB(), EstimateMiB: estimateMiB(est),
 	}, nil
 }
@@ -372,9 +395,13 @@ func report(r Result, asJSON bool) error {
 	}
 	what := "train"
 	if r.Kind == "sample" {
-		what = fmt.Sprintf("sample (EM, %d steps)", r.SampleSteps)
+		what = fmt.Sprintf("sample (%s, %d evals)", r.Sampler, r.Evaluations)
 	}
-	fmt.Printf("%-8s %-5s %-22s batch %4d: %.4f s/step", r.Model, r.Device, what, r.Batch, r.MedianStepS)
+	unit := "step"
+	if r.Kind == "sample" {
+		unit = "evaluation"
+	}
+	fmt.Printf("%-8s %-5s %-22s batch %4d: %.4f s/%s", r.Model, r.Device, what, r.Batch, r.MedianStepS, unit)
 	if r.MaxStepS > 0 {
 		fmt.Printf(" (%.4f-%.4f over %d)", r.MinStepS, r.MaxStepS, r.Steps)
 	}
@@ -431,7 +458,7 @@ func printProfiles(results []Result) {
 		runs := float64(r.Steps)
 		what := "training step"
 		if r.Kind == "sample" {
-			runs, what = float64(r.SampleSteps), "sampling step (EM)"
+			runs, what = float64(r.Evaluations), "network evaluation ("+r.Sampler+")"
 		}
 		var opSeconds, flops float64
 		for _, o := range r.Ops {

@@ -18,9 +18,10 @@ func TestBadFlagsAreClearErrors(t *testing.T) {
 		{map[string]any{"steps": -1}, "--steps -1"},
 		{map[string]any{"conv": "winograd"}, `--conv: convolution library "winograd"`},
 		{map[string]any{"precision": "fp16"}, `precision = "fp16"`},
+		{map[string]any{"sampler": "rk4", "sample-steps": 1}, `--sampler "rk4": want one of ancestral`},
 	} {
 		v := viper.New()
-		for k, d := range map[string]any{"model": "mnist", "device": "cpu", "batch": 2, "steps": 1, "sample-batch": 2} {
+		for k, d := range map[string]any{"model": "mnist", "device": "cpu", "batch": 2, "steps": 1, "sample-batch": 2, "sampler": "em"} {
 			v.Set(k, d)
 		}
 		for k, x := range c.set {
