@@ -47,7 +47,10 @@ type GPU struct {
 // Model is the family (model.type: unet, vae, gan or classifier) and, for unet, the
 // score network: a U-Net of the reference family.
 type Model struct {
-	Type         string  `mapstructure:"type" yaml:"type"`
+	Type string `mapstructure:"type" yaml:"type"`
+	// Objective is what the U-Net learns: score (denoising score matching
+	// on the SDE) or flow (conditional flow matching, the linear path).
+	Objective    string  `mapstructure:"objective" yaml:"objective"`
 	Ch           int     `mapstructure:"ch" yaml:"ch"`
 	Mult         []int   `mapstructure:"mult" yaml:"mult"`
 	NumResBlocks int     `mapstructure:"num_res_blocks" yaml:"num_res_blocks"`
@@ -157,6 +160,10 @@ type Sample struct {
 // papers' sigma_max = 50 on [-1, 1] data would have been 1.5 times MNIST's
 // diameter and half CIFAR-10's.
 var VESigmaMax = map[string]float64{"mnist": 34, "fashion": 45, "cifar10": 100}
+
+// FlowSamplers are the samplers of model.objective flow: its ODE by RK45,
+// Euler or Heun.
+var FlowSamplers = []string{"ode", "ode-euler", "heun"}
 
 // Samplers are the values of sample.sampler, and the SDEs each is for.
 var Samplers = map[string][]string{
@@ -346,7 +353,7 @@ func checkEnv(given map[string]string) error {
 // that sets one for another family (to other than its default) mixes
 // families, which is an error rather than a setting silently ignored.
 var familyKeys = map[string][]string{
-	"unet": {"model.ch", "model.mult", "model.num_res_blocks", "model.attn_res", "model.dropout", "sde.",
+	"unet": {"model.objective", "model.ch", "model.mult", "model.num_res_blocks", "model.attn_res", "model.dropout", "sde.",
 		"sample.sampler", "sample.steps", "sample.snr", "sample.eps", "sample.rtol", "sample.atol",
 		"sample.eta", "sample.langevin_steps", "sample.step_lr"},
 	"vae":        {"vae."},
@@ -467,7 +474,14 @@ func (c *Config) Validate() error {
 	bad(c.Train.EvalN < 2, "train.eval_n", c.Train.EvalN, "at least 2 (a Fréchet distance needs a covariance)")
 	bad(c.Train.OutDir == "", "train.out_dir", `""`, "a folder")
 	oneOf("sample.sampler", c.Sample.Sampler, slices.Sorted(maps.Keys(Samplers))...)
-	if sdes, ok := Samplers[c.Sample.Sampler]; ok && c.Model.Type == "unet" && !slices.Contains(sdes, c.SDE.Type) {
+	if c.Model.Type == "unet" {
+		oneOf("model.objective", c.Model.Objective, "score", "flow")
+	}
+	flow := c.Model.Type == "unet" && c.Model.Objective == "flow"
+	if flow && !slices.Contains(FlowSamplers, c.Sample.Sampler) {
+		errs = append(errs, fmt.Sprintf("sample.sampler = %q: model.objective flow samples with %s", c.Sample.Sampler, strings.Join(FlowSamplers, ", ")))
+	}
+	if sdes, ok := Samplers[c.Sample.Sampler]; ok && c.Model.Type == "unet" && !flow && !slices.Contains(sdes, c.SDE.Type) {
 		errs = append(errs, fmt.Sprintf("sample.sampler = %q is for sde.type %s, not %s", c.Sample.Sampler, strings.Join(sdes, " or "), c.SDE.Type))
 	}
 	bad(!(c.Sample.Eta >= 0 && c.Sample.Eta <= 1), "sample.eta", c.Sample.Eta, "in [0, 1]")

@@ -123,6 +123,8 @@ func TestBadInputNamesFileKeyAndExpectation(t *testing.T) {
 		{"", []string{"sde.type=subvp", "sample.sampler=ancestral"}, []string{`"ancestral"`, "ve or vp, not subvp"}},
 		{"", []string{"sample.eta=2"}, []string{"sample.eta = 2", "in [0, 1]"}},
 		{"", []string{"sample.rtol=0"}, []string{"sample.rtol = 0", "in (0, 1)"}},
+		{"", []string{"model.objective=ddpm"}, []string{"model.objective", `"ddpm"`, "score, flow"}},
+		{"", []string{"model.objective=flow"}, []string{`sample.sampler = "em"`, "flow samples with ode, ode-euler, heun"}},
 	} {
 		_, err := Load(c.path, c.sets)
 		if err == nil {

@@ -42,6 +42,10 @@ func New(cfg *configs.Config) (*Family, error) {
 // Type is model.type.
 func (f *Family) Type() string { return "unet" }
 
+// Flow reports whether the network learns flow matching's velocity
+// (model.objective flow) rather than the SDE's noise.
+func (f *Family) Flow() bool { return f.cfg.Model.Objective == "flow" }
+
 // ImageShape is the channels, height and width of the data set's images.
 func (f *Family) ImageShape() (c, h, w int) { return f.Net.Channels, f.Net.Height, f.Net.Width }
 
@@ -60,12 +64,17 @@ func (f *Family) TrainGraph(batch int, seed uint64) (*model.TrainGraph, error) {
 	if err != nil {
 		return nil, err
 	}
+	var prep model.Preparer = &Perturb{SDE: f.SDE, Seed: seed, Eps: f.cfg.SDE.Eps, XT: sg.net.X, Z: sg.z, T: sg.net.T}
+	if f.Flow() {
+		// The same graph: the network's output against the velocity.
+		prep = &FlowPerturb{Seed: seed, Eps: f.cfg.SDE.Eps, XT: sg.net.X, Target: sg.z, T: sg.net.T}
+	}
 	return &model.TrainGraph{
 		G:       sg.net.X.Graph(),
 		RNG:     sg.net.RNG,
 		Groups:  []model.Group{{Name: "net", Params: sg.net.Params, Optim: optim.FromTrain(f.cfg.Train)}},
 		Updates: []model.Update{{Group: 0, Loss: sg.loss, Data: true}},
-		Prepare: &Perturb{SDE: f.SDE, Seed: seed, Eps: f.cfg.SDE.Eps, XT: sg.net.X, Z: sg.z, T: sg.net.T},
+		Prepare: prep,
 	}, nil
 }
 

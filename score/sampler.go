@@ -26,8 +26,9 @@ type ScoreModel struct {
 	fused fusedSampler // cuda: Euler-Maruyama on the device; nil on the CPU
 	close func()
 	batch int
-	nfe   int // network evaluations of SampleAt so far
-	Dim   int // C*H*W of one image
+	flow  bool // the network is flow matching's velocity (sampled by sde.FlowSample)
+	nfe   int  // network evaluations of SampleAt so far
+	Dim   int  // C*H*W of one image
 	// Sample is the sampler SampleAt runs (sampler, steps, snr, eps, seed).
 	Sample configs.Sample
 }
@@ -40,7 +41,7 @@ func (f *Family) NewSampler(w model.Weights, batch int, o model.SampleOptions) (
 	if err != nil {
 		return nil, err
 	}
-	m.Sample = o.Sample
+	m.Sample, m.flow = o.Sample, f.Flow()
 	weights := make([][]float32, len(m.net.Params))
 	for i, p := range m.net.Params {
 		v, name, ok := w.Param(p.Name(), o.EMA)
@@ -116,6 +117,22 @@ func (m *ScoreModel) SetWeights(w [][]float32) error {
 // Score writes s(x, t) = -eps_hat(x, t) / std(t) for a batch: the network
 // predicts the noise, which is the score scaled by -std (REFERENCE_UNET.md).
 func (m *ScoreModel) Score(x, t, score []float32) error {
+	if err := m.forward(x, t, score); err != nil {
+		return err
+	}
+	for b := range m.batch {
+		inv := float32(-1 / m.sde.Std(float64(t[b])))
+		row := score[b*m.Dim : (b+1)*m.Dim]
+		for i := range row {
+			row[i] *= inv
+		}
+	}
+	return nil
+}
+
+// forward writes the network's output for a batch: the predicted noise,
+// or flow matching's velocity.
+func (m *ScoreModel) forward(x, t, out []float32) error {
 	if m.fused != nil {
 		m.fused.scoreOnly()
 	}
@@ -128,17 +145,7 @@ func (m *ScoreModel) Score(x, t, score []float32) error {
 	if err := m.plan.Run(); err != nil {
 		return err
 	}
-	if err := m.plan.Read(m.net.Out, score); err != nil {
-		return err
-	}
-	for b := range m.batch {
-		inv := float32(-1 / m.sde.Std(float64(t[b])))
-		row := score[b*m.Dim : (b+1)*m.Dim]
-		for i := range row {
-			row[i] *= inv
-		}
-	}
-	return nil
+	return m.plan.Read(m.net.Out, out)
 }
 
 // SampleAt overwrites x (Batch() images, NCHW, clipped to the data's
@@ -157,6 +164,28 @@ func (m *ScoreModel) SampleAt(first int, x []float32, progress func(step int)) e
 		return fmt.Errorf("sample into %d values, want %d images of %d", len(x), m.batch, m.Dim)
 	}
 	var err error
+	if m.flow {
+		var nfe int
+		nfe, err = sde.FlowSample(m.forward, x, m.batch, c.Sampler, c.Steps, sde.Tolerances{RTol: c.RTol, ATol: c.ATol}, c.Seed, first, progress)
+		m.nfe += nfe
+	} else {
+		err = m.sampleSDE(first, x, progress)
+	}
+	if err != nil {
+		return err
+	}
+	for i, v := range x {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("sampling produced %v: the network or the SDE settings diverge", v)
+		}
+		x[i] = min(max(v, -1), 1)
+	}
+	return nil
+}
+
+// sampleSDE runs the SDE's sampler m.Sample.Sampler for SampleAt.
+func (m *ScoreModel) sampleSDE(first int, x []float32, progress func(step int)) (err error) {
+	c := m.Sample
 	score := m.Score
 	switch c.Sampler {
 	case "em", "pc":
@@ -190,16 +219,7 @@ func (m *ScoreModel) SampleAt(first int, x []float32, progress func(step int)) e
 	default:
 		return fmt.Errorf("unknown sampler %q (want one of %s)", c.Sampler, strings.Join(slices.Sorted(maps.Keys(configs.Samplers)), ", "))
 	}
-	if err != nil {
-		return err
-	}
-	for i, v := range x {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return fmt.Errorf("sampling produced %v: the network or the SDE settings diverge", v)
-		}
-		x[i] = min(max(v, -1), 1)
-	}
-	return nil
+	return err
 }
 
 // Evaluations is the number of network evaluations (each over a whole

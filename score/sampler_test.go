@@ -3,10 +3,15 @@ package score
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
+	"gorgonia.org/gorgonia"
+
 	"github.com/scoregen/scoregen/configs"
+	"github.com/scoregen/scoregen/data"
 	"github.com/scoregen/scoregen/model"
+	"github.com/scoregen/scoregen/sde"
 )
 
 // draw samples images first to first+batch-1 with the sampler settings c
@@ -61,5 +66,50 @@ func TestSamplersBatchIndependent(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestFlowObjective checks model.objective flow: the training step draws
+// flow matching's batch (sde.FlowPerturb's x_t, t and target velocity),
+// and each flow sampler draws an image the same alone as in a batch, with
+// its count of network evaluations; what is built for score networks only
+// is refused.
+func TestFlowObjective(t *testing.T) {
+	f, w := smallFamily(t, "model.objective=flow", "sample.sampler=heun")
+	tg, err := f.TrainGraph(2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := tg.Prepare.(*FlowPerturb)
+	if !ok {
+		t.Fatalf("the flow objective prepares with %T", tg.Prepare)
+	}
+	const d = 28 * 28
+	x0 := make([]float32, 2*d)
+	for j := range x0 {
+		x0[j] = float32(math.Cos(float64(j)))
+	}
+	inputs := map[*gorgonia.Node][]float32{p.XT: make([]float32, 2*d), p.Target: make([]float32, 2*d), p.T: make([]float32, 2)}
+	p.PrepareHost(x0, 5, func(n *gorgonia.Node) []float32 { return inputs[n] })
+	xt, target, tt := make([]float32, 2*d), make([]float32, 2*d), make([]float32, 2)
+	sde.FlowPerturb(x0, xt, target, tt, 2, 3, 5, f.cfg.SDE.Eps)
+	if !slices.Equal(inputs[p.XT], xt) || !slices.Equal(inputs[p.Target], target) || !slices.Equal(inputs[p.T], tt) {
+		t.Error("the training step's inputs are not sde.FlowPerturb's")
+	}
+	for _, sampler := range configs.FlowSamplers {
+		c := f.cfg.Sample
+		c.Sampler, c.Steps, c.RTol, c.ATol = sampler, 3, 1e-3, 1e-3
+		both, nfe := draw(t, f, w, c, 2, 0)
+		if want := map[string]int{"ode-euler": 3, "heun": 5}[sampler]; sampler != "ode" && nfe != want {
+			t.Errorf("flow %s: %d network evaluations, want %d", sampler, nfe, want)
+		}
+		second, _ := draw(t, f, w, c, 1, 1)
+		if !slices.Equal(second, both[d:]) {
+			t.Errorf("flow %s: image 1 drawn alone differs from image 1 of a batch", sampler)
+		}
+	}
+	test := &data.Dataset{Name: "test", C: 1, H: 28, W: 28, N: 1, Pixels: make([]byte, d)}
+	if _, err := f.Likelihood(w, test, model.SampleOptions{Device: "cpu"}); err == nil || !strings.Contains(err.Error(), "flow") {
+		t.Errorf("the likelihood of a flow model: %v", err)
 	}
 }

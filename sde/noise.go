@@ -46,7 +46,7 @@ const (
 // that of nn's dropout masks. Because t is keyed by the
 // sample and z by the flat element, the first k samples of a batch do not
 // depend on the batch size. Perturb panics if the slice lengths disagree.
-func Perturb(s SDE, x0, xt, z, t []float32, batch int, seed, step uint64, eps float64) {
+func Perturb(s Marginal, x0, xt, z, t []float32, batch int, seed, step uint64, eps float64) {
 	if batch < 1 || len(x0)%batch != 0 || len(xt) != len(x0) || len(z) != len(x0) || len(t) != batch {
 		panic(fmt.Sprintf("sde.Perturb: batch %d with len(x0) %d, len(xt) %d, len(z) %d, len(t) %d",
 			batch, len(x0), len(xt), len(z), len(t)))

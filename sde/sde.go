@@ -29,10 +29,8 @@ type SDE interface {
 	DriftCoef(t float64) float64
 	// Diffusion is g(t).
 	Diffusion(t float64) float64
-	// Mean is m(t) of the kernel p_t(x|x0) = N(m(t) x0, s(t)^2 I).
-	Mean(t float64) float64
-	// Std is s(t) of that kernel.
-	Std(t float64) float64
+	// Marginal is the kernel p_t(x|x0) = N(Mean(t) x0, Std(t)^2 I).
+	Marginal
 	// PriorStd is the standard deviation of the prior p_T = N(0, PriorStd^2 I).
 	PriorStd() float64
 	// PriorLogP is log p_T(x) for one sample x (all its elements).
@@ -42,6 +40,15 @@ type SDE interface {
 	N() int
 	// Kernel names the SDE to the CUDA kernels.
 	Kernel() Kernel
+}
+
+// Marginal is a Gaussian perturbation kernel p_t(x|x0) = N(Mean(t) x0,
+// Std(t)^2 I): an SDE's, or flow matching's linear path (flow.go).
+type Marginal interface {
+	// Mean is m(t) of the kernel.
+	Mean(t float64) float64
+	// Std is s(t) of the kernel.
+	Std(t float64) float64
 }
 
 // Kernel is how the CUDA kernels name an SDE (SDE_* in

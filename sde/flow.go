@@ -1,0 +1,124 @@
+package sde
+
+import (
+	"fmt"
+	"math"
+)
+
+// Conditional flow matching with the linear path (Lipman et al. 2023,
+// "Flow matching for generative modeling"; Liu et al. 2023's rectified
+// flow): data x0 at t = 0 and noise x1 ~ N(0, I) at t = 1 are joined by
+//
+//	x_t = (1 - t) x0 + t x1,   with velocity dx_t/dt = x1 - x0,
+//
+// and a network v(x, t) regressed on that velocity (the squared error)
+// learns the marginal velocity field, whose ODE dx/dt = v carries the
+// noise at t = 1 to data at t = 0.
+
+// linearPath is the path's kernel x_t ~ N((1 - t) x0, t^2 I), for
+// Perturb's draws.
+type linearPath struct{}
+
+func (linearPath) Mean(t float64) float64 { return 1 - t }
+func (linearPath) Std(t float64) float64  { return t }
+
+// FlowPerturb draws a flow-matching batch from the clean batch x0: for
+// each sample a time t ~ U(eps, 1) and noise x1 ~ N(0, I), the same
+// numbers as Perturb's under (seed, step), then x_t = (1 - t) x0 + t x1
+// into xt and the target velocity x1 - x0 into target. It panics if the
+// lengths disagree, as Perturb does.
+func FlowPerturb(x0, xt, target, t []float32, batch int, seed, step uint64, eps float64) {
+	Perturb(linearPath{}, x0, xt, target, t, batch, seed, step, eps)
+	for j, z := range target {
+		target[j] = z - x0[j]
+	}
+}
+
+// FlowSample draws samples from a flow-matching model with velocity v (a
+// ScoreFunc's signature: it writes v(x, t)): x is set to the prior N(0, I)
+// (draw 0 of StreamPrior under seed, keyed by each sample's index in the
+// run from first, as EulerMaruyama's) and carried from t = 1 to t = 0 by
+// dx/dt = v. method is "ode-euler" or "heun", steps evenly spaced steps
+// (steps, or 2 steps - 1 evaluations: Heun's last step, to t = 0, is
+// Euler's, as Karras et al.'s Algorithm 1 ends), or "ode", adaptive RK45
+// with tol (steps unused). It returns the network evaluations.
+func FlowSample(v ScoreFunc, x []float32, batch int, method string, steps int, tol Tolerances, seed uint64, first int, progress func(i int)) (nfe int, err error) {
+	if v == nil {
+		return 0, fmt.Errorf("sde: no velocity function")
+	}
+	w, err := newSampler(nil, v, x, batch, seed, first)
+	if err != nil {
+		return 0, err
+	}
+	Normals(w.x, w.seed, StreamPrior, 0, w.off)
+	y := make([]float64, len(x))
+	for j, v := range x {
+		y[j] = float64(v)
+	}
+	vel := func(t, y, dy []float64) error {
+		for i, ti := range t {
+			w.t[i] = float32(ti)
+		}
+		for j, v := range y {
+			w.x[j] = float32(v)
+		}
+		if err := w.score(w.x, w.t, w.grad); err != nil {
+			return err
+		}
+		for j, g := range w.grad {
+			dy[j] = float64(g)
+		}
+		return nil
+	}
+	switch method {
+	case "ode":
+		if nfe, err = solveRK45(vel, y, batch, 1, 0, tol); err != nil {
+			return nfe, err
+		}
+	case "ode-euler", "heun":
+		if steps < 1 {
+			return 0, fmt.Errorf("sde: steps = %d, want at least 1", steps)
+		}
+		d1, d2, tmp := make([]float64, len(y)), make([]float64, len(y)), make([]float64, len(y))
+		t0, t1 := make([]float64, batch), make([]float64, batch)
+		for i := range steps {
+			a, b := 1-float64(i)/float64(steps), 1-float64(i+1)/float64(steps)
+			for k := range batch {
+				t0[k], t1[k] = a, b
+			}
+			h := b - a
+			if err := vel(t0, y, d1); err != nil {
+				return nfe, fmt.Errorf("sde: step %d (t = %g): %w", i, a, err)
+			}
+			nfe++
+			if method == "ode-euler" || i == steps-1 {
+				for j := range y {
+					y[j] += h * d1[j]
+				}
+			} else {
+				for j := range y {
+					tmp[j] = y[j] + h*d1[j]
+				}
+				if err := vel(t1, tmp, d2); err != nil {
+					return nfe, fmt.Errorf("sde: step %d (t = %g): %w", i, b, err)
+				}
+				nfe++
+				for j := range y {
+					y[j] += h * (d1[j] + d2[j]) / 2
+				}
+			}
+			if progress != nil {
+				progress(i + 1)
+			}
+		}
+	default:
+		return 0, fmt.Errorf("sde: flow sampler %q: want ode, ode-euler or heun", method)
+	}
+	for j, v := range y {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nfe, fmt.Errorf("sde: the flow produced %v", v)
+		}
+		x[j] = float32(v)
+	}
+	return nfe, nil
+}
