@@ -56,6 +56,11 @@ type Model struct {
 	NumResBlocks int     `mapstructure:"num_res_blocks" yaml:"num_res_blocks"`
 	AttnRes      []int   `mapstructure:"attn_res" yaml:"attn_res"`
 	Dropout      float64 `mapstructure:"dropout" yaml:"dropout"`
+	// NumClasses > 0 trains a class-conditional network on the data's
+	// labels, each dropped (to "no label") with probability PUncond, for
+	// classifier-free guidance.
+	NumClasses int     `mapstructure:"num_classes" yaml:"num_classes"`
+	PUncond    float64 `mapstructure:"p_uncond" yaml:"p_uncond"`
 }
 
 // SDE is the forward diffusion: ve, vp or subvp.
@@ -147,6 +152,12 @@ type Sample struct {
 	// noise level and its step size epsilon (Song and Ermon 2019).
 	LangevinSteps int     `mapstructure:"langevin_steps" yaml:"langevin_steps"`
 	StepLR        float64 `mapstructure:"step_lr" yaml:"step_lr"`
+	// Class is the label of every image of a class-conditional model's
+	// run, or -1: image i of N gets class i K / N (a grid of N = 10 K
+	// images has a row per class). Guidance is classifier-free guidance's
+	// w: the score (1 + w) s(x, t, class) - w s(x, t) (0: none).
+	Class    int     `mapstructure:"class" yaml:"class"`
+	Guidance float64 `mapstructure:"guidance" yaml:"guidance"`
 }
 
 // VESigmaMax is the VE SDE's sigma_max for each data set when sde.sigma_max
@@ -353,7 +364,7 @@ func checkEnv(given map[string]string) error {
 // that sets one for another family (to other than its default) mixes
 // families, which is an error rather than a setting silently ignored.
 var familyKeys = map[string][]string{
-	"unet": {"model.objective", "model.ch", "model.mult", "model.num_res_blocks", "model.attn_res", "model.dropout", "sde.",
+	"unet": {"model.objective", "model.num_classes", "model.p_uncond", "sample.class", "sample.guidance", "model.ch", "model.mult", "model.num_res_blocks", "model.attn_res", "model.dropout", "sde.",
 		"sample.sampler", "sample.steps", "sample.snr", "sample.eps", "sample.rtol", "sample.atol",
 		"sample.eta", "sample.langevin_steps", "sample.step_lr"},
 	"vae":        {"vae."},
@@ -476,6 +487,12 @@ func (c *Config) Validate() error {
 	oneOf("sample.sampler", c.Sample.Sampler, slices.Sorted(maps.Keys(Samplers))...)
 	if c.Model.Type == "unet" {
 		oneOf("model.objective", c.Model.Objective, "score", "flow")
+		bad(c.Model.NumClasses < 0, "model.num_classes", c.Model.NumClasses, "0 (unconditional) or more")
+		bad(!(c.Model.PUncond >= 0 && c.Model.PUncond < 1), "model.p_uncond", c.Model.PUncond, "in [0, 1)")
+		bad(c.Sample.Class < -1 || c.Sample.Class >= max(c.Model.NumClasses, 0) && c.Sample.Class != -1, "sample.class", c.Sample.Class,
+			fmt.Sprintf("-1 (by index) or a class of model.num_classes %d", c.Model.NumClasses))
+		bad(!(c.Sample.Guidance >= 0) || math.IsInf(c.Sample.Guidance, 0), "sample.guidance", c.Sample.Guidance, "a finite number >= 0")
+		bad(c.Sample.Guidance > 0 && c.Model.NumClasses == 0, "sample.guidance", c.Sample.Guidance, "0 for an unconditional model (model.num_classes 0)")
 	}
 	flow := c.Model.Type == "unet" && c.Model.Objective == "flow"
 	if flow && !slices.Contains(FlowSamplers, c.Sample.Sampler) {

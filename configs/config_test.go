@@ -123,6 +123,9 @@ func TestBadInputNamesFileKeyAndExpectation(t *testing.T) {
 		{"", []string{"sde.type=subvp", "sample.sampler=ancestral"}, []string{`"ancestral"`, "ve or vp, not subvp"}},
 		{"", []string{"sample.eta=2"}, []string{"sample.eta = 2", "in [0, 1]"}},
 		{"", []string{"sample.rtol=0"}, []string{"sample.rtol = 0", "in (0, 1)"}},
+		{"", []string{"sample.guidance=2"}, []string{"sample.guidance = 2", "0 for an unconditional model"}},
+		{"", []string{"model.num_classes=10", "sample.class=10"}, []string{"sample.class = 10", "model.num_classes 10"}},
+		{"", []string{"model.num_classes=10", "model.p_uncond=1"}, []string{"model.p_uncond = 1", "[0, 1)"}},
 		{"", []string{"model.objective=ddpm"}, []string{"model.objective", `"ddpm"`, "score, flow"}},
 		{"", []string{"model.objective=flow"}, []string{`sample.sampler = "em"`, "flow samples with ode, ode-euler, heun"}},
 	} {

@@ -150,10 +150,19 @@ func (b *Builder) Act(layer string, x *gorgonia.Node, act Act) *gorgonia.Node {
 }
 
 func (b *Builder) Add(layer string, x, y *gorgonia.Node) *gorgonia.Node {
+	return b.binary(layer, Add, x, y)
+}
+
+// Mul is x * y, broadcast as Binary does.
+func (b *Builder) Mul(layer string, x, y *gorgonia.Node) *gorgonia.Node {
+	return b.binary(layer, Mul, x, y)
+}
+
+func (b *Builder) binary(layer string, kind BinaryKind, x, y *gorgonia.Node) *gorgonia.Node {
 	if !b.ok(x, y) {
 		return nil
 	}
-	z, err := Binary(Add, x, y)
+	z, err := Binary(kind, x, y)
 	return b.check(layer, z, err)
 }
 

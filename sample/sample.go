@@ -41,6 +41,10 @@ type Options struct {
 	RTol     float64 // ode's tolerances; 0: the checkpoint's
 	ATol     float64
 	Eta      *float64 // ddim's; nil: the checkpoint's
+	// Class and Guidance are a class-conditional model's sample.class and
+	// sample.guidance; nil: the checkpoint's.
+	Class    *int
+	Guidance *float64
 	// LangevinSteps and StepLR are annealed-langevin's; 0: the checkpoint's.
 	LangevinSteps int
 	StepLR        float64
@@ -111,6 +115,17 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if o.Eta != nil {
 		sc.Eta = *o.Eta
+	}
+	if o.Class != nil {
+		sc.Class = *o.Class
+	}
+	if o.Guidance != nil {
+		sc.Guidance = *o.Guidance
+	}
+	if k := cfg.Model.NumClasses; k == 0 && (o.Class != nil && *o.Class != -1 || o.Guidance != nil && *o.Guidance != 0) {
+		return fmt.Errorf("--class and --guidance are for a class-conditional model; checkpoint %s is unconditional (model.num_classes 0)", c.Path)
+	} else if o.Class != nil && (*o.Class < -1 || *o.Class >= k) {
+		return fmt.Errorf("--class %d: want -1 (by index) or 0 to %d (model.num_classes %d)", *o.Class, k-1, k)
 	}
 	if o.LangevinSteps != 0 {
 		sc.LangevinSteps = o.LangevinSteps
@@ -194,7 +209,7 @@ func Run(ctx context.Context, o Options) error {
 	args := Args{
 		Weights: fingerprint(used), Step: strconv.Itoa(c.Step), EMA: !o.NoEMA, Device: cfg.Device,
 		Sampler: sc.Sampler, Steps: sc.Steps, SNR: sc.SNR, Eps: sc.Eps, RTol: sc.RTol, ATol: sc.ATol,
-		Eta: sc.Eta, LangevinSteps: sc.LangevinSteps, StepLR: sc.StepLR, Seed: sc.Seed,
+		Eta: sc.Eta, LangevinSteps: sc.LangevinSteps, StepLR: sc.StepLR, Class: sc.Class, Guidance: sc.Guidance, Seed: sc.Seed,
 		N: o.N, Batch: batch, Shard: o.Shard.String(), Shape: shape,
 	}
 	log.Info("sampling", "ckpt", c.Path, "step", args.Step, "images", fmt.Sprintf("%d-%d of %d", first, end-1, o.N),
@@ -394,28 +409,45 @@ func fingerprint(w [][]float32) string {
 	return fmt.Sprintf("fnv1a64:%016x", h.Sum64())
 }
 
-// OptionalFloat is a flag's value (pflag.Value) that points P at the
-// number given, and leaves it nil when the flag is not: for a setting whose
-// zero is a value of its own (--eta 0), unlike the flags whose 0 means
-// "the checkpoint's".
-type OptionalFloat struct{ P **float64 }
+// Optional is a flag's value (pflag.Value) that points P at the number
+// given, and leaves it nil when the flag is not: for a setting whose zero
+// is a value of its own (--eta 0, --class 0), unlike the flags whose 0
+// means "the checkpoint's".
+type Optional[T int | float64] struct{ P **T }
 
-func (f OptionalFloat) String() string {
+func (f Optional[T]) String() string {
 	if f.P == nil || *f.P == nil {
 		return ""
 	}
-	return strconv.FormatFloat(**f.P, 'g', -1, 64)
+	return fmt.Sprint(**f.P)
 }
 
 // Set parses the flag's number.
-func (f OptionalFloat) Set(s string) error {
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return fmt.Errorf("want a number: %w", err)
+func (f Optional[T]) Set(s string) error {
+	var v T
+	switch p := any(&v).(type) {
+	case *int:
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("want an integer: %w", err)
+		}
+		*p = n
+	case *float64:
+		x, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("want a number: %w", err)
+		}
+		*p = x
 	}
 	*f.P = &v
 	return nil
 }
 
 // Type names the value in --help.
-func (OptionalFloat) Type() string { return "float" }
+func (f Optional[T]) Type() string {
+	var v T
+	if _, ok := any(v).(int); ok {
+		return "int"
+	}
+	return "float"
+}

@@ -62,11 +62,14 @@ type Args struct {
 	// LangevinSteps and StepLR are annealed-langevin's.
 	LangevinSteps int     `json:"langevin_steps,omitempty"`
 	StepLR        float64 `json:"step_lr,omitempty"`
-	Seed          uint64  `json:"seed"`
-	N             int     `json:"n"`
-	Batch         int     `json:"batch"`
-	Shard         string  `json:"shard"`
-	Shape         []int   `json:"shape"` // C, H, W of one image
+	// Class and Guidance are a class-conditional model's.
+	Class    int     `json:"class,omitempty"`
+	Guidance float64 `json:"guidance,omitempty"`
+	Seed     uint64  `json:"seed"`
+	N        int     `json:"n"`
+	Batch    int     `json:"batch"`
+	Shard    string  `json:"shard"`
+	Shape    []int   `json:"shape"` // C, H, W of one image
 }
 
 // Sidecar is the JSON file next to a .npy (its name plus ".json"): the

@@ -64,14 +64,19 @@ func (f *Family) TrainGraph(batch int, seed uint64) (*model.TrainGraph, error) {
 	if err != nil {
 		return nil, err
 	}
-	var prep model.Preparer = &Perturb{SDE: f.SDE, Seed: seed, Eps: f.cfg.SDE.Eps, XT: sg.net.X, Z: sg.z, T: sg.net.T}
+	if f.cfg.Model.NumClasses > 0 && f.cfg.Device == "cuda" {
+		return nil, fmt.Errorf("model.num_classes %d: class-conditional training draws its dropped labels on the host; it has no CUDA kernel yet (device cpu trains it)", f.cfg.Model.NumClasses)
+	}
+	drop := labelDrop{Seed: seed, P: f.cfg.Model.PUncond, Keep: sg.net.Keep, Null: sg.net.Null}
+	var prep model.Preparer = &Perturb{SDE: f.SDE, Seed: seed, Eps: f.cfg.SDE.Eps, XT: sg.net.X, Z: sg.z, T: sg.net.T, labelDrop: drop}
 	if f.Flow() {
 		// The same graph: the network's output against the velocity.
-		prep = &FlowPerturb{Seed: seed, Eps: f.cfg.SDE.Eps, XT: sg.net.X, Target: sg.z, T: sg.net.T}
+		prep = &FlowPerturb{Seed: seed, Eps: f.cfg.SDE.Eps, XT: sg.net.X, Target: sg.z, T: sg.net.T, labelDrop: drop}
 	}
 	return &model.TrainGraph{
 		G:       sg.net.X.Graph(),
 		RNG:     sg.net.RNG,
+		Labels:  sg.net.Labels,
 		Groups:  []model.Group{{Name: "net", Params: sg.net.Params, Optim: optim.FromTrain(f.cfg.Train)}},
 		Updates: []model.Update{{Group: 0, Loss: sg.loss, Data: true}},
 		Prepare: prep,
@@ -121,7 +126,7 @@ func NetConfig(c *configs.Config) (unet.Config, error) {
 	return unet.Config{
 		Name: c.Data.Name, Channels: ch, Height: h, Width: w,
 		Ch: c.Model.Ch, Mult: c.Model.Mult, NumResBlocks: c.Model.NumResBlocks,
-		AttnRes: c.Model.AttnRes, Dropout: c.Model.Dropout,
+		AttnRes: c.Model.AttnRes, Dropout: c.Model.Dropout, NumClasses: c.Model.NumClasses,
 	}, nil
 }
 

@@ -66,6 +66,18 @@ func (f *Family) newDivergence(w model.Weights, batch int, o model.SampleOptions
 		plans.Close()
 		return nil, err
 	}
+	if net.Labels != nil {
+		// A class-conditional network's likelihood is its unconditional
+		// one: "no label" for every image (the labels stay zero).
+		ones := make([]float32, batch)
+		for i := range ones {
+			ones[i] = 1
+		}
+		if err := plans.Plans[0].Write(net.Null, ones); err != nil {
+			plans.Close()
+			return nil, err
+		}
+	}
 	d := f.Net.Channels * f.Net.Height * f.Net.Width
 	return &divergence{net: net, probe: probe, vjp: grads[0], plans: plans, sde: f.SDE, dim: d, vjpBuf: make([]float32, batch*d)}, nil
 }

@@ -15,12 +15,39 @@ type Perturb struct {
 	Seed     uint64
 	Eps      float64 // the smallest t
 	XT, Z, T *gorgonia.Node
+	labelDrop
 }
 
 // PrepareHost noises x0 into the plan's inputs.
 func (p *Perturb) PrepareHost(x0 []float32, key uint64, input func(*gorgonia.Node) []float32) {
 	t := input(p.T)
 	sde.Perturb(p.SDE, x0, input(p.XT), input(p.Z), t, len(t), p.Seed, key, p.Eps)
+	p.draw(key, input)
+}
+
+// labelDrop draws, for a class-conditional network (Keep and Null not
+// nil), which labels of the batch are dropped to "no label": sample i's
+// where uniform i of (Seed, sde.StreamUncond, key) is below P, Keep[i] = 0
+// and Null[i] = 1; elsewhere Keep[i] = 1 and Null[i] = 0.
+type labelDrop struct {
+	Seed       uint64
+	P          float64
+	Keep, Null *gorgonia.Node
+}
+
+func (d labelDrop) draw(key uint64, input func(*gorgonia.Node) []float32) {
+	if d.Keep == nil {
+		return
+	}
+	keep, null := input(d.Keep), input(d.Null)
+	sde.Uniforms(null, d.Seed, sde.StreamUncond, key, 0)
+	for i, u := range null {
+		keep[i] = 1
+		if float64(u) < d.P {
+			keep[i] = 0
+		}
+		null[i] = 1 - keep[i]
+	}
 }
 
 // FlowPerturb is the flow-matching objective's model.Preparer: from the
@@ -31,10 +58,12 @@ type FlowPerturb struct {
 	Seed          uint64
 	Eps           float64 // the smallest t
 	XT, Target, T *gorgonia.Node
+	labelDrop
 }
 
 // PrepareHost draws the flow-matching batch into the plan's inputs.
 func (p *FlowPerturb) PrepareHost(x0 []float32, key uint64, input func(*gorgonia.Node) []float32) {
 	t := input(p.T)
 	sde.FlowPerturb(x0, input(p.XT), input(p.Target), t, len(t), p.Seed, key, p.Eps)
+	p.draw(key, input)
 }

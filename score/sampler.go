@@ -27,8 +27,10 @@ type ScoreModel struct {
 	close func()
 	batch int
 	flow  bool // the network is flow matching's velocity (sampled by sde.FlowSample)
-	nfe   int  // network evaluations of SampleAt so far
-	Dim   int  // C*H*W of one image
+	nfe   int  // network evaluations so far
+	// keep, null and uncond are a class-conditional network's buffers.
+	keep, null, uncond []float32
+	Dim                int // C*H*W of one image
 	// Sample is the sampler SampleAt runs (sampler, steps, snr, eps, seed).
 	Sample configs.Sample
 }
@@ -81,7 +83,8 @@ func NewScoreModel(cfg unet.Config, s sde.SDE, batch int, device string, g confi
 	if err != nil {
 		return nil, err
 	}
-	m := &ScoreModel{net: net, sde: s, batch: batch, Dim: cfg.Channels * cfg.Height * cfg.Width, close: func() {}}
+	m := &ScoreModel{net: net, sde: s, batch: batch, Dim: cfg.Channels * cfg.Height * cfg.Width, close: func() {},
+		keep: make([]float32, batch), null: make([]float32, batch)}
 	switch device {
 	case "cpu":
 		// A sample must not depend on the other images of its batch.
@@ -131,7 +134,10 @@ func (m *ScoreModel) Score(x, t, score []float32) error {
 }
 
 // forward writes the network's output for a batch: the predicted noise,
-// or flow matching's velocity.
+// or flow matching's velocity. A class-conditional network sees the labels
+// setLabels wrote; with sample.guidance w > 0 the output is classifier-
+// free guidance's (1 + w) out(x, t, label) - w out(x, t, no label), two
+// network evaluations.
 func (m *ScoreModel) forward(x, t, out []float32) error {
 	if m.fused != nil {
 		m.fused.scoreOnly()
@@ -142,10 +148,75 @@ func (m *ScoreModel) forward(x, t, out []float32) error {
 	if err := m.plan.Write(m.net.T, t); err != nil {
 		return err
 	}
+	if m.net.Labels == nil {
+		return m.run(out)
+	}
+	if err := m.condition(true); err != nil {
+		return err
+	}
+	if err := m.run(out); err != nil {
+		return err
+	}
+	w := m.Sample.Guidance
+	if w == 0 {
+		return nil
+	}
+	if m.uncond == nil {
+		m.uncond = make([]float32, len(out))
+	}
+	if err := m.condition(false); err != nil {
+		return err
+	}
+	if err := m.run(m.uncond); err != nil {
+		return err
+	}
+	for i, u := range m.uncond {
+		out[i] = float32((1+w)*float64(out[i]) - w*float64(u))
+	}
+	return nil
+}
+
+// run runs the network on the inputs written and reads its output.
+func (m *ScoreModel) run(out []float32) error {
+	m.nfe++
 	if err := m.plan.Run(); err != nil {
 		return err
 	}
 	return m.plan.Read(m.net.Out, out)
+}
+
+// condition sets a class-conditional network's Keep and Null to use the
+// labels (on) or "no label".
+func (m *ScoreModel) condition(on bool) error {
+	keep, null := float32(0), float32(1)
+	if on {
+		keep, null = 1, 0
+	}
+	for i := range m.batch {
+		m.keep[i], m.null[i] = keep, null
+	}
+	if err := m.plan.Write(m.net.Keep, m.keep); err != nil {
+		return err
+	}
+	return m.plan.Write(m.net.Null, m.null)
+}
+
+// setLabels writes the one-hot labels of images first to first+batch-1 of
+// a run of sample.n: sample.class, or with -1 image i's class i K / n.
+func (m *ScoreModel) setLabels(first int) error {
+	if m.net.Labels == nil {
+		return nil
+	}
+	k, n := m.net.Labels.Shape()[1], max(m.Sample.N, 1)
+	labels := make([]float32, m.batch*k)
+	for b := range m.batch {
+		c := m.Sample.Class
+		if c < 0 {
+			c = min(k-1, (first+b)*k/n)
+		}
+		labels[b*k+c] = 1
+	}
+	return m.plan.Write(m.net.Labels, labels)
 }
 
 // SampleAt overwrites x (Batch() images, NCHW, clipped to the data's
@@ -163,11 +234,12 @@ func (m *ScoreModel) SampleAt(first int, x []float32, progress func(step int)) e
 	if len(x) != m.batch*m.Dim {
 		return fmt.Errorf("sample into %d values, want %d images of %d", len(x), m.batch, m.Dim)
 	}
+	if err := m.setLabels(first); err != nil {
+		return err
+	}
 	var err error
 	if m.flow {
-		var nfe int
-		nfe, err = sde.FlowSample(m.forward, x, m.batch, c.Sampler, c.Steps, sde.Tolerances{RTol: c.RTol, ATol: c.ATol}, c.Seed, first, progress)
-		m.nfe += nfe
+		_, err = sde.FlowSample(m.forward, x, m.batch, c.Sampler, c.Steps, sde.Tolerances{RTol: c.RTol, ATol: c.ATol}, c.Seed, first, progress)
 	} else {
 		err = m.sampleSDE(first, x, progress)
 	}
@@ -199,23 +271,16 @@ func (m *ScoreModel) sampleSDE(first int, x []float32, progress func(step int)) 
 			break
 		}
 		err = sde.PredictorCorrector(m.sde, score, x, m.batch, c.Steps, correctors, c.SNR, c.Eps, c.Seed, first, progress)
-		m.nfe += c.Steps * (1 + correctors)
 	case "ode":
-		var nfe int
-		nfe, err = sde.ODESample(m.sde, score, x, m.batch, c.Eps, sde.Tolerances{RTol: c.RTol, ATol: c.ATol}, c.Seed, first)
-		m.nfe += nfe
+		_, err = sde.ODESample(m.sde, score, x, m.batch, c.Eps, sde.Tolerances{RTol: c.RTol, ATol: c.ATol}, c.Seed, first)
 	case "ode-euler", "heun":
 		err = sde.ODEEuler(m.sde, score, x, m.batch, c.Steps, c.Eps, c.Sampler == "heun", c.Seed, first, progress)
-		m.nfe += c.Steps * map[bool]int{false: 1, true: 2}[c.Sampler == "heun"]
 	case "ancestral":
 		err = sde.Ancestral(m.sde, score, x, m.batch, c.Steps, c.Eps, c.Seed, first, progress)
-		m.nfe += c.Steps
 	case "ddim":
 		err = sde.DDIM(m.sde, score, x, m.batch, c.Steps, c.Eta, c.Eps, c.Seed, first, progress)
-		m.nfe += c.Steps
 	case "annealed-langevin":
 		err = sde.AnnealedLangevin(m.sde, score, x, m.batch, c.Steps, c.LangevinSteps, c.StepLR, c.Eps, c.Seed, first, progress)
-		m.nfe += c.Steps*c.LangevinSteps + 1
 	default:
 		return fmt.Errorf("unknown sampler %q (want one of %s)", c.Sampler, strings.Join(slices.Sorted(maps.Keys(configs.Samplers)), ", "))
 	}
@@ -223,6 +288,6 @@ func (m *ScoreModel) sampleSDE(first int, x []float32, progress func(step int)) 
 }
 
 // Evaluations is the number of network evaluations (each over a whole
-// batch) of the SampleAt calls so far: the ode sampler's vary with the
-// images and its tolerances.
+// batch) so far: the ode sampler's vary with the images and its
+// tolerances, and classifier-free guidance takes two per step.
 func (m *ScoreModel) Evaluations() int { return m.nfe }

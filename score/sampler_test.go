@@ -113,3 +113,83 @@ func TestFlowObjective(t *testing.T) {
 		t.Errorf("the likelihood of a flow model: %v", err)
 	}
 }
+
+// TestClassConditional checks model.num_classes: the training graph reads
+// the labels and drops about p_uncond of them (keyed by the step), the
+// label changes the samples, and classifier-free guidance is linear in w,
+// (1 + w) s(x, t, class) - w s(x, t), at two network evaluations a step.
+func TestClassConditional(t *testing.T) {
+	f, w := smallFamily(t, "model.num_classes=10", "model.p_uncond=0.25")
+	tg, err := f.TrainGraph(64, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg.Labels == nil || tg.Labels.Shape()[1] != 10 {
+		t.Fatalf("the training graph's labels: %v", tg.Labels)
+	}
+	p := tg.Prepare.(*Perturb)
+	const d = 28 * 28
+	inputs := map[*gorgonia.Node][]float32{p.XT: make([]float32, 64*d), p.Z: make([]float32, 64*d), p.T: make([]float32, 64),
+		p.Keep: make([]float32, 64), p.Null: make([]float32, 64)}
+	dropped := 0
+	for key := range uint64(50) {
+		p.PrepareHost(make([]float32, 64*d), key, func(n *gorgonia.Node) []float32 { return inputs[n] })
+		for i := range 64 {
+			if inputs[p.Keep][i]+inputs[p.Null][i] != 1 {
+				t.Fatalf("keep %v and null %v", inputs[p.Keep][i], inputs[p.Null][i])
+			}
+			dropped += int(inputs[p.Null][i])
+		}
+	}
+	if share := float64(dropped) / (50 * 64); math.Abs(share-0.25) > 4*math.Sqrt(0.25*0.75/(50*64)) {
+		t.Errorf("%.3f of the labels dropped, want 0.25", share)
+	}
+	c := f.cfg.Sample
+	c.Sampler, c.Steps, c.Seed, c.N = "em", 3, 2, 2
+	sample := func(class int, guidance float64) ([]float32, int) {
+		c.Class, c.Guidance = class, guidance
+		return draw(t, f, w, c, 2, 0)
+	}
+	a, nfe := sample(0, 0)
+	b, _ := sample(1, 0)
+	if nfe != 3 || slices.Equal(a, b) {
+		t.Errorf("classes 0 and 1 give the same samples (or %d evaluations for 3 steps)", nfe)
+	}
+	// The guided score is linear in w: s_w = s_0 + w (s_0 - s_uncond), so
+	// s_3 - s_0 = 3 (s_1 - s_0).
+	score := func(guidance float64) ([]float32, int) {
+		c.Class, c.Guidance = 4, guidance
+		s, err := f.NewSampler(w, 2, model.SampleOptions{Device: "cpu", EMA: true, Sample: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		m := s.(*ScoreModel)
+		if err := m.setLabels(0); err != nil {
+			t.Fatal(err)
+		}
+		x, out := make([]float32, 2*d), make([]float32, 2*d)
+		for j := range x {
+			x[j] = float32(math.Sin(float64(j)))
+		}
+		if err := m.Score(x, []float32{0.3, 0.6}, out); err != nil {
+			t.Fatal(err)
+		}
+		return out, m.Evaluations()
+	}
+	s0, _ := score(0)
+	s1, nfe := score(1)
+	s3, _ := score(3)
+	if nfe != 2 {
+		t.Errorf("a guided score took %d network evaluations, want 2", nfe)
+	}
+	if slices.Equal(s0, s1) {
+		t.Error("guidance does not change the score")
+	}
+	for j := range s0 {
+		want := float64(s0[j]) + 3*float64(s1[j]-s0[j])
+		if math.Abs(float64(s3[j])-want) > 1e-4*(1+math.Abs(want)) {
+			t.Fatalf("value %d: guided by 3 %v, want %v from w = 0 and 1", j, s3[j], want)
+		}
+	}
+}

@@ -3,8 +3,6 @@ package sde
 import (
 	"fmt"
 	"math"
-
-	"github.com/scoregen/scoregen/internal/philox"
 )
 
 // Exact likelihoods through the probability-flow ODE (Song et al. 2021,
@@ -144,11 +142,8 @@ func Likelihood(s SDE, f ScoreDivFunc, x []float32, batch int, eps float64, tol 
 // dequantises before its likelihood (its (u + 255 x) / 256 on [0, 1] data,
 // then centred).
 func Dequantize(x []float32, pixels []byte, seed uint64, off int) {
-	key := philox.Key(seed)
+	Uniforms(x[:len(pixels)], seed, StreamDequant, 0, off)
 	for j, p := range pixels {
-		e := off + j
-		r := philox.Block(philox.Counter(e/4, StreamDequant, 0), key)
-		u := philox.Uniform24(r[e%4])
-		x[j] = float32((float64(p)+u)/128 - 1)
+		x[j] = float32((float64(p)+float64(x[j]))/128 - 1)
 	}
 }

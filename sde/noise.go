@@ -20,6 +20,7 @@ const (
 	StreamProbe     uint32 = 0x5DE00007 // Likelihood: Hutchinson's probes
 	StreamDequant   uint32 = 0x5DE00008 // Dequantize: u ~ U(0, 1)
 	StreamInpaint   uint32 = 0x5DE00009 // Inpaint: the known values' noise
+	StreamUncond    uint32 = 0x5DE0000A // training: which labels are dropped
 )
 
 // Perturb noises a training batch as score_sde's losses.py does: for each
@@ -73,4 +74,16 @@ func Perturb(s Marginal, x0, xt, z, t []float32, batch int, seed, step uint64, e
 			}
 		}
 	})
+}
+
+// Uniforms writes element off+i of (seed, stream, draw)'s uniforms in
+// [0, 1) to dst[i]: lane e%4 of philox((e/4, stream, draw), key) with e =
+// off+i, 24 bits (exact in float32).
+func Uniforms(dst []float32, seed uint64, stream uint32, draw uint64, off int) {
+	key := philox.Key(seed)
+	for i := range dst {
+		e := off + i
+		r := philox.Block(philox.Counter(e/4, stream, draw), key)
+		dst[i] = float32(philox.Uniform24(r[e%4]))
+	}
 }

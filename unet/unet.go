@@ -25,6 +25,10 @@ type Config struct {
 	NumResBlocks int   // ResBlocks per level on the way down
 	AttnRes      []int // resolutions (height) with attention
 	Dropout      float64
+	// NumClasses > 0 makes the network class-conditional: a learned
+	// embedding of the label, or of "no label", is added to the time
+	// embedding (classifier-free guidance, Ho & Salimans 2022).
+	NumClasses int
 }
 
 // The two reference configurations.
@@ -77,6 +81,9 @@ func (c Config) walk(l layers) {
 	}
 	l.dense(c.Ch, 4*c.Ch)
 	l.dense(4*c.Ch, 4*c.Ch)
+	if c.NumClasses > 0 {
+		l.dense(c.NumClasses+1, 4*c.Ch) // the label embedding
+	}
 	l.conv(c.Channels, c.Ch, 3, hw)
 	hs := []int{c.Ch}
 	ch, h := c.Ch, c.Height
@@ -157,11 +164,16 @@ func (c Config) hasAttn(res int) bool {
 
 // Net is a built network: its inputs, its output and its parameters.
 type Net struct {
-	X      *gorgonia.Node // [B, C, H, W] noisy images
-	T      *gorgonia.Node // [B] diffusion times
-	Out    *gorgonia.Node // [B, C, H, W] predicted noise
-	Params []*gorgonia.Node
-	RNG    *nn.RNG // dropout's Philox key and step
+	X *gorgonia.Node // [B, C, H, W] noisy images
+	T *gorgonia.Node // [B] diffusion times
+	// Labels ([B, classes], one-hot), Keep and Null ([B, 1]) are the
+	// class-conditional network's inputs: image i is conditioned on its
+	// label where Keep[i] = 1 and Null[i] = 0, on "no label" where Keep[i]
+	// = 0 and Null[i] = 1. nil when Config.NumClasses is 0.
+	Labels, Keep, Null *gorgonia.Node
+	Out                *gorgonia.Node // [B, C, H, W] predicted noise
+	Params             []*gorgonia.Node
+	RNG                *nn.RNG // dropout's Philox key and step
 }
 
 // groups is the reference GroupNorm group count, min(32, C/4).
@@ -193,6 +205,16 @@ func Build(g *gorgonia.ExprGraph, cfg Config, batch int, train bool, seed uint64
 	e = b.Linear("temb.dense0", e, 4*ch)
 	e = b.Act("temb.act", e, nn.SiLU)
 	e = b.Linear("temb.dense1", e, 4*ch)
+	var labels, keep, null *gorgonia.Node
+	if k := cfg.NumClasses; k > 0 {
+		labels = gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(batch, k), gorgonia.WithName("labels"))
+		keep = gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(batch, 1), gorgonia.WithName("keep"))
+		null = gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(batch, 1), gorgonia.WithName("null"))
+		// One-hot over the classes and "no label", through a dense layer:
+		// a table of K+1 embeddings.
+		kept := b.Mul("label.keep", labels, keep)
+		e = b.Add("label.add", e, b.Linear("label.embed", b.Concat("label.onehot", kept, null), 4*ch))
+	}
 	b.temb = b.Act("temb.out", e, nn.SiLU)
 
 	h := b.Conv2d("conv_in", x, ch, 3, 1, 1, 1)
@@ -231,7 +253,7 @@ func Build(g *gorgonia.ExprGraph, cfg Config, batch int, train bool, seed uint64
 	if err := b.Err(); err != nil {
 		return nil, fmt.Errorf("unet %s: %w", cfg.Name, err)
 	}
-	return &Net{X: x, T: t, Out: out, Params: b.Params, RNG: b.RNG}, nil
+	return &Net{X: x, T: t, Labels: labels, Keep: keep, Null: null, Out: out, Params: b.Params, RNG: b.RNG}, nil
 }
 
 // zeroScale starts the last convolution of each block near zero, as DDPM++.

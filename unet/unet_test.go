@@ -3,6 +3,7 @@ package unet
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -208,5 +209,68 @@ func TestShapeErrorsNameTheLayer(t *testing.T) {
 	b.Concat("up.0.res.0.concat", x, y)
 	if err := b.Err(); err == nil || !strings.Contains(err.Error(), "up.0.res.0.concat") || !strings.Contains(err.Error(), "(2, 8, 5, 5)") {
 		t.Fatalf("concat of 6x6 and 5x5 maps: err = %v, want the layer and both shapes", err)
+	}
+}
+
+// TestClassConditional builds the class-conditional network: its
+// parameters are ParamCount's (the label embedding among them), and the
+// label changes the output where Keep is 1 and not where it is 0.
+func TestClassConditional(t *testing.T) {
+	cfg := Config{Name: "c", Channels: 1, Height: 8, Width: 8, Ch: 8, Mult: []int{1, 2}, NumResBlocks: 1, NumClasses: 3}
+	net, err := Build(gorgonia.NewGraph(), cfg, 2, false, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range net.Params {
+		n += p.Shape().TotalSize()
+	}
+	if int64(n) != cfg.ParamCount() {
+		t.Errorf("%d parameters, ParamCount %d", n, cfg.ParamCount())
+	}
+	plan, err := engine.Compile(gorgonia.Nodes{net.Out}, &engine.CPU{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Move the output layer off zero so that the label shows.
+	for _, p := range net.Params {
+		v := make([]float32, p.Shape().TotalSize())
+		for i := range v {
+			v[i] = float32(0.1 * math.Sin(float64(3*i+len(v))))
+		}
+		if err := plan.Write(p, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := func(labels, keep []float32) []float32 {
+		x := make([]float32, 2*64)
+		for i := range x {
+			x[i] = float32(math.Cos(float64(i)))
+		}
+		null := []float32{1 - keep[0], 1 - keep[1]}
+		for _, in := range []struct {
+			n *gorgonia.Node
+			v []float32
+		}{{net.X, x}, {net.T, []float32{0.5, 0.5}}, {net.Labels, labels}, {net.Keep, keep}, {net.Null, null}} {
+			if err := plan.Write(in.n, in.v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := plan.Run(); err != nil {
+			t.Fatal(err)
+		}
+		y := make([]float32, 2*64)
+		if err := plan.Read(net.Out, y); err != nil {
+			t.Fatal(err)
+		}
+		return y
+	}
+	a := out([]float32{1, 0, 0, 1, 0, 0}, []float32{1, 0})
+	b := out([]float32{0, 1, 0, 0, 1, 0}, []float32{1, 0})
+	if slices.Equal(a[:64], b[:64]) {
+		t.Error("image 0's label does not change its output")
+	}
+	if !slices.Equal(a[64:], b[64:]) {
+		t.Error("image 1's label changes its output although it is dropped")
 	}
 }
