@@ -180,7 +180,7 @@ var FlowSamplers = []string{"ode", "ode-euler", "heun"}
 var Samplers = map[string][]string{
 	"em": {"ve", "vp", "subvp"}, "pc": {"ve", "vp", "subvp"},
 	"ode": {"ve", "vp", "subvp"}, "ode-euler": {"ve", "vp", "subvp"}, "heun": {"ve", "vp", "subvp"},
-	"ancestral": {"ve", "vp"}, "ddim": {"vp"}, "annealed-langevin": {"ve"},
+	"ancestral": {"ve", "vp", "ddpm"}, "ddim": {"vp", "ddpm"}, "annealed-langevin": {"ve"},
 }
 
 // Load reads the experiment file at path ("" for the defaults alone; a name
@@ -279,6 +279,9 @@ func Load(path string, sets []string) (*Config, error) {
 	}
 	if !v.IsSet("sample.eps") {
 		c.Sample.Eps = map[bool]float64{true: 1e-5, false: 1e-3}[c.SDE.Type == "ve"]
+		if c.SDE.Type == "ddpm" && c.SDE.N > 0 {
+			c.Sample.Eps = 1 / float64(c.SDE.N) // the grid's last time is step 1
+		}
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", source, err)
@@ -441,7 +444,8 @@ func (c *Config) Validate() error {
 	}
 	bad(c.Model.NumResBlocks < 1, "model.num_res_blocks", c.Model.NumResBlocks, "at least 1")
 	bad(c.Model.Dropout < 0 || c.Model.Dropout >= 1, "model.dropout", c.Model.Dropout, "a probability in [0, 1)")
-	oneOf("sde.type", c.SDE.Type, "ve", "vp", "subvp")
+	oneOf("sde.type", c.SDE.Type, "ve", "vp", "subvp", "ddpm")
+	bad(c.SDE.Type == "ddpm" && c.Device == "cuda", "sde.type", c.SDE.Type, "ve, vp or subvp on device cuda (the CUDA kernels compute the continuous SDEs' marginals)")
 	if c.SDE.Type == "ve" {
 		bad(!(c.SDE.SigmaMin > 0), "sde.sigma_min", c.SDE.SigmaMin, "> 0")
 		bad(!(c.SDE.SigmaMin < c.SDE.SigmaMax), "sde.sigma_max", c.SDE.SigmaMax, fmt.Sprintf("> sde.sigma_min (%v)", c.SDE.SigmaMin))
@@ -499,7 +503,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Sprintf("sample.sampler = %q: model.objective flow samples with %s", c.Sample.Sampler, strings.Join(FlowSamplers, ", ")))
 	}
 	if sdes, ok := Samplers[c.Sample.Sampler]; ok && c.Model.Type == "unet" && !flow && !slices.Contains(sdes, c.SDE.Type) {
-		errs = append(errs, fmt.Sprintf("sample.sampler = %q is for sde.type %s, not %s", c.Sample.Sampler, strings.Join(sdes, " or "), c.SDE.Type))
+		errs = append(errs, fmt.Sprintf("sample.sampler = %q is for sde.type %s, not %s", c.Sample.Sampler, strings.Join(sdes, ", "), c.SDE.Type))
 	}
 	bad(!(c.Sample.Eta >= 0 && c.Sample.Eta <= 1), "sample.eta", c.Sample.Eta, "in [0, 1]")
 	bad(c.Sample.LangevinSteps < 1, "sample.langevin_steps", c.Sample.LangevinSteps, "at least 1")

@@ -51,6 +51,9 @@ func TestDefaultsFollowTheSDE(t *testing.T) {
 	if tiny.Train.EMA != 0.9995 {
 		t.Fatalf("mnist_tiny sets ema 0.9995, got %v", tiny.Train.EMA)
 	}
+	if c, err := Load("", []string{"sde.type=ddpm", "sde.N=500", "sample.sampler=ancestral"}); err != nil || c.Sample.Eps != 1.0/500 {
+		t.Errorf("ddpm's sample.eps: %v, %v; want 1/N, the grid's last time at step 1", c, err)
+	}
 	// VE's sigma_max follows the data set unless given.
 	for name, want := range map[string]float64{"mnist": 34, "fashion": 45, "cifar10": 100} {
 		c, err := Load("", []string{"sde.type=ve", "data.name=" + name})
@@ -118,11 +121,13 @@ func TestBadInputNamesFileKeyAndExpectation(t *testing.T) {
 		{"", []string{"precision=fp16"}, []string{"precision", `"fp16"`, "fp32, bf16"}},
 		{"", []string{"precision=bf16", "device=cuda"}, []string{"precision = bf16", "fp32 on device cuda"}},
 		{"", []string{"sample.sampler=rk4"}, []string{"sample.sampler", `"rk4"`, "ancestral", "ode-euler"}},
-		{"", []string{"sde.type=ve", "sample.sampler=ddim"}, []string{`sample.sampler = "ddim"`, "sde.type vp, not ve"}},
+		{"", []string{"sde.type=ve", "sample.sampler=ddim"}, []string{`sample.sampler = "ddim"`, "sde.type vp, ddpm, not ve"}},
 		{"", []string{"sample.sampler=annealed-langevin"}, []string{`sample.sampler = "annealed-langevin"`, "sde.type ve, not vp"}},
-		{"", []string{"sde.type=subvp", "sample.sampler=ancestral"}, []string{`"ancestral"`, "ve or vp, not subvp"}},
+		{"", []string{"sde.type=subvp", "sample.sampler=ancestral"}, []string{`"ancestral"`, "ve, vp, ddpm, not subvp"}},
 		{"", []string{"sample.eta=2"}, []string{"sample.eta = 2", "in [0, 1]"}},
 		{"", []string{"sample.rtol=0"}, []string{"sample.rtol = 0", "in (0, 1)"}},
+		{"", []string{"sde.type=ddpm"}, []string{`sample.sampler = "em"`, "ve, vp, subvp, not ddpm"}},
+		{"", []string{"sde.type=ddpm", "sample.sampler=ancestral", "device=cuda"}, []string{"sde.type", "on device cuda"}},
 		{"", []string{"sample.guidance=2"}, []string{"sample.guidance = 2", "0 for an unconditional model"}},
 		{"", []string{"model.num_classes=10", "sample.class=10"}, []string{"sample.class = 10", "model.num_classes 10"}},
 		{"", []string{"model.num_classes=10", "model.p_uncond=1"}, []string{"model.p_uncond = 1", "[0, 1)"}},

@@ -42,6 +42,18 @@ func New(cfg *configs.Config) (*Family, error) {
 // Type is model.type.
 func (f *Family) Type() string { return "unet" }
 
+// continuous reports whether the ODE and the reverse SDE apply: not to
+// DDPM's discrete steps nor to flow matching.
+func (f *Family) continuous() error {
+	if f.Flow() {
+		return fmt.Errorf("model.objective flow has no SDE")
+	}
+	if _, ok := f.SDE.(*sde.DDPM); ok {
+		return fmt.Errorf("sde.type ddpm is discrete, with no probability-flow ODE")
+	}
+	return nil
+}
+
 // Flow reports whether the network learns flow matching's velocity
 // (model.objective flow) rather than the SDE's noise.
 func (f *Family) Flow() bool { return f.cfg.Model.Objective == "flow" }
@@ -139,6 +151,8 @@ func NewSDE(c configs.SDE) (sde.SDE, error) {
 		return sde.NewVP(c.BetaMin, c.BetaMax, c.N)
 	case "subvp":
 		return sde.NewSubVP(c.BetaMin, c.BetaMax, c.N)
+	case "ddpm":
+		return sde.NewDDPM(c.BetaMin, c.BetaMax, c.N)
 	}
-	return nil, fmt.Errorf("unknown SDE %q (want ve, vp or subvp)", c.Type)
+	return nil, fmt.Errorf("unknown SDE %q (want ve, vp, subvp or ddpm)", c.Type)
 }

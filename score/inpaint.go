@@ -12,8 +12,8 @@ import (
 // sampler of o.Sample with score_sde's replacement of the known values
 // (sde.Inpaint). It is model.Inpainter.
 func (f *Family) Inpaint(w model.Weights, x, mask []float32, n int, o model.SampleOptions) ([]float32, error) {
-	if f.Flow() {
-		return nil, fmt.Errorf("inpainting is built for score networks; model.objective flow has none yet")
+	if err := f.continuous(); err != nil {
+		return nil, fmt.Errorf("inpainting needs a continuous SDE: %w", err)
 	}
 	c := o.Sample
 	correctors, ok := map[string]int{"em": 0, "pc": 1}[c.Sampler]

@@ -16,8 +16,8 @@ import (
 // decodes them back: n*points images, pair by pair, clipped to [-1, 1].
 // The ends reconstruct the pair. It is model.Interpolator.
 func (f *Family) Interpolate(w model.Weights, a, b []float32, n, points int, o model.SampleOptions) ([]float32, error) {
-	if f.Flow() {
-		return nil, fmt.Errorf("interpolation is built for score networks; model.objective flow has none yet")
+	if err := f.continuous(); err != nil {
+		return nil, fmt.Errorf("interpolation needs a continuous SDE: %w", err)
 	}
 	d := f.Net.Channels * f.Net.Height * f.Net.Width
 	if points < 2 {

@@ -132,8 +132,8 @@ func (m *divergence) scoreDiv(x, t, probe, score []float32, quad []float64) erro
 // the whole MNIST test set takes hours on a CPU, too long for the end of
 // every training run.
 func (f *Family) Likelihood(w model.Weights, test *data.Dataset, o model.SampleOptions) (map[string]float64, error) {
-	if f.Flow() {
-		return nil, fmt.Errorf("the likelihood is built for score networks; model.objective flow has none yet")
+	if err := f.continuous(); err != nil {
+		return nil, fmt.Errorf("the likelihood needs a continuous SDE: %w", err)
 	}
 	if test.C != f.Net.Channels || test.H != f.Net.Height || test.W != f.Net.Width {
 		return nil, fmt.Errorf("test set %s has %dx%dx%d images, the model %dx%dx%d", test.Name, test.C, test.H, test.W, f.Net.Channels, f.Net.Height, f.Net.Width)

@@ -36,8 +36,8 @@ func draw(t *testing.T, f *Family, w model.Weights, c configs.Sample, batch, fir
 // a batch of two as drawn alone, within [-1, 1], and the network
 // evaluations are counted (ode's two to start and six per RK45 step).
 func TestSamplersBatchIndependent(t *testing.T) {
-	for _, sdeType := range []string{"vp", "ve"} {
-		f, w := smallFamily(t, "sde.type="+sdeType)
+	for _, sdeType := range []string{"vp", "ve", "ddpm"} { // ancestral is for all three
+		f, w := smallFamily(t, "sde.type="+sdeType, "sample.sampler=ancestral")
 		for sampler, sdes := range configs.Samplers {
 			if sampler == "pc" || !slices.Contains(sdes, sdeType) {
 				continue

@@ -13,6 +13,16 @@ import (
 // goes to the clean data (t = 0: VE's sigma = 0, VP's alpha-bar = 1) with no
 // noise, which is the denoising step EulerMaruyama ends with.
 
+// vpType reports whether s is VP or its discrete form DDPM, whose steps
+// are written in abar = Mean^2.
+func vpType(s SDE) bool {
+	switch s.(type) {
+	case *VP, *DDPM:
+		return true
+	}
+	return false
+}
+
 // nextLevel is the time a step from grid time i goes to, and whether it is
 // the last step (to the clean data).
 func nextLevel(i, steps int, eps float64) (t float64, last bool) {
@@ -39,8 +49,8 @@ func Ancestral(s SDE, score ScoreFunc, x []float32, batch, steps int, eps float6
 		return err
 	}
 	_, ve := s.(*VE)
-	if _, vp := s.(*VP); !ve && !vp {
-		return fmt.Errorf("sde: the ancestral sampler is for VE and VP SDEs (score_sde's), not %T", s)
+	if !ve && !vpType(s) {
+		return fmt.Errorf("sde: the ancestral sampler is for VE, VP and DDPM (score_sde's and Ho et al.'s), not %T", s)
 	}
 	return levelSampler(s, score, x, batch, steps, eps, seed, first, progress, func(ti, tn float64) (a, b, c float64) {
 		if ve {
@@ -73,8 +83,8 @@ func DDIM(s SDE, score ScoreFunc, x []float32, batch, steps int, eta, eps float6
 	if err := checkSDE(s); err != nil {
 		return err
 	}
-	if _, vp := s.(*VP); !vp {
-		return fmt.Errorf("sde: DDIM is for the VP SDE, not %T", s)
+	if !vpType(s) {
+		return fmt.Errorf("sde: DDIM is for the VP SDE and DDPM, not %T", s)
 	}
 	if !(eta >= 0) || math.IsInf(eta, 0) {
 		return fmt.Errorf("sde: eta = %v, want a finite number >= 0", eta)

@@ -57,6 +57,7 @@ func Perturb(s Marginal, x0, xt, z, t []float32, batch int, seed, step uint64, e
 	}
 	d := len(x0) / batch
 	key := philox.Key(seed)
+	snap, discrete := s.(interface{ snap(float32) float32 })
 	parallel(batch, len(x0), func(lo, hi int) {
 		g := newNormals(seed, StreamNoise, step)
 		for i := lo; i < hi; i++ {
@@ -64,6 +65,9 @@ func Perturb(s Marginal, x0, xt, z, t []float32, batch int, seed, step uint64, e
 			ti := float32(eps + (1-eps)*philox.Uniform24(r[i%4]))
 			if float64(ti) < eps {
 				ti = math.Nextafter32(ti, 2)
+			}
+			if discrete { // DDPM: a step k uniform on 1..N
+				ti = snap.snap(ti)
 			}
 			t[i] = ti
 			m, sd := s.Mean(float64(ti)), s.Std(float64(ti))
