@@ -126,13 +126,18 @@ __device__ __forceinline__ float normal_at(long long j, uint32_t stream, uint64_
 
 // SDEs, numbered as in gpu.SDEKind: the perturbation kernel's mean and std
 // at time t (score_sde's marginal_prob).
-enum { SDE_VE, SDE_VP, SDE_SUBVP };
+// SDE_FLOW is flow matching's linear path x_t = (1 - t) x0 + t x1.
+enum { SDE_VE, SDE_VP, SDE_SUBVP, SDE_FLOW };
 
 __device__ __forceinline__ void marginal(int kind, double a, double b, double t, double *mean, double *std) {
 	switch (kind) {
 	case SDE_VE: // a = sigma_min, b = sigma_max
 		*mean = 1.0;
 		*std = a * exp(t * log(b / a));
+		return;
+	case SDE_FLOW:
+		*mean = 1.0 - t;
+		*std = t;
 		return;
 	default: { // a = beta_min, b = beta_max
 		double lmc = -0.25 * t * t * (b - a) - 0.5 * t * a;

@@ -14,7 +14,8 @@
 // perturb: for sample i = j/d, t_i ~ U(eps, 1) and z ~ N(0, I) from Philox
 // keyed by (seed, *step), then x_t = mean(t_i) x0 + std(t_i) z. The SDE is
 // kind (SDE_VE: a, b = sigma_min, sigma_max; SDE_VP and SDE_SUBVP: beta_min,
-// beta_max). The step is read from device memory, so a captured graph
+// beta_max; SDE_FLOW: none, and z receives the target velocity z - x0, as
+// sde.FlowPerturb). The step is read from device memory, so a captured graph
 // draws anew each replay.
 extern "C" __global__ void perturb(float *xt, float *z, float *t, const float *x0, int batch, long long d,
 	int kind, double a, double b, double eps, uint64_t seed, const uint64_t *step) {
@@ -27,8 +28,8 @@ extern "C" __global__ void perturb(float *xt, float *z, float *t, const float *x
 		double m, sd;
 		marginal(kind, a, b, (double)ti, &m, &sd);
 		float zj = normal_at(j, STREAM_NOISE, draw, seed);
-		z[j] = zj;
 		xt[j] = (float)(m * (double)x0[j] + sd * (double)zj);
+		z[j] = kind == SDE_FLOW ? zj - x0[j] : zj; // flow matching's target is x1 - x0
 		if (j % d == 0) t[i] = ti;
 	}
 }

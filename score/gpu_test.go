@@ -60,7 +60,7 @@ func TestGPUSamplerMatchesCPU(t *testing.T) {
 	numdiff.Compare(t, "score", []string{"of x"}, [][]float32{scores["cuda"]}, [][]float32{scores["cpu"]}, 1e-5)
 	// Images 0-2 of the run, and images 1000-1002, whose noise is drawn
 	// further along the same Philox draws.
-	for _, sampler := range []string{"em", "pc"} {
+	for _, sampler := range []string{"em", "pc", "ode-euler", "heun", "ancestral", "ddim"} {
 		for _, first := range []int{0, 1000} {
 			sc := cfg.Sample
 			sc.Sampler, sc.Steps = sampler, 5

@@ -53,7 +53,8 @@ func (d labelDrop) draw(key uint64, input func(*gorgonia.Node) []float32) {
 // FlowPerturb is the flow-matching objective's model.Preparer: from the
 // clean batch it draws the times T and the path's point XT, and writes the
 // target velocity into Target (the node the loss compares the network's
-// output with), as sde.FlowPerturb. It has no GPU kernel.
+// output with), as sde.FlowPerturb; on the GPU the noising kernel's flow
+// kind (PrepareGPU).
 type FlowPerturb struct {
 	Seed          uint64
 	Eps           float64 // the smallest t

@@ -67,6 +67,7 @@ const (
 	KindVE KernelKind = iota
 	KindVP
 	KindSubVP
+	KindFlow // flow matching's linear path (flow.go)
 )
 
 // gaussianLogP is log N(x; 0, std^2 I) for one sample:

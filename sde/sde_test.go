@@ -285,7 +285,7 @@ func TestKernelKindsMatchTheKernels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(src), "enum { SDE_VE, SDE_VP, SDE_SUBVP };") || KindVE != 0 || KindVP != 1 || KindSubVP != 2 {
+	if !strings.Contains(string(src), "enum { SDE_VE, SDE_VP, SDE_SUBVP, SDE_FLOW };") || KindVE != 0 || KindVP != 1 || KindSubVP != 2 || KindFlow != 3 {
 		t.Fatal("kernels/common.cuh's SDE_* enum and sde's Kind* constants disagree")
 	}
 	ve, _ := NewVE(0.01, 50, 1000)

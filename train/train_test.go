@@ -98,6 +98,7 @@ var experiments = []struct {
 	sets       []string
 }{
 	{"unet", "mnist_tiny.yaml", nil},
+	{"flow", "mnist_tiny.yaml", []string{"model.objective=flow", "sample.sampler=heun"}},
 	{"vae", "mnist_vae.yaml", []string{"vae.ch=4", "vae.latent=4", "vae.kl_warmup=5"}},
 	{"dcgan", "mnist_dcgan.yaml", []string{"gan.ch=4", "gan.latent=8"}},
 	{"minimax", "mnist_dcgan.yaml", []string{"gan.ch=4", "gan.latent=8", "gan.loss=minimax"}},

@@ -324,6 +324,28 @@ func TestPerturbKernelMatchesSDE(t *testing.T) {
 	}
 }
 
+// With the flow kind the kernel draws sde.FlowPerturb's batch: Perturb's t,
+// x_t = (1 - t) x0 + t z and the target z - x0.
+func TestPerturbKernelMatchesFlow(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	const batch, d, eps, seed, step = 6, 11, 1e-5, 99, 12
+	x0 := randn(rng, batch*d)
+	xt, target, tt := make([]float32, batch*d), make([]float32, batch*d), make([]float32, batch)
+	sde.FlowPerturb(x0, xt, target, tt, batch, seed, step, eps)
+	gxt, gtarget, gt := make([]float32, batch*d), make([]float32, batch*d), make([]float32, batch)
+	Perturb(gxt, gtarget, gt, x0, int(sde.KindFlow), 0, 0, eps, seed, step)
+	for i := range tt {
+		if gt[i] != tt[i] {
+			t.Fatalf("t[%d] = %v from the kernel, %v from sde.FlowPerturb", i, gt[i], tt[i])
+		}
+	}
+	for j := range xt {
+		if ulps(gtarget[j], target[j]) > 1 || ulps(gxt[j], xt[j]) > 1 {
+			t.Fatalf("element %d: target %v vs %v, x_t %v vs %v", j, gtarget[j], target[j], gxt[j], xt[j])
+		}
+	}
+}
+
 // The normals kernel (the samplers' prior) draws philox.NormalPair's
 // numbers in the documented layout, from element off on.
 func TestNormalsKernelMatchesPhilox(t *testing.T) {
