@@ -92,15 +92,9 @@ func Interpolate(o Options, pairs, points int) error {
 	if points < 2 {
 		return fmt.Errorf("--points %d: want at least 2 (the two ends)", points)
 	}
-	sc := cfg.Sample
-	if o.Eps != 0 {
-		sc.Eps = o.Eps
-	}
-	if o.RTol != 0 {
-		sc.RTol = o.RTol
-	}
-	if o.ATol != 0 {
-		sc.ATol = o.ATol
+	sc, err := o.settings(cfg, c.Path)
+	if err != nil {
+		return err
 	}
 	dim := test.C * test.H * test.W
 	a, b := make([]float32, pairs*dim), make([]float32, pairs*dim)
@@ -155,16 +149,9 @@ func Inpaint(o Options, maskPath string, n int) error {
 		mask[j] = known[j%hw]
 		x[n*dim+j] = x[j]*mask[j] - (1 - mask[j]) // unknown pixels black
 	}
-	sc := cfg.Sample
-	sc.Steps, sc.Seed = o.Steps, o.Seed
-	if o.Sampler != "" {
-		sc.Sampler = o.Sampler
-	}
-	if o.SNR != 0 {
-		sc.SNR = o.SNR
-	}
-	if o.Eps != 0 {
-		sc.Eps = o.Eps
+	sc, err := o.settings(cfg, c.Path)
+	if err != nil {
+		return err
 	}
 	y, err := in.Inpaint(c.Weights, x[:n*dim], mask, n, model.SampleOptions{Device: cfg.Device, GPU: cfg.GPU, EMA: !o.NoEMA, Sample: sc})
 	if err != nil {

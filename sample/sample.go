@@ -96,42 +96,9 @@ func Run(ctx context.Context, o Options) error {
 		log.Warn("skipping a checkpoint that does not load", "path", b.Path, "err", b.Err)
 	}
 	cfg := c.Config
-	sc := cfg.Sample
-	sc.N, sc.Steps, sc.Seed = o.N, o.Steps, o.Seed
-	if o.Sampler != "" {
-		sc.Sampler = o.Sampler
-	}
-	if o.SNR != 0 {
-		sc.SNR = o.SNR
-	}
-	if o.Eps != 0 {
-		sc.Eps = o.Eps
-	}
-	if o.RTol != 0 {
-		sc.RTol = o.RTol
-	}
-	if o.ATol != 0 {
-		sc.ATol = o.ATol
-	}
-	if o.Eta != nil {
-		sc.Eta = *o.Eta
-	}
-	if o.Class != nil {
-		sc.Class = *o.Class
-	}
-	if o.Guidance != nil {
-		sc.Guidance = *o.Guidance
-	}
-	if k := cfg.Model.NumClasses; k == 0 && (o.Class != nil && *o.Class != -1 || o.Guidance != nil && *o.Guidance != 0) {
-		return fmt.Errorf("--class and --guidance are for a class-conditional model; checkpoint %s is unconditional (model.num_classes 0)", c.Path)
-	} else if o.Class != nil && (*o.Class < -1 || *o.Class >= k) {
-		return fmt.Errorf("--class %d: want -1 (by index) or 0 to %d (model.num_classes %d)", *o.Class, k-1, k)
-	}
-	if o.LangevinSteps != 0 {
-		sc.LangevinSteps = o.LangevinSteps
-	}
-	if o.StepLR != 0 {
-		sc.StepLR = o.StepLR
+	sc, err := o.settings(cfg, c.Path)
+	if err != nil {
+		return err
 	}
 	cfg.Sample = sc
 	fromCkpt := o.Device == ""
@@ -450,4 +417,48 @@ func (f Optional[T]) Type() string {
 		return "int"
 	}
 	return "float"
+}
+
+// settings is the checkpoint's sample section (cfg's, of the checkpoint at
+// path) with o's flags over it, refusing a class or guidance that the
+// model cannot take.
+func (o Options) settings(cfg *configs.Config, path string) (configs.Sample, error) {
+	sc := cfg.Sample
+	sc.N, sc.Steps, sc.Seed = o.N, o.Steps, o.Seed
+	if o.Sampler != "" {
+		sc.Sampler = o.Sampler
+	}
+	if o.SNR != 0 {
+		sc.SNR = o.SNR
+	}
+	if o.Eps != 0 {
+		sc.Eps = o.Eps
+	}
+	if o.RTol != 0 {
+		sc.RTol = o.RTol
+	}
+	if o.ATol != 0 {
+		sc.ATol = o.ATol
+	}
+	if o.Eta != nil {
+		sc.Eta = *o.Eta
+	}
+	if o.Class != nil {
+		sc.Class = *o.Class
+	}
+	if o.Guidance != nil {
+		sc.Guidance = *o.Guidance
+	}
+	if k := cfg.Model.NumClasses; k == 0 && (o.Class != nil && *o.Class != -1 || o.Guidance != nil && *o.Guidance != 0) {
+		return sc, fmt.Errorf("--class and --guidance are for a class-conditional model; checkpoint %s is unconditional (model.num_classes 0)", path)
+	} else if o.Class != nil && (*o.Class < -1 || *o.Class >= k) {
+		return sc, fmt.Errorf("--class %d: want -1 (by index) or 0 to %d (model.num_classes %d)", *o.Class, k-1, k)
+	}
+	if o.LangevinSteps != 0 {
+		sc.LangevinSteps = o.LangevinSteps
+	}
+	if o.StepLR != 0 {
+		sc.StepLR = o.StepLR
+	}
+	return sc, nil
 }
