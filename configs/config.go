@@ -160,6 +160,18 @@ type Sample struct {
 	Guidance float64 `mapstructure:"guidance" yaml:"guidance"`
 }
 
+// SDEKeys are the sde.* keys that make a model what it is: the type, the
+// discretisation, and the active type's parameters (VE's sigmas, the
+// others' betas), so that a parameter of another type, which a config
+// may carry unused, does not tell two models apart.
+func (c *Config) SDEKeys() []string {
+	keys := []string{"sde.type", "sde.n", "sde.eps"}
+	if c.SDE.Type == "ve" {
+		return append(keys, "sde.sigma_min", "sde.sigma_max")
+	}
+	return append(keys, "sde.beta_min", "sde.beta_max")
+}
+
 // VESigmaMax is the VE SDE's sigma_max for each data set when sde.sigma_max
 // is not given: Technique 1 of Song & Ermon 2020 ("Improved techniques for
 // training score-based generative models"), sigma_max as large as the
@@ -258,7 +270,7 @@ func Load(path string, sets []string) (*Config, error) {
 	if _, ok := given["train.sample_every"]; !ok && c.Model.Type == "classifier" {
 		c.Train.SampleEvery = 0
 	}
-	if !v.IsSet("sde.sigma_max") {
+	if !v.IsSet("sde.sigma_max") && c.SDE.Type == "ve" {
 		c.SDE.SigmaMax = VESigmaMax[c.Data.Name]
 	}
 	if !v.IsSet("train.ema") {
@@ -445,6 +457,8 @@ func (c *Config) Validate() error {
 	bad(c.Model.NumResBlocks < 1, "model.num_res_blocks", c.Model.NumResBlocks, "at least 1")
 	bad(c.Model.Dropout < 0 || c.Model.Dropout >= 1, "model.dropout", c.Model.Dropout, "a probability in [0, 1)")
 	oneOf("sde.type", c.SDE.Type, "ve", "vp", "subvp", "ddpm")
+	bad(c.SDE.Type == "ddpm" && c.SDE.N > 0 && c.Sample.Eps < 1/float64(c.SDE.N), "sample.eps", c.Sample.Eps,
+		fmt.Sprintf(">= 1/sde.N = %v for ddpm: the sampler's last time must be a step, not the clean data", 1/float64(max(c.SDE.N, 1))))
 	bad(c.SDE.Type == "ddpm" && c.Device == "cuda", "sde.type", c.SDE.Type, "ve, vp or subvp on device cuda (the CUDA kernels compute the continuous SDEs' marginals)")
 	if c.SDE.Type == "ve" {
 		bad(!(c.SDE.SigmaMin > 0), "sde.sigma_min", c.SDE.SigmaMin, "> 0")
@@ -497,6 +511,8 @@ func (c *Config) Validate() error {
 			fmt.Sprintf("-1 (by index) or a class of model.num_classes %d", c.Model.NumClasses))
 		bad(!(c.Sample.Guidance >= 0) || math.IsInf(c.Sample.Guidance, 0), "sample.guidance", c.Sample.Guidance, "a finite number >= 0")
 		bad(c.Sample.Guidance > 0 && c.Model.NumClasses == 0, "sample.guidance", c.Sample.Guidance, "0 for an unconditional model (model.num_classes 0)")
+		bad(c.Sample.Guidance > 0 && c.Model.NumClasses > 0 && c.Model.PUncond == 0, "sample.guidance", c.Sample.Guidance,
+			"0 with model.p_uncond 0: the unconditional score is learned from the dropped labels")
 	}
 	flow := c.Model.Type == "unet" && c.Model.Objective == "flow"
 	if flow && !slices.Contains(FlowSamplers, c.Sample.Sampler) {
@@ -549,7 +565,7 @@ func Parse(doc, source string) (*Config, error) {
 	if err := dec.Decode(&c); err != nil {
 		return nil, fmt.Errorf("config %s: %w", source, err)
 	}
-	if c.SDE.SigmaMax == 0 { // a config from before sigma_max followed the data
+	if c.SDE.SigmaMax == 0 && c.SDE.Type == "ve" { // a VE config that leaves sigma_max out
 		c.SDE.SigmaMax = VESigmaMax[c.Data.Name]
 	}
 	if err := c.Validate(); err != nil {

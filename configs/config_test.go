@@ -128,6 +128,8 @@ func TestBadInputNamesFileKeyAndExpectation(t *testing.T) {
 		{"", []string{"sample.rtol=0"}, []string{"sample.rtol = 0", "in (0, 1)"}},
 		{"", []string{"sde.type=ddpm"}, []string{`sample.sampler = "em"`, "ve, vp, subvp, not ddpm"}},
 		{"", []string{"sde.type=ddpm", "sample.sampler=ancestral", "device=cuda"}, []string{"sde.type", "on device cuda"}},
+		{"", []string{"sde.type=ddpm", "sample.sampler=ancestral", "sample.eps=1e-4"}, []string{"sample.eps = 0.0001", ">= 1/sde.N = 0.001"}},
+		{"", []string{"model.num_classes=10", "model.p_uncond=0", "sample.guidance=1"}, []string{"sample.guidance = 1", "model.p_uncond 0"}},
 		{"", []string{"sample.guidance=2"}, []string{"sample.guidance = 2", "0 for an unconditional model"}},
 		{"", []string{"model.num_classes=10", "sample.class=10"}, []string{"sample.class = 10", "model.num_classes 10"}},
 		{"", []string{"model.num_classes=10", "model.p_uncond=1"}, []string{"model.p_uncond = 1", "[0, 1)"}},
@@ -265,6 +267,28 @@ func TestEvalKeys(t *testing.T) {
 		_, err := Load("", strings.Split(sets, ","))
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: err = %v, want one line saying %q", sets, err, want)
+		}
+	}
+}
+
+// A checkpoint's config from before VE's sigma_max followed the data
+// (sigma_max 50 stored for every SDE) is the same model as today's config
+// for every SDE but VE, whose sigma_max did change.
+func TestSDEKeysIgnoreInactiveParameters(t *testing.T) {
+	for _, typ := range []string{"vp", "subvp", "ve"} {
+		now, err := Load("mnist_tiny.yaml", []string{"sde.type=" + typ})
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := *now
+		old.SDE.SigmaMax = 50
+		key, _, _ := old.Differs(now, now.SDEKeys()...)
+		if want := map[string]string{"vp": "", "subvp": "", "ve": "sde.sigma_max"}[typ]; key != want {
+			t.Errorf("%s: differs at %q, want %q", typ, key, want)
+		}
+		old.SDE.N = 10
+		if key, _, _ := old.Differs(now, now.SDEKeys()...); key == "" {
+			t.Errorf("%s: a different sde.N passes", typ)
 		}
 	}
 }

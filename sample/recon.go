@@ -92,7 +92,7 @@ func Interpolate(o Options, pairs, points int) error {
 	if points < 2 {
 		return fmt.Errorf("--points %d: want at least 2 (the two ends)", points)
 	}
-	sc, err := o.settings(cfg, c.Path)
+	sc, err := o.validSettings(cfg, c.Path)
 	if err != nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func Inpaint(o Options, maskPath string, n int) error {
 		mask[j] = known[j%hw]
 		x[n*dim+j] = x[j]*mask[j] - (1 - mask[j]) // unknown pixels black
 	}
-	sc, err := o.settings(cfg, c.Path)
+	sc, err := o.validSettings(cfg, c.Path)
 	if err != nil {
 		return err
 	}
@@ -186,4 +186,18 @@ func readMask(path string, h, w int) ([]float32, error) {
 		}
 	}
 	return mask, nil
+}
+
+// validSettings is o.settings, checked as the config's sample section.
+func (o Options) validSettings(cfg *configs.Config, path string) (configs.Sample, error) {
+	sc, err := o.settings(cfg, path)
+	if err != nil {
+		return sc, err
+	}
+	c := *cfg
+	c.Sample = sc
+	if err := c.Validate(); err != nil {
+		return sc, fmt.Errorf("flags: %w", err)
+	}
+	return sc, nil
 }

@@ -176,8 +176,11 @@ func Run(ctx context.Context, o Options) error {
 	args := Args{
 		Weights: fingerprint(used), Step: strconv.Itoa(c.Step), EMA: !o.NoEMA, Device: cfg.Device,
 		Sampler: sc.Sampler, Steps: sc.Steps, SNR: sc.SNR, Eps: sc.Eps, RTol: sc.RTol, ATol: sc.ATol,
-		Eta: sc.Eta, LangevinSteps: sc.LangevinSteps, StepLR: sc.StepLR, Class: sc.Class, Guidance: sc.Guidance, Seed: sc.Seed,
+		Eta: sc.Eta, LangevinSteps: sc.LangevinSteps, StepLR: sc.StepLR, Seed: sc.Seed,
 		N: o.N, Batch: batch, Shard: o.Shard.String(), Shape: shape,
+	}
+	if cfg.Model.NumClasses > 0 {
+		args.Class, args.Guidance = &sc.Class, &sc.Guidance
 	}
 	log.Info("sampling", "ckpt", c.Path, "step", args.Step, "images", fmt.Sprintf("%d-%d of %d", first, end-1, o.N),
 		"batch", batch, "sampler", sc.Sampler, "steps", sc.Steps, "ema", args.EMA, "device", cfg.Device)

@@ -58,18 +58,19 @@ type Args struct {
 	Eps     float64 `json:"eps"`
 	RTol    float64 `json:"rtol,omitempty"` // ode's; absent in runs before it existed
 	ATol    float64 `json:"atol,omitempty"`
-	Eta     float64 `json:"eta,omitempty"`
+	Eta     float64 `json:"eta"` // 0 is a value: no omitempty, so that a resume compares it
 	// LangevinSteps and StepLR are annealed-langevin's.
 	LangevinSteps int     `json:"langevin_steps,omitempty"`
 	StepLR        float64 `json:"step_lr,omitempty"`
-	// Class and Guidance are a class-conditional model's.
-	Class    int     `json:"class,omitempty"`
-	Guidance float64 `json:"guidance,omitempty"`
-	Seed     uint64  `json:"seed"`
-	N        int     `json:"n"`
-	Batch    int     `json:"batch"`
-	Shard    string  `json:"shard"`
-	Shape    []int   `json:"shape"` // C, H, W of one image
+	// Class and Guidance are a class-conditional model's, and absent for
+	// another (pointers, so that class 0 and guidance 0 are recorded).
+	Class    *int     `json:"class,omitempty"`
+	Guidance *float64 `json:"guidance,omitempty"`
+	Seed     uint64   `json:"seed"`
+	N        int      `json:"n"`
+	Batch    int      `json:"batch"`
+	Shard    string   `json:"shard"`
+	Shape    []int    `json:"shape"` // C, H, W of one image
 }
 
 // Sidecar is the JSON file next to a .npy (its name plus ".json"): the

@@ -30,6 +30,9 @@ func (f *Family) Inpaint(w model.Weights, x, mask []float32, n int, o model.Samp
 	}
 	defer s.Close()
 	m := s.(*ScoreModel)
+	if err := m.setLabels(0); err != nil { // sample.class and sample.guidance, as SampleAt's
+		return nil, err
+	}
 	out := make([]float32, len(x))
 	if err := sde.Inpaint(f.SDE, m.Score, out, n, c.Steps, correctors, c.SNR, c.Eps, c.Seed, 0, sde.Known{Data: x, Mask: mask}, nil); err != nil {
 		return nil, err

@@ -14,7 +14,8 @@ import (
 // interpolates each pair's latents spherically at points evenly spaced
 // weights from 0 to 1 (slerp, which keeps a Gaussian latent's norm), and
 // decodes them back: n*points images, pair by pair, clipped to [-1, 1].
-// The ends reconstruct the pair. It is model.Interpolator.
+// The ends reconstruct the pair. A class-conditional network encodes and
+// decodes with "no label". It is model.Interpolator.
 func (f *Family) Interpolate(w model.Weights, a, b []float32, n, points int, o model.SampleOptions) ([]float32, error) {
 	if err := f.continuous(); err != nil {
 		return nil, fmt.Errorf("interpolation needs a continuous SDE: %w", err)
@@ -32,6 +33,7 @@ func (f *Family) Interpolate(w model.Weights, a, b []float32, n, points int, o m
 	}
 	defer s.Close()
 	m := s.(*ScoreModel)
+	m.Unconditional = true // the ODE of p(x), whatever the class
 	tol := sde.Tolerances{RTol: o.Sample.RTol, ATol: o.Sample.ATol}
 	out := make([]float32, n*points*d)
 	x := make([]float32, points*d)

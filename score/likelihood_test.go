@@ -147,6 +147,22 @@ func TestLikelihoodBatchIndependent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Image 1's bits/dim is -log p / (D ln 2) + 7 of sde.Likelihood on its
+	// dequantised pixels with its probe.
+	m, err := f.newDivergence(w, 1, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.plans.Close()
+	x := make([]float32, d)
+	sde.Dequantize(x, pixels[d:2*d], LikelihoodSeed, d)
+	logp, _, err := sde.Likelihood(f.SDE, m.scoreDiv, x, 1, f.cfg.SDE.Eps, sde.Tolerances{RTol: 1e-3, ATol: 1e-3}, sde.Rademacher, LikelihoodSeed, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := -logp[0]/(d*math.Ln2) + 7; together[1] != want {
+		t.Errorf("image 1: %v bits/dim, from its log-density %v", together[1], want)
+	}
 	for i := range n {
 		alone, _, _, err := f.likelihoods(w, test, i, i+1, o)
 		if err != nil {

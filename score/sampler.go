@@ -30,7 +30,10 @@ type ScoreModel struct {
 	nfe   int  // network evaluations so far
 	// keep, null and uncond are a class-conditional network's buffers.
 	keep, null, uncond []float32
-	Dim                int // C*H*W of one image
+	// Unconditional makes a class-conditional network score with "no
+	// label" and no guidance (the ODE's encoding of any image).
+	Unconditional bool
+	Dim           int // C*H*W of one image
 	// Sample is the sampler SampleAt runs (sampler, steps, snr, eps, seed).
 	Sample configs.Sample
 }
@@ -151,14 +154,14 @@ func (m *ScoreModel) forward(x, t, out []float32) error {
 	if m.net.Labels == nil {
 		return m.run(out)
 	}
-	if err := m.condition(true); err != nil {
+	if err := m.condition(!m.Unconditional); err != nil {
 		return err
 	}
 	if err := m.run(out); err != nil {
 		return err
 	}
 	w := m.Sample.Guidance
-	if w == 0 {
+	if w == 0 || m.Unconditional {
 		return nil
 	}
 	if m.uncond == nil {
@@ -208,6 +211,9 @@ func (m *ScoreModel) setLabels(first int) error {
 		return nil
 	}
 	k, n := m.net.Labels.Shape()[1], max(m.Sample.N, 1)
+	if c := m.Sample.Class; c < -1 || c >= k {
+		return fmt.Errorf("class %d: want -1 (by index) or 0 to %d", c, k-1)
+	}
 	labels := make([]float32, m.batch*k)
 	for b := range m.batch {
 		c := m.Sample.Class
@@ -262,7 +268,9 @@ func (m *ScoreModel) sampleSDE(first int, x []float32, progress func(step int)) 
 	switch c.Sampler {
 	case "em", "pc":
 		correctors := map[string]int{"em": 0, "pc": 1}[c.Sampler] // EM is PC without a corrector
-		if m.fused != nil {
+		// The fused sampler runs the network alone: a class-conditional
+		// one needs its labels and guidance set around each evaluation.
+		if m.fused != nil && m.net.Labels == nil {
 			var sched []sde.SamplerStep
 			if sched, err = sde.PCSchedule(m.sde, c.Steps, correctors, c.SNR, c.Eps); err == nil {
 				err = m.fused.sample(sched, m.sde.PriorStd(), c.Seed, first, x, progress)

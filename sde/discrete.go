@@ -40,8 +40,10 @@ func nextLevel(i, steps int, eps float64) (t float64, last bool) {
 //	VP: x = (x + beta s) / sqrt(1 - beta) + sqrt(beta) z,  1 - beta = abar_i / abar_n
 //
 // where score_sde takes sigma and beta from its N discrete levels, this
-// takes them from the grid's consecutive times, which is the same with
-// steps = N. The last step adds no noise. The noise is keyed as
+// takes them from the grid's consecutive times: with steps = N the same
+// levels for VE and DDPM, and for VP within about 1% of score_sde's
+// betas (1 - abar_i/abar_n over a step against linspace(beta_min/N,
+// beta_max/N, N)). The last step adds no noise. The noise is keyed as
 // EulerMaruyama's, so a sample does not depend on its batch. Sub-VP has no
 // ancestral step in score_sde and is refused.
 func Ancestral(s SDE, score ScoreFunc, x []float32, batch, steps int, eps float64, seed uint64, first int, progress func(i int)) error {

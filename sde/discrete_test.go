@@ -2,6 +2,7 @@ package sde
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -148,7 +149,8 @@ func TestInpaintMixture(t *testing.T) {
 			t.Errorf("%s: %.1f%% of the inpainted y in the mode their x decides, want 98%%", name(s), 100*share)
 		}
 	}
-	if err := Inpaint(mixtureSDEs(t)[1], testMixture.score(mixtureSDEs(t)[1]), make([]float32, 4), 2, 10, 0, 0, mixEps, 1, 0, Known{make([]float32, 2), make([]float32, 4)}, nil); err == nil {
-		t.Error("data of the wrong size accepted")
+	err := Inpaint(mixtureSDEs(t)[1], testMixture.score(mixtureSDEs(t)[1]), make([]float32, 4), 2, 10, 0, 0, mixEps, 1, 0, Known{make([]float32, 2), make([]float32, 4)}, nil)
+	if err == nil || !strings.Contains(err.Error(), "2 of data") {
+		t.Errorf("data of the wrong size: %v", err)
 	}
 }

@@ -39,9 +39,10 @@ func FlowPerturb(x0, xt, target, t []float32, batch int, seed, step uint64, eps 
 // (draw 0 of StreamPrior under seed, keyed by each sample's index in the
 // run from first, as EulerMaruyama's) and carried from t = 1 to t = 0 by
 // dx/dt = v. method is "ode-euler" or "heun", steps evenly spaced steps
-// (steps, or 2 steps - 1 evaluations: Heun's last step, to t = 0, is
-// Euler's, as Karras et al.'s Algorithm 1 ends), or "ode", adaptive RK45
-// with tol (steps unused). It returns the network evaluations.
+// (steps, or 2 steps evaluations: unlike Karras et al.'s sigma = 0, t = 0
+// is no singularity here, so Heun's last step is Heun's too), or "ode",
+// adaptive RK45 with tol (steps unused). It returns the network
+// evaluations.
 func FlowSample(v ScoreFunc, x []float32, batch int, method string, steps int, tol Tolerances, seed uint64, first int, progress func(i int)) (nfe int, err error) {
 	if v == nil {
 		return 0, fmt.Errorf("sde: no velocity function")
@@ -91,7 +92,7 @@ func FlowSample(v ScoreFunc, x []float32, batch int, method string, steps int, t
 				return nfe, fmt.Errorf("sde: step %d (t = %g): %w", i, a, err)
 			}
 			nfe++
-			if method == "ode-euler" || i == steps-1 {
+			if method == "ode-euler" {
 				for j := range y {
 					y[j] += h * d1[j]
 				}

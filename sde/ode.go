@@ -92,8 +92,11 @@ func Flow(s SDE, score ScoreFunc, x []float32, batch int, from, to float64, tol 
 // ode_sampler: x (batch samples) is set to draw 0 of StreamPrior under
 // seed, keyed by each sample's index in the run (first, first+1, ...; as
 // EulerMaruyama), scaled by the prior's std, and carried by Flow from t = 1
-// down to eps. There is no final denoising step (score_sde's default). It
-// returns the number of evaluations of the score.
+// down to eps. Unlike score_sde's ode_sampler with noise_removal (on in
+// its configs), and unlike the other samplers here, it ends at eps with no
+// final denoising step, as do ODEEuler's; the sample-quality figures of
+// the ODE samplers in the README are of that. It returns the number of
+// evaluations of the score.
 func ODESample(s SDE, score ScoreFunc, x []float32, batch int, eps float64, tol Tolerances, seed uint64, first int) (nfe int, err error) {
 	if err := checkSDE(s); err != nil {
 		return 0, err

@@ -22,9 +22,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -48,12 +52,15 @@ func main() {
 			if o.Shard, err = sample.ParseShard(shard); err != nil {
 				return err
 			}
-			if inpaint != "" {
-				o.Family = models.New
-				return sample.Inpaint(o, inpaint, o.N)
+			modes := map[string]bool{"recon": recon > 0, "interpolate": pairs > 0, "inpaint": inpaint != ""}
+			if err := oneGrid(modes, cmd.Flags().Changed); err != nil {
+				return err
 			}
-			if pairs > 0 {
-				o.Family = models.New
+			o.Family = models.New
+			switch {
+			case inpaint != "":
+				return sample.Inpaint(o, inpaint, o.N)
+			case pairs > 0:
 				return sample.Interpolate(o, pairs, points)
 			}
 			return run(o, recon)
@@ -96,8 +103,30 @@ func main() {
 // run samples with o, drawing a progress bar on a terminal and logging
 // otherwise; Ctrl-C stops after the current batch. With recon > 0 it
 // writes the reconstruction grid instead.
+// oneGrid refuses two of --recon, --interpolate and --inpaint, and with one
+// of them the flags that only sampling runs read.
+func oneGrid(modes map[string]bool, given func(string) bool) error {
+	var on []string
+	for _, m := range slices.Sorted(maps.Keys(modes)) {
+		if modes[m] {
+			on = append(on, "--"+m)
+		}
+	}
+	if len(on) > 1 {
+		return fmt.Errorf("%s: give one of them", strings.Join(on, " and "))
+	}
+	if len(on) == 0 {
+		return nil
+	}
+	for _, f := range []string{"npy", "batch", "shard", "grid-every", "resume"} {
+		if given(f) {
+			return fmt.Errorf("--%s is for sampling runs; %s writes one grid to --out", f, on[0])
+		}
+	}
+	return nil
+}
+
 func run(o sample.Options, recon int) error {
-	o.Family = models.New
 	if recon > 0 {
 		return sample.Recon(o, recon)
 	}
