@@ -90,7 +90,7 @@ func main() {
 }
 
 // samplingFlags are the flags that only drawing samples from --ckpt reads.
-var samplingFlags = []string{"n", "batch", "steps", "sampler", "seed", "npy", "judge"}
+var samplingFlags = []string{"n", "batch", "steps", "sampler", "seed", "npy", "judge", "eta", "class", "guidance", "langevin-steps", "step-lr"}
 
 func run(o options, given func(flag string) bool) error {
 	switch {
