@@ -80,37 +80,19 @@ func FlowSample(v ScoreFunc, x []float32, batch int, method string, steps int, t
 		if steps < 1 {
 			return 0, fmt.Errorf("sde: steps = %d, want at least 1", steps)
 		}
-		d1, d2, tmp := make([]float64, len(y)), make([]float64, len(y)), make([]float64, len(y))
-		t0, t1 := make([]float64, batch), make([]float64, batch)
-		for i := range steps {
-			a, b := 1-float64(i)/float64(steps), 1-float64(i+1)/float64(steps)
-			for k := range batch {
-				t0[k], t1[k] = a, b
+		ts := make([]float64, steps+1)
+		for i := range ts {
+			ts[i] = 1 - float64(i)/float64(steps)
+		}
+		tb := make([]float64, batch)
+		at := func(t float64, y, dy []float64) error {
+			for k := range tb {
+				tb[k] = t
 			}
-			h := b - a
-			if err := vel(t0, y, d1); err != nil {
-				return nfe, fmt.Errorf("sde: step %d (t = %g): %w", i, a, err)
-			}
-			nfe++
-			if method == "ode-euler" {
-				for j := range y {
-					y[j] += h * d1[j]
-				}
-			} else {
-				for j := range y {
-					tmp[j] = y[j] + h*d1[j]
-				}
-				if err := vel(t1, tmp, d2); err != nil {
-					return nfe, fmt.Errorf("sde: step %d (t = %g): %w", i, b, err)
-				}
-				nfe++
-				for j := range y {
-					y[j] += h * (d1[j] + d2[j]) / 2
-				}
-			}
-			if progress != nil {
-				progress(i + 1)
-			}
+			return vel(tb, y, dy)
+		}
+		if nfe, err = fixedSteps(y, ts, ts, method == "heun", at, progress); err != nil {
+			return nfe, err
 		}
 	default:
 		return 0, fmt.Errorf("sde: flow sampler %q: want ode, ode-euler or heun", method)

@@ -74,7 +74,7 @@ func ODEEuler(s SDE, score ScoreFunc, x []float32, batch, steps int, eps float64
 		return err
 	}
 	w.prior()
-	xh, d1, d2, tmp := make([]float64, len(x)), make([]float64, len(x)), make([]float64, len(x)), make([]float64, len(x))
+	xh := make([]float64, len(x))
 	m := s.Mean(1)
 	for j, v := range x {
 		xh[j] = float64(v) / m
@@ -94,33 +94,51 @@ func ODEEuler(s SDE, score ScoreFunc, x []float32, batch, steps int, eps float64
 		}
 		return nil
 	}
-	for i := range steps {
-		h := noiseLevel(s, ts[i+1]) - noiseLevel(s, ts[i])
-		if err := slope(ts[i], xh, d1); err != nil {
-			return fmt.Errorf("sde: step %d (t = %g): %w", i, ts[i], err)
-		}
-		if !heun {
-			for j := range xh {
-				xh[j] += h * d1[j]
-			}
-		} else {
-			for j := range xh {
-				tmp[j] = xh[j] + h*d1[j]
-			}
-			if err := slope(ts[i+1], tmp, d2); err != nil {
-				return fmt.Errorf("sde: step %d (t = %g): %w", i, ts[i+1], err)
-			}
-			for j := range xh {
-				xh[j] += h * (d1[j] + d2[j]) / 2
-			}
-		}
-		if progress != nil {
-			progress(i + 1)
-		}
+	sigmas := make([]float64, len(ts))
+	for i, t := range ts {
+		sigmas[i] = noiseLevel(s, t)
+	}
+	if _, err := fixedSteps(xh, sigmas, ts, heun, slope, progress); err != nil {
+		return err
 	}
 	m = s.Mean(eps)
 	for j, v := range xh {
 		x[j] = float32(m * v)
 	}
 	return nil
+}
+
+// fixedSteps integrates dy/du = slope(t, y) over the grid u[0], u[1], ...
+// (point k at time ts[k]) by one Euler step per interval, or with heun
+// Heun's (the trapezoid of the slopes at both ends), calling progress, if
+// not nil, after each step. It returns the evaluations of slope.
+func fixedSteps(y, u, ts []float64, heun bool, slope func(t float64, y, dy []float64) error, progress func(i int)) (nfe int, err error) {
+	d1, d2, tmp := make([]float64, len(y)), make([]float64, len(y)), make([]float64, len(y))
+	for i := range len(u) - 1 {
+		h := u[i+1] - u[i]
+		nfe++
+		if err := slope(ts[i], y, d1); err != nil {
+			return nfe, fmt.Errorf("sde: step %d (t = %g): %w", i, ts[i], err)
+		}
+		if !heun {
+			for j := range y {
+				y[j] += h * d1[j]
+			}
+		} else {
+			for j := range y {
+				tmp[j] = y[j] + h*d1[j]
+			}
+			nfe++
+			if err := slope(ts[i+1], tmp, d2); err != nil {
+				return nfe, fmt.Errorf("sde: step %d (t = %g): %w", i, ts[i+1], err)
+			}
+			for j := range y {
+				y[j] += h * (d1[j] + d2[j]) / 2
+			}
+		}
+		if progress != nil {
+			progress(i + 1)
+		}
+	}
+	return nfe, nil
 }
