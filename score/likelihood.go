@@ -24,9 +24,9 @@ import (
 // Hutchinson probe that of sample i of sde.Probes.
 const LikelihoodSeed uint64 = 0x11CE
 
-// likelihoodBatch is the images integrated together. Each takes its own
+// LikelihoodBatch is the images integrated together. Each takes its own
 // RK45 steps, so the batch sets the speed, not the figures.
-const likelihoodBatch = 64
+const LikelihoodBatch = 64
 
 // divergence is the network compiled for the likelihood: its output and
 // the vector-Jacobian product grad_x(probe . output), from which
@@ -127,7 +127,7 @@ func (m *divergence) scoreDiv(x, t, probe, score []float32, quad []float64) erro
 // error over the images "bits_per_dim_se" (left out for one image),
 // "nll_nats", the same bound in nats per image, "evaluations_per_batch" (the mean number of
 // network evaluations, each a forward and a backward pass over a batch of
-// likelihoodBatch images) and "seconds_per_image". It logs its progress
+// LikelihoodBatch images) and "seconds_per_image". It logs its progress
 // after each batch. It is model.LikelihoodScorer, not model.Evaluator:
 // the whole MNIST test set takes hours on a CPU, too long for the end of
 // every training run.
@@ -161,10 +161,10 @@ func (f *Family) Likelihood(w model.Weights, test *data.Dataset, o model.SampleO
 }
 
 // likelihoods is the bits/dim of test images [from, to), in batches of up
-// to likelihoodBatch, each image's dequantisation and probe keyed by its
+// to LikelihoodBatch, each image's dequantisation and probe keyed by its
 // index in the test set; with the network evaluations and the batches.
 func (f *Family) likelihoods(w model.Weights, test *data.Dataset, from, to int, o model.SampleOptions) (bpd []float64, evaluations, batches int, err error) {
-	batch, d := min(likelihoodBatch, to-from), f.Net.Channels*f.Net.Height*f.Net.Width
+	batch, d := min(LikelihoodBatch, to-from), f.Net.Channels*f.Net.Height*f.Net.Width
 	m, err := f.newDivergence(w, batch, o)
 	if err != nil {
 		return nil, 0, 0, err

@@ -4,7 +4,8 @@
 // GFLOP/s (for the U-Net) and memory. --model mnist or cifar10 is the
 // reference U-Net (a batch, its noising, forward, backward, clipping, Adam
 // and the EMA; with --sample-steps it also times sampling with --sampler,
-// em by default, per network evaluation);
+// em by default, per network evaluation; with --likelihood the test-set
+// likelihood's probability-flow ODE, per evaluation and per image);
 // vae, dcgan and wgangp are configs/mnist_vae.yaml, mnist_dcgan.yaml and
 // mnist_wgangp.yaml (a step of a GAN is its n_critic critic updates, each
 // on a batch, and one generator update).
@@ -12,6 +13,7 @@
 //	go run ./cmd/bench --model mnist --device cpu --batch 32 --steps 5 --json
 //	go run ./cmd/bench --model dcgan --device cpu --batch 64 --steps 10
 //	bin/bench --model mnist --device cpu,cuda --batch 128 --steps 50 --sample-steps 1000
+//	bin/bench --model mnist --likelihood 64
 //
 // Every flag can also be set from the environment: BENCH_BATCH=128.
 package main
@@ -20,6 +22,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -31,10 +34,12 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
+	"gorgonia.org/gorgonia"
 
 	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/data"
 	"github.com/scoregen/scoregen/engine"
+	"github.com/scoregen/scoregen/model"
 	"github.com/scoregen/scoregen/models"
 	"github.com/scoregen/scoregen/nn"
 	"github.com/scoregen/scoregen/score"
@@ -44,15 +49,17 @@ import (
 
 // Result is one line of output.
 type Result struct {
-	Kind        string `json:"kind"` // train or sample
+	Kind        string `json:"kind"` // train, sample or likelihood
 	Model       string `json:"model"`
 	Device      string `json:"device"`
 	Batch       int    `json:"batch"`
 	Steps       int    `json:"steps"`
 	SampleSteps int    `json:"sample_steps,omitempty"`
 	Sampler     string `json:"sampler,omitempty"`
-	// Evaluations are the network evaluations of the timed sampling run
-	// (with the initial weights: a trained network's ode takes more).
+	// Evaluations are the network evaluations of the timed sampling run,
+	// or the likelihood's per batch of images, each a forward and a
+	// backward pass (with the initial weights: a trained network's
+	// RK45 takes more).
 	Evaluations int     `json:"evaluations,omitempty"`
 	MedianStepS float64 `json:"median_step_s"`
 	MeanStepS   float64 `json:"mean_step_s"`
@@ -92,6 +99,7 @@ func main() {
 	f.Int("sample-steps", 0, "also time sampling with this many steps (0: do not)")
 	f.String("sampler", "em", "the sampler to time: "+strings.Join(slices.Sorted(maps.Keys(configs.Samplers)), ", ")+" (ode chooses its own steps: with the untrained weights, fewer than a trained network's)")
 	f.Int("sample-batch", 1024, "images per sampling batch")
+	f.Int("likelihood", 0, "also time the bits/dim likelihood (probability-flow ODE, Hutchinson divergence) of this many random images (0: do not)")
 	f.Bool("tf32", false, "let cuBLAS use TF32 tensor cores on the GPU")
 	f.String("precision", "fp32", "fp32, or bf16 on the CPU (BF16 convolutions accumulating in FP32)")
 	f.String("conv", nn.ConvOneDNN, "CPU convolution library: "+nn.ConvOneDNN+" or "+nn.ConvIm2col)
@@ -130,9 +138,10 @@ func run(v *viper.Viper) error {
 		}
 	}
 	batch, steps, sampleSteps, sampleBatch := v.GetInt("batch"), v.GetInt("steps"), v.GetInt("sample-steps"), v.GetInt("sample-batch")
-	if batch < 1 || steps < 1 || sampleSteps < 0 || sampleBatch < 1 {
-		return fmt.Errorf("--batch %d, --steps %d and --sample-batch %d must be at least 1, --sample-steps %d at least 0",
-			batch, steps, sampleBatch, sampleSteps)
+	likelihood := v.GetInt("likelihood")
+	if batch < 1 || steps < 1 || sampleSteps < 0 || sampleBatch < 1 || likelihood < 0 {
+		return fmt.Errorf("--batch %d, --steps %d and --sample-batch %d must be at least 1, --sample-steps %d and --likelihood %d at least 0",
+			batch, steps, sampleBatch, sampleSteps, likelihood)
 	}
 	if _, ok := configs.Samplers[v.GetString("sampler")]; !ok && sampleSteps > 0 {
 		return fmt.Errorf("--sampler %q: want one of %s", v.GetString("sampler"), strings.Join(slices.Sorted(maps.Keys(configs.Samplers)), ", "))
@@ -165,6 +174,9 @@ func run(v *viper.Viper) error {
 			if sampleSteps > 0 {
 				return fmt.Errorf("--sample-steps: only the U-Net (--model mnist or cifar10) has a many-step sampler")
 			}
+			if likelihood > 0 {
+				return fmt.Errorf("--likelihood: only the U-Net (--model mnist or cifar10) has an ODE likelihood")
+			}
 			cfg, err := benchConfig(file, dev, batch, v)
 			if err != nil {
 				return err
@@ -192,6 +204,13 @@ func run(v *viper.Viper) error {
 			r, err := benchSample(cfg, netCfg, sampleBatch, sampleSteps, v.GetString("sampler"))
 			if err != nil {
 				return fmt.Errorf("%s sampling: %w", dev, err)
+			}
+			results = append(results, withProfile(r, profiling))
+		}
+		if likelihood > 0 {
+			r, err := benchLikelihood(cfg, netCfg, likelihood)
+			if err != nil {
+				return fmt.Errorf("%s likelihood: %w", dev, err)
 			}
 			results = append(results, withProfile(r, profiling))
 		}
@@ -357,6 +376,56 @@ func benchSample(cfg *configs.Config, netCfg unet.Config, batch, steps int, samp
 	}, nil
 }
 
+// benchLikelihood times cfg's model scoring the bits/dim of n random
+// images as cmd/eval --bpd does (score.Family.Likelihood: RK45 on the
+// probability-flow ODE with the Hutchinson divergence, in batches of up
+// to score.LikelihoodBatch), with the network's initial weights. Those
+// give a zero score (the last layer starts at zero), so RK45 takes few
+// steps: the figure is the time per evaluation (a forward and a backward
+// pass over a batch), which does not depend on the weights. A trained
+// network's cost per image is that times the evaluations per batch that
+// cmd/eval --bpd reports for it (mnist_tiny: about 340), over the batch.
+func benchLikelihood(cfg *configs.Config, netCfg unet.Config, n int) (Result, error) {
+	f, err := score.New(cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	net, err := unet.Build(gorgonia.NewGraph(), netCfg, 1, false, 0)
+	if err != nil {
+		return Result{}, err
+	}
+	weights := map[string][]float32{}
+	for _, p := range net.Params {
+		weights[p.Name()] = p.Value().Data().([]float32)
+	}
+	w := model.Weights(func(name string) ([]float32, bool) { v, ok := weights[name]; return v, ok })
+	test := randomData(cfg, netCfg.Channels, netCfg.Height, netCfg.Width)
+	test.N = min(n, test.N)
+	for test.N < n { // randomData holds two training batches: repeat it
+		test.Pixels = append(test.Pixels, test.Pixels...)
+		test.N *= 2
+	}
+	test.N = n
+	o := model.SampleOptions{Device: cfg.Device, GPU: cfg.GPU, Sample: cfg.Sample}
+	engine.ResetProfile()
+	fig, err := f.Likelihood(w, test, o)
+	if err != nil {
+		return Result{}, err
+	}
+	batch := min(n, score.LikelihoodBatch)
+	batches := (n + batch - 1) / batch
+	evals := fig["evaluations_per_batch"]
+	total := fig["seconds_per_image"] * float64(n)
+	perEval := total / (evals * float64(batches))
+	return Result{
+		Kind: "likelihood", Model: netCfg.Name, Device: cfg.Device, Batch: batch, Steps: batches,
+		Sampler: "ode", Evaluations: int(math.Round(evals)),
+		MedianStepS: perEval, MeanStepS: perEval, ImagesPerS: float64(n) / total,
+		GflopPerS:  3 * netCfg.FlopsPerImage() * float64(batch) / perEval / 1e9, // forward and backward
+		PeakRSSMiB: peakRSSMiB(),
+	}, nil
+}
+
 // stepTimes are the seconds that the timed steps took.
 type stepTimes struct{ median, mean, min, max float64 }
 
@@ -393,20 +462,19 @@ func report(r Result, asJSON bool) error {
 	if asJSON {
 		return json.NewEncoder(os.Stdout).Encode(r)
 	}
-	what := "train"
-	if r.Kind == "sample" {
-		what = fmt.Sprintf("sample (%s, %d evals)", r.Sampler, r.Evaluations)
-	}
-	unit := "step"
-	if r.Kind == "sample" {
-		unit = "evaluation"
+	what, unit := "train", "step"
+	switch r.Kind {
+	case "sample":
+		what, unit = fmt.Sprintf("sample (%s, %d evals)", r.Sampler, r.Evaluations), "evaluation"
+	case "likelihood":
+		what, unit = fmt.Sprintf("likelihood (%d evals/batch)", r.Evaluations), "evaluation"
 	}
 	fmt.Printf("%-8s %-5s %-22s batch %4d: %.4f s/%s", r.Model, r.Device, what, r.Batch, r.MedianStepS, unit)
 	if r.MaxStepS > 0 {
 		fmt.Printf(" (%.4f-%.4f over %d)", r.MinStepS, r.MaxStepS, r.Steps)
 	}
 	fmt.Printf(", %8.2f images/s, %7.1f GFLOP/s, peak RSS %.0f MiB", r.ImagesPerS, r.GflopPerS, r.PeakRSSMiB)
-	if r.Device == "cpu" {
+	if r.Device == "cpu" && r.EstimateMiB > 0 {
 		fmt.Printf(" (estimated %.0f MiB)", r.EstimateMiB)
 	}
 	if r.DevicePeakMiB > 0 {
@@ -457,8 +525,11 @@ func printProfiles(results []Result) {
 		}
 		runs := float64(r.Steps)
 		what := "training step"
-		if r.Kind == "sample" {
+		switch r.Kind {
+		case "sample":
 			runs, what = float64(r.Evaluations), "network evaluation ("+r.Sampler+")"
+		case "likelihood":
+			runs, what = float64(r.Evaluations*r.Steps), "likelihood evaluation (forward and backward)"
 		}
 		var opSeconds, flops float64
 		for _, o := range r.Ops {

@@ -19,6 +19,8 @@ func TestBadFlagsAreClearErrors(t *testing.T) {
 		{map[string]any{"conv": "winograd"}, `--conv: convolution library "winograd"`},
 		{map[string]any{"precision": "fp16"}, `precision = "fp16"`},
 		{map[string]any{"sampler": "rk4", "sample-steps": 1}, `--sampler "rk4": want one of ancestral`},
+		{map[string]any{"likelihood": -1}, "--likelihood -1 at least 0"},
+		{map[string]any{"model": "vae", "likelihood": 64}, "--likelihood: only the U-Net"},
 	} {
 		v := viper.New()
 		for k, d := range map[string]any{"model": "mnist", "device": "cpu", "batch": 2, "steps": 1, "sample-batch": 2, "sampler": "em"} {
