@@ -132,7 +132,7 @@ func TestInpaintMixture(t *testing.T) {
 			mask[2*k] = 1
 		}
 		x := make([]float32, 2*n)
-		if err := Inpaint(s, testMixture.score(s), x, n, 2000, 1, 0.16, mixEps, uint64(i+80), 0, Known{data, mask}, nil); err != nil {
+		if err := Inpaint(s, testMixture.score(s), x, n, 2000, 1, 0.16, mixEps, uint64(i+80), 0, Known{Data: data, Mask: mask}, nil); err != nil {
 			t.Fatal(err)
 		}
 		inMode := 0
@@ -149,8 +149,61 @@ func TestInpaintMixture(t *testing.T) {
 			t.Errorf("%s: %.1f%% of the inpainted y in the mode their x decides, want 98%%", name(s), 100*share)
 		}
 	}
-	err := Inpaint(mixtureSDEs(t)[1], testMixture.score(mixtureSDEs(t)[1]), make([]float32, 4), 2, 10, 0, 0, mixEps, 1, 0, Known{make([]float32, 2), make([]float32, 4)}, nil)
+	err := Inpaint(mixtureSDEs(t)[1], testMixture.score(mixtureSDEs(t)[1]), make([]float32, 4), 2, 10, 0, 0, mixEps, 1, 0, Known{Data: make([]float32, 2), Mask: make([]float32, 4)}, nil)
 	if err == nil || !strings.Contains(err.Error(), "2 of data") {
 		t.Errorf("data of the wrong size: %v", err)
+	}
+}
+
+// TestColorizeMixture colorises the mixture's points as one-pixel images
+// of two channels, whose known part is the mean (x + y)/2 = 1: that is
+// inpainting in the basis u = (1, 1)/sqrt 2, v = (1, -1)/sqrt 2 with u's
+// coordinate known (sqrt 2). So the colorised points must keep their mean
+// and fall on either side of x = y in the shares that Inpaint gives the
+// mixture rotated into that basis, with its coordinate u known. (Neither
+// is the exact posterior: score_sde's replacement of the known values is
+// an approximation of conditional sampling.)
+func TestColorizeMixture(t *testing.T) {
+	const n, gray = 3000, 1.0
+	rotated := mixture{w: testMixture.w}
+	for k, mu := range testMixture.mu {
+		c := testMixture.cov[k]
+		rotated.mu = append(rotated.mu, [2]float64{(mu[0] + mu[1]) / math.Sqrt2, (mu[0] - mu[1]) / math.Sqrt2})
+		rotated.cov = append(rotated.cov, [3]float64{(c[0] + 2*c[1] + c[2]) / 2, (c[0] - c[2]) / 2, (c[0] - 2*c[1] + c[2]) / 2})
+	}
+	for i, s := range mixtureSDEs(t)[:2] {
+		data, known, mask := make([]float32, 2*n), make([]float32, 2*n), make([]float32, 2*n)
+		for k := range n {
+			data[2*k], data[2*k+1] = gray, gray
+			known[2*k], mask[2*k] = gray*math.Sqrt2, 1
+		}
+		x, y := make([]float32, 2*n), make([]float32, 2*n)
+		if err := Colorize(s, testMixture.score(s), x, n, 2, 2000, 1, 0.16, mixEps, uint64(i+90), 0, data, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := Inpaint(s, rotated.score(s), y, n, 2000, 1, 0.16, mixEps, uint64(i+95), 0, Known{Data: known, Mask: mask}, nil); err != nil {
+			t.Fatal(err)
+		}
+		below, belowRotated := 0, 0
+		for k := range n {
+			if m := (x[2*k] + x[2*k+1]) / 2; math.Abs(float64(m)-gray) > 1e-3 {
+				t.Fatalf("%s: point %d's channel mean is %v, want the known %v", name(s), k, m, gray)
+			}
+			if x[2*k] < x[2*k+1] {
+				below++
+			}
+			if y[2*k+1] < 0 {
+				belowRotated++
+			}
+		}
+		got, want := float64(below)/n, float64(belowRotated)/n
+		if math.Abs(got-want) > 0.03 {
+			t.Errorf("%s: %.1f%% of the colorised points have x < y, and %.1f%% of the rotated inpainted ones", name(s), 100*got, 100*want)
+		}
+		t.Logf("%s: x < y for %.1f%% colorised, %.1f%% rotated and inpainted", name(s), 100*got, 100*want)
+	}
+	err := Colorize(mixtureSDEs(t)[1], testMixture.score(mixtureSDEs(t)[1]), make([]float32, 4), 2, 2, 10, 0, 0, mixEps, 1, 0, make([]float32, 2), nil)
+	if err == nil || !strings.Contains(err.Error(), "2 of gray") {
+		t.Errorf("gray images of the wrong size: %v", err)
 	}
 }

@@ -285,7 +285,12 @@ func PredictorCorrector(s SDE, score ScoreFunc, x []float32, batch, steps, corre
 // Known is what inpainting keeps of the data: the clean images (like x)
 // and a mask of the same size, 1 where a value is known and 0 where the
 // sampler fills it in.
-type Known struct{ Data, Mask []float32 }
+type Known struct {
+	Data, Mask []float32
+	// channels > 0 is colorisation (Colorize): what is known of each
+	// pixel is its channels' mean, and Mask is not read.
+	channels int
+}
 
 // Inpaint fills in the unknown values of the batch known.Data (samples
 // first, first+1, ... of a run) by PredictorCorrector's sampler, as
@@ -300,6 +305,26 @@ func Inpaint(s SDE, score ScoreFunc, x []float32, batch, steps, correctorSteps i
 		return fmt.Errorf("sde: inpainting %d values with %d of data and %d of mask", len(x), len(known.Data), len(known.Mask))
 	}
 	return predictorCorrector(s, score, x, batch, steps, correctorSteps, snr, eps, seed, first, &known, progress)
+}
+
+// Colorize fills in the colours of the batch gray (NCHW images of
+// `channels` channels, of which only each pixel's mean over the channels
+// is read) by Inpaint's sampler, as score_sde's pc_colorizer (Song et al.
+// 2021, appendix I.3): in the orthonormal basis of each pixel's channels
+// whose first vector is u = (1, ..., 1)/sqrt(C), the first coordinate
+// u.x = sqrt(C) mean(x) is the known one, replaced after each step by the
+// gray image's noised to t (its z one draw of StreamInpaint per pixel),
+// and the others are sampled. The basis's other vectors need not be
+// chosen: replacing one coordinate of an orthonormal basis moves x along
+// u alone. x receives the result.
+func Colorize(s SDE, score ScoreFunc, x []float32, batch, channels, steps, correctorSteps int, snr, eps float64, seed uint64, first int, gray []float32, progress func(i int)) error {
+	if channels < 2 || len(x)%(batch*channels) != 0 {
+		return fmt.Errorf("sde: colorising %d values as %d images of %d channels", len(x), batch, channels)
+	}
+	if len(gray) != len(x) {
+		return fmt.Errorf("sde: colorising %d values with %d of gray images", len(x), len(gray))
+	}
+	return predictorCorrector(s, score, x, batch, steps, correctorSteps, snr, eps, seed, first, &Known{Data: gray, channels: channels}, progress)
 }
 
 // predictorCorrector is PredictorCorrector, inpainting known when not nil.
@@ -342,6 +367,10 @@ func predictorCorrector(s SDE, score ScoreFunc, x []float32, batch, steps, corre
 // StreamInpaint (the data noised to a time t with m = Mean(t), sd =
 // Std(t)).
 func (w *sampler) keep(known Known, m, sd float64, draw uint64) {
+	if known.channels > 0 {
+		w.keepGray(known, m, sd, draw)
+		return
+	}
 	x := w.x
 	parallel(len(x), len(x), func(lo, hi int) {
 		z := newNormals(w.seed, StreamInpaint, draw)
@@ -355,6 +384,34 @@ func (w *sampler) keep(known Known, m, sd float64, draw uint64) {
 				v += sd * float64(float32(z.at(w.off+j)))
 			}
 			x[j] = float32((1-k)*float64(x[j]) + k*v)
+		}
+	})
+}
+
+// keepGray is keep for colorisation: each pixel's coordinate along u =
+// (1, ..., 1)/sqrt(C) becomes m u.data + sd z, so its channels' mean
+// becomes m mean(data) + sd z/sqrt(C), by adding the same amount to every
+// channel. The pixel's z is the element of its first channel.
+func (w *sampler) keepGray(known Known, m, sd float64, draw uint64) {
+	x, c := w.x, known.channels
+	hw := len(x) / (w.batch * c)
+	parallel(len(x)/c, len(x), func(lo, hi int) {
+		z := newNormals(w.seed, StreamInpaint, draw)
+		for p := lo; p < hi; p++ {
+			first := (p/hw)*c*hw + p%hw // the pixel's value in channel 0
+			var mx, md float64
+			for k := range c {
+				mx += float64(x[first+k*hw])
+				md += float64(known.Data[first+k*hw])
+			}
+			target := m * md / float64(c)
+			if sd != 0 {
+				target += sd * float64(float32(z.at(w.off+first))) / math.Sqrt(float64(c))
+			}
+			shift := target - mx/float64(c)
+			for k := range c {
+				x[first+k*hw] = float32(float64(x[first+k*hw]) + shift)
+			}
 		}
 	})
 }
