@@ -2,6 +2,7 @@ package score
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/scoregen/scoregen/model"
@@ -41,5 +42,49 @@ func TestInpaintKeepsTheKnown(t *testing.T) {
 	o.Sample.Sampler = "ode"
 	if _, err := f.Inpaint(w, x, mask, n, o); err == nil {
 		t.Error("inpainting with the ode sampler accepted")
+	}
+}
+
+// TestColorizeKeepsTheGray colorises two 32x32 colour images of the small
+// network: each pixel's channel mean comes back as the gray image's (the
+// last step sets it to Mean(eps) gray) where no channel is clipped to
+// [-1, 1], the channels differ from one another, and a model of gray
+// images is refused.
+func TestColorizeKeepsTheGray(t *testing.T) {
+	// A VE SDE of small sigma_max keeps the untrained network's colours
+	// (noise of about that size) mostly inside [-1, 1].
+	f, w := smallFamily(t, "data.name=cifar10", "sde.type=ve", "sde.sigma_max=0.3")
+	o := model.SampleOptions{Device: "cpu", EMA: true, Sample: f.cfg.Sample}
+	o.Sample.Steps = 5
+	const n, c, hw = 2, 3, 32 * 32
+	gray := make([]float32, n*c*hw)
+	for j := range gray {
+		gray[j] = float32(0.3 * math.Sin(float64(j%hw)))
+	}
+	y, err := f.Colorize(w, gray, n, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coloured := 0
+	for i := range n {
+		for p := range hw {
+			r, g, b := y[(i*c)*hw+p], y[(i*c+1)*hw+p], y[(i*c+2)*hw+p]
+			if clipped := max(r, g, b) == 1 || min(r, g, b) == -1; clipped {
+				continue
+			}
+			if m := (r + g + b) / 3; math.Abs(float64(m-gray[p])) > 1e-3 {
+				t.Fatalf("image %d pixel %d: channel mean %v, gray %v", i, p, m, gray[p])
+			}
+			if math.Abs(float64(r-g)) > 1e-2 || math.Abs(float64(g-b)) > 1e-2 {
+				coloured++
+			}
+		}
+	}
+	if coloured < n*hw/2 {
+		t.Errorf("only %d of %d pixels have colour and are not clipped", coloured, n*hw)
+	}
+	g, gw := smallFamily(t)
+	if _, err := g.Colorize(gw, make([]float32, 28*28), 1, o); err == nil || !strings.Contains(err.Error(), "colour images") {
+		t.Errorf("colorising MNIST: %v", err)
 	}
 }
