@@ -156,6 +156,14 @@ type Interpolator interface {
 	Interpolate(w Weights, a, b []float32, n, points int, o SampleOptions) ([]float32, error)
 }
 
+// Colorizer is implemented by families that colour gray images (the
+// score network of colour images): Colorize returns n images (NCHW in
+// [-1, 1]) whose every pixel has the channel mean of that pixel of gray
+// (the same shape; only the means are read), the colours generated.
+type Colorizer interface {
+	Colorize(w Weights, gray []float32, n int, o SampleOptions) ([]float32, error)
+}
+
 // Inpainter is implemented by families that fill in the unknown values of
 // images (the score network): Inpaint returns the n images x (NCHW in
 // [-1, 1]) with the values where mask is 0 generated and those where it is

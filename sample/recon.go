@@ -161,6 +161,53 @@ func Inpaint(o Options, maskPath string, n int) error {
 	return grid.WritePNG(o.Out, x, 3*n, test.C, test.H, test.W, n)
 }
 
+// Colorize writes a grid of the first n test images (top row), their gray
+// versions (each pixel's channel mean in every channel, middle row) and
+// the checkpoint's model's colorisation of the gray ones (bottom row) to
+// o.Out. The model must be a model.Colorizer (a score network, with the em
+// or pc sampler) of colour images.
+func Colorize(o Options, n int) error {
+	c, cfg, fam, test, err := fromTestSet(o, "--colorize")
+	if err != nil {
+		return err
+	}
+	col, ok := fam.(model.Colorizer)
+	if !ok {
+		return fmt.Errorf("--colorize: checkpoint %s is of model.type %s, which does not colorise (unet does)", c.Path, c.Family)
+	}
+	if test.C < 2 {
+		return fmt.Errorf("--colorize: checkpoint %s models %s, whose images are gray; colorisation needs colour (cifar10)", c.Path, test.Name)
+	}
+	if n < 1 || n > test.N {
+		return fmt.Errorf("--n %d: want 1 to %d test images to colorise", n, test.N)
+	}
+	dim, hw := test.C*test.H*test.W, test.H*test.W
+	x := make([]float32, 3*n*dim)
+	test.Images(x, 0, n)
+	gray := x[n*dim : 2*n*dim]
+	for i := range n {
+		for p := range hw {
+			var m float32
+			for k := range test.C {
+				m += x[i*dim+k*hw+p]
+			}
+			for k := range test.C {
+				gray[i*dim+k*hw+p] = m / float32(test.C)
+			}
+		}
+	}
+	sc, err := o.validSettings(cfg, c.Path)
+	if err != nil {
+		return err
+	}
+	y, err := col.Colorize(c.Weights, gray, n, model.SampleOptions{Device: cfg.Device, GPU: cfg.GPU, EMA: !o.NoEMA, Sample: sc})
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", c.Path, err)
+	}
+	copy(x[2*n*dim:], y)
+	return grid.WritePNG(o.Out, x, 3*n, test.C, test.H, test.W, n)
+}
+
 // readMask reads an inpainting mask: a PNG of h x w pixels, 1 where the
 // grey level is at least half and 0 elsewhere, row by row.
 func readMask(path string, h, w int) ([]float32, error) {

@@ -8,7 +8,7 @@
 // --interpolate P draws P rows, each two test images with a score
 // network's decodings of --points interpolations of their ODE latents
 // between them; --inpaint MASK.png fills in the black of the mask in --n
-// test images.
+// test images; --colorize colours the gray versions of --n test images.
 //
 //	go run ./cmd/sample --ckpt DIR --n 16 --steps 50 --seed 1 --out grid.png
 //	go run ./cmd/sample --ckpt runs/mnist_vae --recon 16 --out recon.png
@@ -42,6 +42,7 @@ func main() {
 	var shard string
 	var recon, pairs, points int
 	var inpaint string
+	var colorize bool
 	cmd := &cobra.Command{
 		Use:   "sample",
 		Short: "Sample images from a trained score network, VAE or GAN",
@@ -52,7 +53,7 @@ func main() {
 			if o.Shard, err = sample.ParseShard(shard); err != nil {
 				return err
 			}
-			modes := map[string]bool{"recon": recon > 0, "interpolate": pairs > 0, "inpaint": inpaint != ""}
+			modes := map[string]bool{"recon": recon > 0, "interpolate": pairs > 0, "inpaint": inpaint != "", "colorize": colorize}
 			if err := oneGrid(modes, cmd.Flags().Changed); err != nil {
 				return err
 			}
@@ -60,6 +61,8 @@ func main() {
 			switch {
 			case inpaint != "":
 				return sample.Inpaint(o, inpaint, o.N)
+			case colorize:
+				return sample.Colorize(o, o.N)
 			case pairs > 0:
 				return sample.Interpolate(o, pairs, points)
 			}
@@ -78,6 +81,7 @@ func main() {
 	f.IntVar(&recon, "recon", 0, "instead of sampling, write N test images (top row) above their reconstructions (bottom row) to --out (a VAE's checkpoint)")
 	f.IntVar(&pairs, "interpolate", 0, "instead of sampling, write P rows to --out: test images 2i and 2i+1 with --points images between, decoded from spherical interpolations of their probability-flow ODE latents (a score network's checkpoint; --eps, --rtol, --atol)")
 	f.StringVar(&inpaint, "inpaint", "", "instead of sampling, inpaint the first --n test images where the mask PNG (the images' size; white known, black unknown) is black, with --sampler em or pc, and write the originals, the masked inputs and the inpaintings as three rows to --out (a score network's checkpoint)")
+	f.BoolVar(&colorize, "colorize", false, "instead of sampling, colour the gray versions (each pixel's channel mean) of the first --n test images with --sampler em or pc, and write the originals, the gray inputs and the colorisations as three rows to --out (a score network's checkpoint of colour images)")
 	f.IntVar(&points, "points", 8, "with --interpolate, the interpolations per row (the first and last reconstruct the pair)")
 	f.IntVar(&o.Steps, "steps", 1000, "sampler steps (score networks; annealed-langevin: noise levels; ode chooses its own)")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the sampler's noise")
@@ -103,7 +107,7 @@ func main() {
 // run samples with o, drawing a progress bar on a terminal and logging
 // otherwise; Ctrl-C stops after the current batch. With recon > 0 it
 // writes the reconstruction grid instead.
-// oneGrid refuses two of --recon, --interpolate and --inpaint, and with one
+// oneGrid refuses two of --recon, --interpolate, --inpaint and --colorize, and with one
 // of them the flags that only sampling runs read.
 func oneGrid(modes map[string]bool, given func(string) bool) error {
 	var on []string
