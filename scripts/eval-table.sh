@@ -16,6 +16,9 @@
 # train.steps is not trained again, and one cut short resumes; training
 # times add up over resumes.
 #
+# ROWS=vae,dcgan runs only those experiments (the table still prints
+# every row that has its results).
+#
 # EVAL_N sets the samples per model (default 1000; the FD floor is given
 # at the same N). BPD_LIMIT is the test images of a score network's
 # bits/dim (default 1000: the probability-flow ODE takes about half a
@@ -59,6 +62,7 @@ experiments=(
 for e in "${experiments[@]}"; do
 	IFS='|' read -r name config sets likelihood <<<"$e"
 	[ -f "$results/$name.json" ] && continue
+	[ -n "${ROWS:-}" ] && [[ ",$ROWS," != *",$name,"* ]] && continue
 	dir=$out/$name
 	mkdir -p "$dir"
 	# shellcheck disable=SC2086 # $sets is a list of flags
