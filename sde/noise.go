@@ -21,6 +21,7 @@ const (
 	StreamDequant   uint32 = 0x5DE00008 // Dequantize: u ~ U(0, 1)
 	StreamInpaint   uint32 = 0x5DE00009 // Inpaint: the known values' noise
 	StreamUncond    uint32 = 0x5DE0000A // training: which labels are dropped
+	StreamIndex     uint32 = 0x5DE0000B // consistency training: the pair's index n ~ U{1, ..., N-1}
 )
 
 // Perturb noises a training batch as score_sde's losses.py does: for each

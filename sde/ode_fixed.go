@@ -32,11 +32,11 @@ func KarrasTimes(s SDE, steps int, eps, rho float64) ([]float64, error) {
 	if !(rho > 0) || math.IsInf(rho, 0) {
 		return nil, fmt.Errorf("sde: rho = %v, want a finite positive number", rho)
 	}
-	hi, lo := math.Pow(noiseLevel(s, 1), 1/rho), math.Pow(noiseLevel(s, eps), 1/rho)
+	levels := karrasLevels(noiseLevel(s, 1), noiseLevel(s, eps), steps, rho)
 	ts := make([]float64, steps+1)
 	ts[0], ts[steps] = 1, eps
 	for i := 1; i < steps; i++ {
-		target := math.Pow(hi+float64(i)/float64(steps)*(lo-hi), rho)
+		target := levels[i]
 		a, b := eps, 1.0
 		for range 100 {
 			mid := (a + b) / 2
@@ -49,6 +49,19 @@ func KarrasTimes(s SDE, steps int, eps, rho float64) ([]float64, error) {
 		ts[i] = (a + b) / 2
 	}
 	return ts, nil
+}
+
+// karrasLevels are Karras et al.'s steps+1 noise levels from hi down to
+// lo, sigma_i = (hi^(1/rho) + i/steps (lo^(1/rho) - hi^(1/rho)))^rho, the
+// ends exactly hi and lo (the powers' rounding would miss them).
+func karrasLevels(hi, lo float64, steps int, rho float64) []float64 {
+	a, b := math.Pow(hi, 1/rho), math.Pow(lo, 1/rho)
+	levels := make([]float64, steps+1)
+	for i := range levels {
+		levels[i] = math.Pow(a+float64(i)/float64(steps)*(b-a), rho)
+	}
+	levels[0], levels[steps] = hi, lo
+	return levels
 }
 
 // ODEEuler samples the probability-flow ODE from the prior (as ODESample)
