@@ -61,9 +61,10 @@ type TrainGraph struct {
 	Groups  []Group
 	Updates []Update
 	// State are tensors that are not trained but change with training and
-	// are kept in checkpoints (BatchNorm's running statistics): after each
-	// run of update U's plan, the trainer moves State[i].Value towards
-	// State[i].Batch, as an EMA with decay 1 - Momentum.
+	// are kept in checkpoints (BatchNorm's running statistics, consistency
+	// training's target network): after each run of update U's plan and
+	// its optimiser step, the trainer moves State[i].Value towards
+	// State[i].Batch, as an EMA with decay 1 - State[i].MomentumAt(step).
 	State []State
 	// Schedules are scalar inputs that the trainer sets before each update
 	// from the step (a VAE's KL warm-up weight).
@@ -123,13 +124,26 @@ type Metric struct {
 	Node *gorgonia.Node
 }
 
-// State is a non-trained tensor of the graph (an input) and the batch
-// statistic computed by an update's plan that it follows.
+// State is a non-trained tensor of the graph (an input) and what it
+// follows: a batch statistic computed by an update's plan, or a parameter
+// of the update's group, followed as the optimiser step left it.
 type State struct {
 	Value    *gorgonia.Node // an input of the graph, kept in checkpoints under its name
-	Batch    *gorgonia.Node // computed by Updates[Update]'s plan, same shape
+	Batch    *gorgonia.Node // computed by Updates[Update]'s plan, or one of its group's parameters; same shape
 	Update   int
 	Momentum float64 // Value = (1-Momentum) Value + Momentum Batch, as torch's BatchNorm
+	// Schedule, when set, is the momentum after a run at each step (the
+	// steps done before it) in place of Momentum: consistency training's
+	// target network follows the weights with 1 - mu(k).
+	Schedule func(step int) float64
+}
+
+// MomentumAt is the momentum of the run at step: Schedule's, or Momentum.
+func (s State) MomentumAt(step int) float64 {
+	if s.Schedule != nil {
+		return s.Schedule(step)
+	}
+	return s.Momentum
 }
 
 // SamplingChecker is implemented by families that can tell, before

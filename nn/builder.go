@@ -20,6 +20,9 @@ type Builder struct {
 	// Train says whether dropout is applied; Dropout draws its masks from RNG.
 	Train bool
 	RNG   *RNG
+	// Prefix starts every parameter's name, for a second network in the
+	// same graph (gorgonia merges inputs of the same name and shape).
+	Prefix string
 
 	init    *rand.Rand
 	err     error
@@ -68,7 +71,7 @@ func (b *Builder) Param(name string, shape tensor.Shape, bound float64) *gorgoni
 	for i := range data {
 		data[i] = float32((2*b.init.Float64() - 1) * bound)
 	}
-	p := gorgonia.NewTensor(b.G, tensor.Float32, shape.Dims(), gorgonia.WithShape(shape...), gorgonia.WithName(name),
+	p := gorgonia.NewTensor(b.G, tensor.Float32, shape.Dims(), gorgonia.WithShape(shape...), gorgonia.WithName(b.Prefix+name),
 		gorgonia.WithValue(tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data))))
 	b.Params = append(b.Params, p)
 	return p

@@ -225,7 +225,7 @@ func (r *cpuRunner) run(u int, x0, labels []float32, key uint64, step int, lr fl
 	}
 	for i, s := range tg.State {
 		if s.Update == u {
-			follow(r.states[i], r.batches[i], s.Momentum)
+			follow(r.states[i], r.batches[i], s.MomentumAt(step))
 		}
 	}
 	return res, nil

@@ -148,7 +148,8 @@ func (r *gpuRunner) run(u int, x0, labels []float32, key uint64, step int, lr fl
 		return res, err
 	}
 	// State statistics are small (BatchNorm's, per channel): they follow
-	// their batch values on the host.
+	// their batch values on the host. (Consistency training's target
+	// network, as large as the weights, is refused on the GPU before this.)
 	for _, s := range tg.State {
 		if s.Update != u {
 			continue
@@ -160,7 +161,7 @@ func (r *gpuRunner) run(u int, x0, labels []float32, key uint64, step int, lr fl
 		if err := plan.Read(s.Batch, batch); err != nil {
 			return res, err
 		}
-		follow(value, batch, s.Momentum)
+		follow(value, batch, s.MomentumAt(step))
 		if err := plan.Write(s.Value, value); err != nil {
 			return res, err
 		}

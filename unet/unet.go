@@ -174,6 +174,7 @@ type Net struct {
 	Out                *gorgonia.Node // [B, C, H, W] predicted noise
 	Params             []*gorgonia.Node
 	RNG                *nn.RNG // dropout's Philox key and step
+	train              bool    // dropout is applied
 }
 
 // groups is the reference GroupNorm group count, min(32, C/4).
@@ -188,6 +189,26 @@ type builder struct {
 // Build adds the network for batches of `batch` images to g. With train set,
 // dropout is applied; seed initialises the parameters and keys dropout.
 func Build(g *gorgonia.ExprGraph, cfg Config, batch int, train bool, seed uint64) (*Net, error) {
+	return build(nn.NewBuilder(g, seed, train), cfg, batch)
+}
+
+// Twin adds to n's graph a second network of cfg (n's config) whose
+// parameter and input names are prefix + n's: its parameters start equal
+// to n's (the same seed draws the same values in the same order) and its
+// dropout, when n's is on, draws n's masks (n's RNG, and the same
+// streams). Consistency training's target network is n's twin: the
+// official code restores the dropout RNG's state before the target's pass
+// (openai/consistency_models' consistency_losses; the JAX code passes
+// both networks one dropout_rng).
+func (n *Net) Twin(cfg Config, prefix string) (*Net, error) {
+	b := nn.NewBuilder(n.X.Graph(), n.RNG.Seed, n.train)
+	b.Prefix, b.RNG = prefix, n.RNG
+	return build(b, cfg, n.X.Shape()[0])
+}
+
+// build adds the network to nb's graph, its inputs named with nb's prefix too.
+func build(nb *nn.Builder, cfg Config, batch int) (*Net, error) {
+	g := nb.G
 	for _, m := range cfg.Mult {
 		if c := cfg.Ch * m; c%4 != 0 || c%groups(c) != 0 {
 			return nil, fmt.Errorf("unet %s: channel count %d does not split into GroupNorm groups", cfg.Name, c)
@@ -196,9 +217,9 @@ func Build(g *gorgonia.ExprGraph, cfg Config, batch int, train bool, seed uint64
 	if d := 1 << (len(cfg.Mult) - 1); cfg.Height%d != 0 || cfg.Width%d != 0 {
 		return nil, fmt.Errorf("unet %s: %dx%d images cannot be halved %d times", cfg.Name, cfg.Height, cfg.Width, len(cfg.Mult)-1)
 	}
-	b := builder{Builder: nn.NewBuilder(g, seed, train), cfg: cfg}
-	x := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(batch, cfg.Channels, cfg.Height, cfg.Width), gorgonia.WithName("x"))
-	t := gorgonia.NewVector(g, tensor.Float32, gorgonia.WithShape(batch), gorgonia.WithName("t"))
+	b := builder{Builder: nb, cfg: cfg}
+	x := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(batch, cfg.Channels, cfg.Height, cfg.Width), gorgonia.WithName(nb.Prefix+"x"))
+	t := gorgonia.NewVector(g, tensor.Float32, gorgonia.WithShape(batch), gorgonia.WithName(nb.Prefix+"t"))
 
 	ch := cfg.Ch
 	e := b.Sinusoidal("temb.embed", t, ch, 1000)
@@ -207,9 +228,9 @@ func Build(g *gorgonia.ExprGraph, cfg Config, batch int, train bool, seed uint64
 	e = b.Linear("temb.dense1", e, 4*ch)
 	var labels, keep, null *gorgonia.Node
 	if k := cfg.NumClasses; k > 0 {
-		labels = gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(batch, k), gorgonia.WithName("labels"))
-		keep = gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(batch, 1), gorgonia.WithName("keep"))
-		null = gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(batch, 1), gorgonia.WithName("null"))
+		labels = gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(batch, k), gorgonia.WithName(nb.Prefix+"labels"))
+		keep = gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(batch, 1), gorgonia.WithName(nb.Prefix+"keep"))
+		null = gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(batch, 1), gorgonia.WithName(nb.Prefix+"null"))
 		// One-hot over the classes and "no label", through a dense layer:
 		// a table of K+1 embeddings.
 		kept := b.Mul("label.keep", labels, keep)
@@ -253,7 +274,7 @@ func Build(g *gorgonia.ExprGraph, cfg Config, batch int, train bool, seed uint64
 	if err := b.Err(); err != nil {
 		return nil, fmt.Errorf("unet %s: %w", cfg.Name, err)
 	}
-	return &Net{X: x, T: t, Labels: labels, Keep: keep, Null: null, Out: out, Params: b.Params, RNG: b.RNG}, nil
+	return &Net{X: x, T: t, Labels: labels, Keep: keep, Null: null, Out: out, Params: b.Params, RNG: b.RNG, train: b.Train}, nil
 }
 
 // zeroScale starts the last convolution of each block near zero, as DDPM++.

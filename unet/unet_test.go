@@ -274,3 +274,81 @@ func TestClassConditional(t *testing.T) {
 		t.Error("image 1's label changes its output although it is dropped")
 	}
 }
+
+// A twin has the network's weights under prefixed names, its own inputs,
+// and, training with dropout, draws the network's masks: on the same
+// input it computes the same output, bit for bit, while a network of
+// another seed does not.
+func TestTwin(t *testing.T) {
+	cfg := Config{Name: "tiny", Channels: 1, Height: 8, Width: 8, Ch: 8, Mult: []int{1, 2}, NumResBlocks: 1, Dropout: 0.5}
+	g := gorgonia.NewGraph()
+	net, err := Build(g, cfg, 2, true, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	twin, err := net.Twin(cfg, "target.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(twin.Params) != len(net.Params) || twin.X == net.X || twin.X.Name() != "target.x" || twin.T.Name() != "target.t" {
+		t.Fatalf("the twin's inputs %s, %s and %d parameters", twin.X.Name(), twin.T.Name(), len(twin.Params))
+	}
+	for i, p := range net.Params {
+		q := twin.Params[i]
+		if q.Name() != "target."+p.Name() || !slices.Equal(q.Value().Data().([]float32), p.Value().Data().([]float32)) {
+			t.Fatalf("parameter %s: the twin's %s differs", p.Name(), q.Name())
+		}
+	}
+	plan, err := engine.Compile(gorgonia.Nodes{net.Out, twin.Out}, engine.NewCPU())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, tt := make([]float32, 2*64), []float32{0.3, -0.2}
+	for i := range x {
+		x[i] = float32(math.Sin(float64(i)))
+	}
+	for _, in := range []struct {
+		n *gorgonia.Node
+		v []float32
+	}{{net.X, x}, {twin.X, x}, {net.T, tt}, {twin.T, tt}} {
+		if err := plan.Write(in.n, in.v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := func(n *gorgonia.Node) []float32 {
+		v := make([]float32, 2*64)
+		if err := plan.Read(n, v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	// The convolutions after the dropout start at 1e-10 (DDPM++'s zero
+	// init), which would hide the masks: both networks get the same
+	// weights of order 1/sqrt(fan-in) instead.
+	for i, p := range net.Params {
+		w := make([]float32, p.Shape().TotalSize())
+		for j := range w {
+			w[j] = float32(math.Cos(float64(3*j+i))) / float32(math.Sqrt(float64(len(w)/p.Shape()[0])))
+		}
+		for _, n := range []*gorgonia.Node{p, twin.Params[i]} {
+			if err := plan.Write(n, w); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	net.RNG.Step = 3
+	if err := plan.Run(); err != nil {
+		t.Fatal(err)
+	}
+	a, b := out(net.Out), out(twin.Out)
+	if !slices.Equal(a, b) {
+		t.Fatal("the twin's output differs from the network's on the same input")
+	}
+	net.RNG.Step = 4
+	if err := plan.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if c := out(twin.Out); slices.Equal(c, b) || !slices.Equal(c, out(net.Out)) {
+		t.Fatal("at another step the masks did not change together")
+	}
+}
