@@ -26,17 +26,18 @@ var files embed.FS
 
 // Config is one experiment.
 type Config struct {
-	Model      Model      `mapstructure:"model" yaml:"model"`
-	SDE        SDE        `mapstructure:"sde" yaml:"sde"`
-	VAE        VAE        `mapstructure:"vae" yaml:"vae"`
-	GAN        GAN        `mapstructure:"gan" yaml:"gan"`
-	Classifier Classifier `mapstructure:"classifier" yaml:"classifier"`
-	Data       Data       `mapstructure:"data" yaml:"data"`
-	Train      Train      `mapstructure:"train" yaml:"train"`
-	Sample     Sample     `mapstructure:"sample" yaml:"sample"`
-	Device     string     `mapstructure:"device" yaml:"device"`
-	Precision  string     `mapstructure:"precision" yaml:"precision"`
-	GPU        GPU        `mapstructure:"gpu" yaml:"gpu"`
+	Model       Model       `mapstructure:"model" yaml:"model"`
+	SDE         SDE         `mapstructure:"sde" yaml:"sde"`
+	Consistency Consistency `mapstructure:"consistency" yaml:"consistency"`
+	VAE         VAE         `mapstructure:"vae" yaml:"vae"`
+	GAN         GAN         `mapstructure:"gan" yaml:"gan"`
+	Classifier  Classifier  `mapstructure:"classifier" yaml:"classifier"`
+	Data        Data        `mapstructure:"data" yaml:"data"`
+	Train       Train       `mapstructure:"train" yaml:"train"`
+	Sample      Sample      `mapstructure:"sample" yaml:"sample"`
+	Device      string      `mapstructure:"device" yaml:"device"`
+	Precision   string      `mapstructure:"precision" yaml:"precision"`
+	GPU         GPU         `mapstructure:"gpu" yaml:"gpu"`
 }
 
 // GPU is how the CUDA backend runs (device: cuda).
@@ -49,7 +50,8 @@ type GPU struct {
 type Model struct {
 	Type string `mapstructure:"type" yaml:"type"`
 	// Objective is what the U-Net learns: score (denoising score matching
-	// on the SDE) or flow (conditional flow matching, the linear path).
+	// on the SDE), flow (conditional flow matching, the linear path) or
+	// consistency (consistency training, Song et al. 2023).
 	Objective    string  `mapstructure:"objective" yaml:"objective"`
 	Ch           int     `mapstructure:"ch" yaml:"ch"`
 	Mult         []int   `mapstructure:"mult" yaml:"mult"`
@@ -72,6 +74,26 @@ type SDE struct {
 	BetaMax  float64 `mapstructure:"beta_max" yaml:"beta_max"`
 	N        int     `mapstructure:"n" yaml:"N"`
 	Eps      float64 `mapstructure:"eps" yaml:"eps"` // smallest t in training and likelihood
+}
+
+// Consistency is consistency training (model.objective consistency;
+// Song, Dhariwal, Chen and Sutskever 2023, Algorithm 3) on EDM's
+// variance-exploding ODE, t = sigma in [sigma_min, sigma_max]: the
+// paper's CIFAR-10 values are the defaults (appendix C; package sde's
+// Consistency has the formulas).
+type Consistency struct {
+	SigmaMin  float64 `mapstructure:"sigma_min" yaml:"sigma_min"`   // eps, the ODE's first time (0.002)
+	SigmaMax  float64 `mapstructure:"sigma_max" yaml:"sigma_max"`   // T, the last (80)
+	SigmaData float64 `mapstructure:"sigma_data" yaml:"sigma_data"` // the data's standard deviation in the parametrisation (0.5)
+	Rho       float64 `mapstructure:"rho" yaml:"rho"`               // the discretisation's spacing (7)
+	S0        int     `mapstructure:"s0" yaml:"s0"`                 // N(k)'s first number of points (2)
+	S1        int     `mapstructure:"s1" yaml:"s1"`                 // N(K) = s1 + 1 (150)
+	Mu0       float64 `mapstructure:"mu0" yaml:"mu0"`               // the target network's EMA decay mu(0) (0.9)
+	// TotalSteps is the K of N(k), the steps over which the
+	// discretisation grows (the official code's total_training_steps);
+	// when not given, train.steps. It is a key of its own so that a run
+	// resumed with a longer train.steps keeps its schedule.
+	TotalSteps int `mapstructure:"total_steps" yaml:"total_steps"`
 }
 
 // VAE is a convolutional variational autoencoder (model.type: vae).
@@ -172,6 +194,19 @@ func (c *Config) SDEKeys() []string {
 	return append(keys, "sde.beta_min", "sde.beta_max")
 }
 
+// ModelKeys are the keys (and sections, ending in ".") that make a model
+// and its training what they are, for refusing a checkpoint resumed under
+// another: the families' sections, the data set, SDEKeys, and with
+// model.objective consistency its section, whose schedules a run must
+// keep.
+func (c *Config) ModelKeys() []string {
+	keys := append([]string{"model.", "vae.", "gan.", "classifier.", "data.name"}, c.SDEKeys()...)
+	if c.Model.Objective == "consistency" {
+		keys = append(keys, "consistency.")
+	}
+	return keys
+}
+
 // VESigmaMax is the VE SDE's sigma_max for each data set when sde.sigma_max
 // is not given: Technique 1 of Song & Ermon 2020 ("Improved techniques for
 // training score-based generative models"), sigma_max as large as the
@@ -188,11 +223,17 @@ var VESigmaMax = map[string]float64{"mnist": 34, "fashion": 45, "cifar10": 100}
 // Euler or Heun.
 var FlowSamplers = []string{"ode", "ode-euler", "heun"}
 
-// Samplers are the values of sample.sampler, and the SDEs each is for.
+// ConsistencySampler is the sampler of model.objective consistency, and
+// the only one: multistep consistency sampling in sample.steps steps.
+const ConsistencySampler = "consistency"
+
+// Samplers are the values of sample.sampler, and the SDEs each is for
+// (consistency, for model.objective consistency, is for none).
 var Samplers = map[string][]string{
 	"em": {"ve", "vp", "subvp"}, "pc": {"ve", "vp", "subvp"},
 	"ode": {"ve", "vp", "subvp"}, "ode-euler": {"ve", "vp", "subvp"}, "heun": {"ve", "vp", "subvp"},
 	"ancestral": {"ve", "vp", "ddpm"}, "ddim": {"vp", "ddpm"}, "annealed-langevin": {"ve"},
+	ConsistencySampler: nil,
 }
 
 // Load reads the experiment file at path ("" for the defaults alone; a name
@@ -272,6 +313,9 @@ func Load(path string, sets []string) (*Config, error) {
 	}
 	if !v.IsSet("sde.sigma_max") && c.SDE.Type == "ve" {
 		c.SDE.SigmaMax = VESigmaMax[c.Data.Name]
+	}
+	if !v.IsSet("consistency.total_steps") && c.Model.Objective == "consistency" {
+		c.Consistency.TotalSteps = c.Train.Steps
 	}
 	if !v.IsSet("train.ema") {
 		c.Train.EMA = map[bool]float64{true: 0.999, false: 0.9999}[c.SDE.Type == "ve" || c.Model.Type != "unet"]
@@ -379,7 +423,7 @@ func checkEnv(given map[string]string) error {
 // that sets one for another family (to other than its default) mixes
 // families, which is an error rather than a setting silently ignored.
 var familyKeys = map[string][]string{
-	"unet": {"model.objective", "model.num_classes", "model.p_uncond", "sample.class", "sample.guidance", "model.ch", "model.mult", "model.num_res_blocks", "model.attn_res", "model.dropout", "sde.",
+	"unet": {"model.objective", "model.num_classes", "model.p_uncond", "sample.class", "sample.guidance", "model.ch", "model.mult", "model.num_res_blocks", "model.attn_res", "model.dropout", "sde.", "consistency.",
 		"sample.sampler", "sample.steps", "sample.snr", "sample.eps", "sample.rtol", "sample.atol",
 		"sample.eta", "sample.langevin_steps", "sample.step_lr"},
 	"vae":        {"vae."},
@@ -503,8 +547,26 @@ func (c *Config) Validate() error {
 	bad(c.Train.EvalN < 2, "train.eval_n", c.Train.EvalN, "at least 2 (a Fréchet distance needs a covariance)")
 	bad(c.Train.OutDir == "", "train.out_dir", `""`, "a folder")
 	oneOf("sample.sampler", c.Sample.Sampler, slices.Sorted(maps.Keys(Samplers))...)
+	cc := c.Consistency
+	bad(!(cc.SigmaMin > 0) || math.IsInf(cc.SigmaMin, 0), "consistency.sigma_min", cc.SigmaMin, "a finite number > 0")
+	bad(!(cc.SigmaMax > cc.SigmaMin) || math.IsInf(cc.SigmaMax, 0), "consistency.sigma_max", cc.SigmaMax, fmt.Sprintf("a finite number > consistency.sigma_min (%v)", cc.SigmaMin))
+	bad(!(cc.SigmaData > 0) || math.IsInf(cc.SigmaData, 0), "consistency.sigma_data", cc.SigmaData, "a finite number > 0")
+	bad(!(cc.Rho > 0) || math.IsInf(cc.Rho, 0), "consistency.rho", cc.Rho, "a finite number > 0")
+	bad(cc.S0 < 2, "consistency.s0", cc.S0, "at least 2 (a pair of times)")
+	bad(cc.S1 < cc.S0, "consistency.s1", cc.S1, fmt.Sprintf(">= consistency.s0 (%d)", cc.S0))
+	bad(!(cc.Mu0 > 0 && cc.Mu0 < 1), "consistency.mu0", cc.Mu0, "in (0, 1)")
+	consistency := c.Model.Type == "unet" && c.Model.Objective == "consistency"
+	bad(consistency && cc.TotalSteps < 1, "consistency.total_steps", cc.TotalSteps, "at least 1 (when not given, train.steps)")
+	bad(consistency && c.Model.NumClasses != 0, "model.num_classes", c.Model.NumClasses, "0 with model.objective consistency (class-conditional consistency training is not built)")
+	if consistency != (c.Sample.Sampler == ConsistencySampler) && c.Model.Type == "unet" {
+		if consistency {
+			errs = append(errs, fmt.Sprintf("sample.sampler = %q: model.objective consistency samples with %s", c.Sample.Sampler, ConsistencySampler))
+		} else {
+			errs = append(errs, fmt.Sprintf("sample.sampler = %q is for model.objective consistency, not %s", c.Sample.Sampler, c.Model.Objective))
+		}
+	}
 	if c.Model.Type == "unet" {
-		oneOf("model.objective", c.Model.Objective, "score", "flow")
+		oneOf("model.objective", c.Model.Objective, "score", "flow", "consistency")
 		bad(c.Model.NumClasses < 0, "model.num_classes", c.Model.NumClasses, "0 (unconditional) or more")
 		bad(!(c.Model.PUncond >= 0 && c.Model.PUncond < 1), "model.p_uncond", c.Model.PUncond, "in [0, 1)")
 		bad(c.Sample.Class < -1 || c.Sample.Class >= max(c.Model.NumClasses, 0) && c.Sample.Class != -1, "sample.class", c.Sample.Class,
@@ -515,10 +577,10 @@ func (c *Config) Validate() error {
 			"0 with model.p_uncond 0: the unconditional score is learned from the dropped labels")
 	}
 	flow := c.Model.Type == "unet" && c.Model.Objective == "flow"
-	if flow && !slices.Contains(FlowSamplers, c.Sample.Sampler) {
+	if flow && !slices.Contains(FlowSamplers, c.Sample.Sampler) && c.Sample.Sampler != ConsistencySampler {
 		errs = append(errs, fmt.Sprintf("sample.sampler = %q: model.objective flow samples with %s", c.Sample.Sampler, strings.Join(FlowSamplers, ", ")))
 	}
-	if sdes, ok := Samplers[c.Sample.Sampler]; ok && c.Model.Type == "unet" && !flow && !slices.Contains(sdes, c.SDE.Type) {
+	if sdes, ok := Samplers[c.Sample.Sampler]; ok && c.Model.Type == "unet" && !flow && !consistency && c.Sample.Sampler != ConsistencySampler && !slices.Contains(sdes, c.SDE.Type) {
 		errs = append(errs, fmt.Sprintf("sample.sampler = %q is for sde.type %s, not %s", c.Sample.Sampler, strings.Join(sdes, ", "), c.SDE.Type))
 	}
 	bad(!(c.Sample.Eta >= 0 && c.Sample.Eta <= 1), "sample.eta", c.Sample.Eta, "in [0, 1]")

@@ -3,6 +3,7 @@ package configs
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -133,8 +134,22 @@ func TestBadInputNamesFileKeyAndExpectation(t *testing.T) {
 		{"", []string{"sample.guidance=2"}, []string{"sample.guidance = 2", "0 for an unconditional model"}},
 		{"", []string{"model.num_classes=10", "sample.class=10"}, []string{"sample.class = 10", "model.num_classes 10"}},
 		{"", []string{"model.num_classes=10", "model.p_uncond=1"}, []string{"model.p_uncond = 1", "[0, 1)"}},
-		{"", []string{"model.objective=ddpm"}, []string{"model.objective", `"ddpm"`, "score, flow"}},
+		{"", []string{"model.objective=ddpm"}, []string{"model.objective", `"ddpm"`, "score, flow, consistency"}},
 		{"", []string{"model.objective=flow"}, []string{`sample.sampler = "em"`, "flow samples with ode, ode-euler, heun"}},
+		{"", []string{"model.objective=consistency"}, []string{`sample.sampler = "em"`, "model.objective consistency samples with consistency"}},
+		{"", []string{"sample.sampler=consistency"}, []string{`sample.sampler = "consistency"`, "for model.objective consistency, not score"}},
+		{"", []string{"model.objective=flow", "sample.sampler=consistency"}, []string{`sample.sampler = "consistency"`, "not flow"}},
+		{"", []string{"model.objective=consistency", "sample.sampler=consistency", "model.num_classes=10"}, []string{"model.num_classes = 10", "0 with model.objective consistency"}},
+		{"", []string{"model.objective=consistency", "sample.sampler=consistency", "train.steps=0"}, []string{"consistency.total_steps = 0", "when not given, train.steps"}},
+		{"", []string{"consistency.s0=1"}, []string{"consistency.s0 = 1", "at least 2"}},
+		{"", []string{"consistency.s1=1"}, []string{"consistency.s1 = 1", ">= consistency.s0 (2)"}},
+		{"", []string{"consistency.mu0=1"}, []string{"consistency.mu0 = 1", "in (0, 1)"}},
+		{"", []string{"consistency.sigma_min=0"}, []string{"consistency.sigma_min = 0", "> 0"}},
+		{"", []string{"consistency.sigma_max=0.001"}, []string{"consistency.sigma_max = 0.001", "> consistency.sigma_min (0.002)"}},
+		{"", []string{"consistency.sigma_data=-1"}, []string{"consistency.sigma_data = -1", "> 0"}},
+		{"", []string{"consistency.rho=0"}, []string{"consistency.rho = 0", "> 0"}},
+		{"", []string{"consistency.total_steps=-5", "model.objective=consistency", "sample.sampler=consistency"}, []string{"consistency.total_steps = -5", "at least 1"}},
+		{"", []string{"consistency.s00=3"}, []string{"consistency.s00", "unknown key"}},
 	} {
 		_, err := Load(c.path, c.sets)
 		if err == nil {
@@ -196,6 +211,7 @@ func TestMixedFamiliesAreRefused(t *testing.T) {
 		{"", []string{"model.type=vae", "classifier.features=64"}, []string{"--set classifier.features", "classifier.features is a key of model.type classifier", "model.type is vae"}},
 		{"", []string{"model.type=classifier", "gan.ch=8"}, []string{"--set gan.ch", "gan.ch is a key of model.type gan", "model.type is classifier"}},
 		{"", []string{"model.type=classifier", "model.dropout=0.3"}, []string{"--set model.dropout", "model.dropout is a key of model.type unet", "model.type is classifier"}},
+		{"", []string{"model.type=vae", "consistency.s1=20"}, []string{"--set consistency.s1", "consistency.s1 is a key of model.type unet", "model.type is vae"}},
 	} {
 		_, err := Load(c.path, c.sets)
 		for _, w := range c.want {
@@ -290,5 +306,29 @@ func TestSDEKeysIgnoreInactiveParameters(t *testing.T) {
 		if key, _, _ := old.Differs(now, now.SDEKeys()...); key == "" {
 			t.Errorf("%s: a different sde.N passes", typ)
 		}
+	}
+}
+
+// consistency.total_steps is train.steps when not given, and what a config
+// gives otherwise; with model.objective consistency its section is one of
+// the keys that make the model (ModelKeys).
+func TestConsistencyTotalSteps(t *testing.T) {
+	sets := []string{"model.objective=consistency", "sample.sampler=consistency", "sample.steps=2", "train.steps=700"}
+	c, err := Load("", sets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Consistency.TotalSteps != 700 || c.Consistency.S1 != 150 || c.Consistency.Mu0 != 0.9 {
+		t.Errorf("consistency section %+v: want total_steps 700 (train.steps) and the paper's s1 150, mu0 0.9", c.Consistency)
+	}
+	if !slices.Contains(c.ModelKeys(), "consistency.") {
+		t.Errorf("ModelKeys %v lack the consistency section", c.ModelKeys())
+	}
+	c, err = Load("", append(sets, "consistency.total_steps=350"))
+	if err != nil || c.Consistency.TotalSteps != 350 {
+		t.Errorf("consistency.total_steps=350: %v, %+v", err, c.Consistency)
+	}
+	if c, err := Load("", nil); err != nil || slices.Contains(c.ModelKeys(), "consistency.") {
+		t.Errorf("a score model's ModelKeys: %v, %v", c.ModelKeys(), err)
 	}
 }

@@ -1,8 +1,10 @@
 // Package score is the score-SDE family (Song et al. 2021): the U-Net of
 // package unet trained by denoising score matching on a forward SDE of
-// package sde, and sampled by sde's reverse-time samplers. It implements
-// model.Family for model.type unet, and estimates the memory of its
-// training step and sampler before anything is allocated.
+// package sde, and sampled by sde's reverse-time samplers; by
+// model.objective, the same U-Net trained by flow matching or by
+// consistency training instead. It implements model.Family for model.type
+// unet, and estimates the memory of its training step and sampler before
+// anything is allocated.
 package score
 
 import (
@@ -24,6 +26,9 @@ type Family struct {
 	cfg *configs.Config
 	Net unet.Config
 	SDE sde.SDE
+	// CT is the consistency setting of model.objective consistency; nil
+	// for the other objectives.
+	CT *sde.Consistency
 }
 
 // New is the score family of cfg (model.type unet).
@@ -36,17 +41,24 @@ func New(cfg *configs.Config) (*Family, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Family{cfg: cfg, Net: netCfg, SDE: s}, nil
+	f := &Family{cfg: cfg, Net: netCfg, SDE: s}
+	if cfg.Model.Objective == "consistency" {
+		if f.CT, err = NewConsistency(cfg.Consistency); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
 }
 
 // Type is model.type.
 func (f *Family) Type() string { return "unet" }
 
 // continuous reports whether the ODE and the reverse SDE apply: not to
-// DDPM's discrete steps nor to flow matching.
+// DDPM's discrete steps, flow matching nor a consistency model (whose
+// network is no score).
 func (f *Family) continuous() error {
-	if f.Flow() {
-		return fmt.Errorf("model.objective flow has no SDE")
+	if f.Flow() || f.CT != nil {
+		return fmt.Errorf("model.objective %s has no SDE", f.cfg.Model.Objective)
 	}
 	if _, ok := f.SDE.(*sde.DDPM); ok {
 		return fmt.Errorf("sde.type ddpm is discrete, with no probability-flow ODE")
@@ -64,13 +76,20 @@ func (f *Family) ImageShape() (c, h, w int) { return f.Net.Channels, f.Net.Heigh
 // TrainGraph is the denoising score-matching step for batches of batch
 // images: the network on the noised batch, its loss against the noise, one
 // parameter group with train's optimiser and EMA, and the noising itself
-// as the graph's Prepare (the network never sees the clean batch). The
-// step's memory is checked first.
+// as the graph's Prepare (the network never sees the clean batch); with
+// model.objective consistency, consistency training's step
+// (consistencyTrainGraph). The step's memory is checked first.
 func (f *Family) TrainGraph(batch int, seed uint64) (*model.TrainGraph, error) {
+	if f.CT != nil && f.cfg.Device == "cuda" {
+		return nil, fmt.Errorf("model.objective consistency: its training pair is drawn and its target network followed on the host; consistency training has no CUDA kernel yet (device cpu trains it; its checkpoints sample on cuda)")
+	}
 	cfg := *f.cfg
 	cfg.Data.BatchSize = batch
 	if err := CheckTraining(f.Net, &cfg); err != nil {
 		return nil, err
+	}
+	if f.CT != nil {
+		return f.consistencyTrainGraph(batch, seed)
 	}
 	sg, err := newStepGraph(f.Net, batch, seed)
 	if err != nil {

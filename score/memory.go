@@ -55,30 +55,36 @@ const (
 // cfg.Device, netCfg being NetConfig(cfg).
 func TrainingMemory(netCfg unet.Config, cfg *configs.Config) (Memory, error) {
 	batch := cfg.Data.BatchSize
-	m, err := newMemory("the training step", netCfg, batch, cfg.Device, 2, func(c unet.Config) (gorgonia.Nodes, error) {
-		sg, err := newStepGraph(c, batch, 0)
+	// A consistency model's step holds a third copy of the weights, the
+	// target network's, in its plan, and its builder's beside the graph.
+	nets := int64(1)
+	if cfg.Model.Objective == "consistency" {
+		nets = 2
+	}
+	m, err := newMemory("the training step", netCfg, batch, cfg.Device, 1+nets, func(c unet.Config) (gorgonia.Nodes, error) {
+		loss, params, err := stepLoss(c, batch, nets == 2)
 		if err != nil {
 			return nil, err
 		}
-		grads, err := gorgonia.Grad(sg.loss, sg.net.Params...)
+		grads, err := gorgonia.Grad(loss, params...)
 		if err != nil {
 			return nil, err
 		}
-		return append(gorgonia.Nodes{sg.loss}, grads...), nil
+		return append(gorgonia.Nodes{loss}, grads...), nil
 	})
 	if err != nil {
 		return m, err
 	}
 	p, images := f32*netCfg.ParamCount(), f32*int64(batch)*imageSize(netCfg)
-	// The builder's initial weights stay with the graph on the host. The
-	// step holds, on its device, the live weights and gradients (2p of the
-	// plan) and Adam's two moments and the EMA, three more copies beside
-	// the plan.
-	step := 2*p + 3*p
-	m.Host += p + loaderBatches*images
+	// The builders' initial weights stay with the graph on the host. The
+	// step holds, on its device, the live weights, their gradients and a
+	// consistency model's target weights ((1+nets) p of the plan) and
+	// Adam's two moments and the EMA, three more copies beside the plan.
+	step := (1+nets)*p + 3*p
+	m.Host += nets*p + loaderBatches*images
 	if m.device == "cpu" {
 		m.Host += m.Plan + 3*p
-		m.Fixed = p + step
+		m.Fixed = nets*p + step
 		return m, nil
 	}
 	// On the GPU: the clean batch and the optimiser's state on the device,
@@ -88,6 +94,24 @@ func TrainingMemory(netCfg unet.Config, cfg *configs.Config) (Memory, error) {
 	m.Host += images + 4*p
 	m.Fixed = step
 	return m, nil
+}
+
+// stepLoss builds a training step's graph of the network c for measuring
+// it (a consistency model's with consistency): its loss and the
+// parameters it trains.
+func stepLoss(c unet.Config, batch int, consistency bool) (*gorgonia.Node, []*gorgonia.Node, error) {
+	if consistency {
+		cg, err := newConsistencyGraph(c, batch, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		return cg.loss, cg.online.Params, nil
+	}
+	sg, err := newStepGraph(c, batch, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sg.loss, sg.net.Params, nil
 }
 
 // SamplingMemory estimates what NewScoreModel and a run of Sample (with a
@@ -125,7 +149,8 @@ func imageSize(c unet.Config) int64 { return int64(c.Channels) * int64(c.Height)
 // newMemory starts an estimate with the size of the plan of the graph that
 // build makes, without allocating the plan, and the process's baseline.
 // The plan holds `copies` copies of the weights: the weights and their
-// gradients (a training step, 2) or the weights (sampling, 1).
+// gradients (a training step, 2; a consistency model's, with its target
+// weights, 3) or the weights (sampling, 1).
 func newMemory(what string, netCfg unet.Config, batch int, device string, copies int64, build func(unet.Config) (gorgonia.Nodes, error)) (Memory, error) {
 	m := Memory{what: what, device: device, batch: batch, ch: netCfg.Ch, Host: baseline}
 	backend, err := planBackend(device)

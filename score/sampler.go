@@ -27,7 +27,12 @@ type ScoreModel struct {
 	close func()
 	batch int
 	flow  bool // the network is flow matching's velocity (sampled by sde.FlowSample)
-	nfe   int  // network evaluations so far
+	// ct is a consistency model's setting (sampled by sde.Consistency's
+	// Sample), nil for the others; ctIn and ctT are its buffers.
+	ct   *sde.Consistency
+	ctIn sde.ConsistencyInputs
+	ctT  []float64
+	nfe  int // network evaluations so far
 	// keep, null and uncond are a class-conditional network's buffers.
 	keep, null, uncond []float32
 	// Unconditional makes a class-conditional network score with "no
@@ -46,7 +51,7 @@ func (f *Family) NewSampler(w model.Weights, batch int, o model.SampleOptions) (
 	if err != nil {
 		return nil, err
 	}
-	m.Sample, m.flow = o.Sample, f.Flow()
+	m.Sample, m.flow, m.ct = o.Sample, f.Flow(), f.CT
 	weights := make([][]float32, len(m.net.Params))
 	for i, p := range m.net.Params {
 		v, name, ok := w.Param(p.Name(), o.EMA)
@@ -244,9 +249,12 @@ func (m *ScoreModel) SampleAt(first int, x []float32, progress func(step int)) e
 		return err
 	}
 	var err error
-	if m.flow {
+	switch {
+	case m.ct != nil:
+		err = m.sampleConsistency(first, x, progress)
+	case m.flow:
 		_, err = sde.FlowSample(m.forward, x, m.batch, c.Sampler, c.Steps, sde.Tolerances{RTol: c.RTol, ATol: c.ATol}, c.Seed, first, progress)
-	} else {
+	default:
 		err = m.sampleSDE(first, x, progress)
 	}
 	if err != nil {

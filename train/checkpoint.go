@@ -141,8 +141,7 @@ func sameModel(c *ckpt.Checkpoint, cfg *configs.Config) error {
 	if c.Family != cfg.Model.Type {
 		return fmt.Errorf("checkpoint %s is of model.type %s, the config asks for %s", c.Path, c.Family, cfg.Model.Type)
 	}
-	keys := append([]string{"model.", "vae.", "gan.", "classifier.", "data.name"}, cfg.SDEKeys()...)
-	if key, have, want := c.Config.Differs(cfg, keys...); key != "" {
+	if key, have, want := c.Config.Differs(cfg, cfg.ModelKeys()...); key != "" {
 		return fmt.Errorf("checkpoint %s has %s = %v, the config asks for %v", c.Path, key, have, want)
 	}
 	return nil
