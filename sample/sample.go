@@ -34,7 +34,7 @@ type Options struct {
 	Ckpt     string // checkpoint file or run folder
 	N        int    // images in the whole run
 	Batch    int    // images per batch; 0: the resumed run's, else the largest that fits (largestBatch)
-	Steps    int
+	Steps    int    // 0: the checkpoint's sample.steps
 	Seed     uint64
 	Sampler  string  // "": the checkpoint's sample.sampler
 	SNR, Eps float64 // 0: the checkpoint's
@@ -72,8 +72,8 @@ type Options struct {
 // is an error naming the key, and without o.Resume it starts over.
 // Cancelling ctx stops after the current batch.
 func Run(ctx context.Context, o Options) error {
-	if o.N < 1 || o.Steps < 1 || o.Batch < 0 || o.GridEvery < 0 {
-		return fmt.Errorf("--n %d and --steps %d must be at least 1, --batch %d and --grid-every %d at least 0", o.N, o.Steps, o.Batch, o.GridEvery)
+	if o.N < 1 || o.Steps < 0 || o.Batch < 0 || o.GridEvery < 0 {
+		return fmt.Errorf("--n %d must be at least 1, --steps %d, --batch %d and --grid-every %d at least 0", o.N, o.Steps, o.Batch, o.GridEvery)
 	}
 	if o.Family == nil {
 		return errors.New("sample: Options.Family is not set")
@@ -427,7 +427,10 @@ func (f Optional[T]) Type() string {
 // model cannot take.
 func (o Options) settings(cfg *configs.Config, path string) (configs.Sample, error) {
 	sc := cfg.Sample
-	sc.N, sc.Steps, sc.Seed = o.N, o.Steps, o.Seed
+	sc.N, sc.Seed = o.N, o.Seed
+	if o.Steps != 0 {
+		sc.Steps = o.Steps
+	}
 	if o.Sampler != "" {
 		sc.Sampler = o.Sampler
 	}

@@ -25,7 +25,7 @@ func trainTiny(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	cfg, err := configs.Load("mnist_tiny.yaml", []string{"model.ch=8", "model.mult=[1, 2]", "data.batch_size=4",
-		"train.steps=3", "train.sample_every=0", "train.out_dir=" + dir})
+		"train.steps=3", "train.sample_every=0", "sample.steps=3", "train.out_dir=" + dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,5 +319,25 @@ func TestSamplesAreClippedToTheDataRange(t *testing.T) {
 	}
 	if edges == 0 {
 		t.Errorf("no value at -1 or 1: the test's samples should overshoot the data's range and be clipped")
+	}
+}
+
+// TestStepsDefaultToTheCheckpoints samples without --steps: the run takes
+// the checkpoint's sample.steps (3 here), as its sidecar records.
+func TestStepsDefaultToTheCheckpoints(t *testing.T) {
+	npy := filepath.Join(t.TempDir(), "x.npy")
+	o := opts(trainTiny(t), npy, 2, 2)
+	o.Steps = 0
+	mustRun(t, o)
+	sc, err := readSidecar(npy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Steps != 3 {
+		t.Errorf("the run took %d steps, want the checkpoint's 3", sc.Steps)
+	}
+	o.Steps = -1
+	if err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "--steps -1") {
+		t.Errorf("--steps -1: %v", err)
 	}
 }

@@ -83,7 +83,7 @@ func main() {
 	f.StringVar(&inpaint, "inpaint", "", "instead of sampling, inpaint the first --n test images where the mask PNG (the images' size; white known, black unknown) is black, with --sampler em or pc, and write the originals, the masked inputs and the inpaintings as three rows to --out (a score network's checkpoint)")
 	f.BoolVar(&colorize, "colorize", false, "instead of sampling, colour the gray versions (each pixel's channel mean) of the first --n test images with --sampler em or pc, and write the originals, the gray inputs and the colorisations as three rows to --out (a score network's checkpoint of colour images)")
 	f.IntVar(&points, "points", 8, "with --interpolate, the interpolations per row (the first and last reconstruct the pair)")
-	f.IntVar(&o.Steps, "steps", 1000, "sampler steps (score networks; annealed-langevin: noise levels; ode chooses its own; a consistency model: 1 or 2, each one network evaluation)")
+	f.IntVar(&o.Steps, "steps", 0, "sampler steps (score networks; annealed-langevin: noise levels; ode chooses its own; a consistency model: 1 or 2, each one network evaluation) (default: the checkpoint's sample.steps)")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the sampler's noise")
 	f.StringVar(&o.Sampler, "sampler", "", "em (Euler-Maruyama), pc (predictor-corrector with Langevin), ode (probability flow, adaptive RK45), ode-euler or heun (probability flow on Karras et al.'s steps), ancestral (VE, VP), ddim (VP) or annealed-langevin (VE); consistency, a consistency model's only one (default: the checkpoint's sample.sampler)")
 	f.Var(sample.Optional[float64]{P: &o.Eta}, "eta", "ddim's noise, 0 (deterministic) to 1 (default: the checkpoint's sample.eta)")
