@@ -317,6 +317,11 @@ func Load(path string, sets []string) (*Config, error) {
 	if !v.IsSet("consistency.total_steps") && c.Model.Objective == "consistency" {
 		c.Consistency.TotalSteps = c.Train.Steps
 	}
+	if !v.IsSet("sample.steps") {
+		// A consistency model's steps are network evaluations, each a
+		// whole sample.
+		c.Sample.Steps = map[bool]int{true: 1, false: 1000}[c.Model.Objective == "consistency"]
+	}
 	if !v.IsSet("train.ema") {
 		c.Train.EMA = map[bool]float64{true: 0.999, false: 0.9999}[c.SDE.Type == "ve" || c.Model.Type != "unet"]
 	}

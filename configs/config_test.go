@@ -311,7 +311,7 @@ func TestSDEKeysIgnoreInactiveParameters(t *testing.T) {
 
 // consistency.total_steps is train.steps when not given, and what a config
 // gives otherwise; with model.objective consistency its section is one of
-// the keys that make the model (ModelKeys).
+// the keys that make the model (ModelKeys), and sample.steps defaults to 1.
 func TestConsistencyTotalSteps(t *testing.T) {
 	sets := []string{"model.objective=consistency", "sample.sampler=consistency", "sample.steps=2", "train.steps=700"}
 	c, err := Load("", sets)
@@ -330,5 +330,16 @@ func TestConsistencyTotalSteps(t *testing.T) {
 	}
 	if c, err := Load("", nil); err != nil || slices.Contains(c.ModelKeys(), "consistency.") {
 		t.Errorf("a score model's ModelKeys: %v, %v", c.ModelKeys(), err)
+	}
+	// sample.steps is 1 when not given (one network evaluation), and what
+	// a config gives otherwise; the score samplers keep their 1000.
+	if c, err := Load("", sets[:2]); err != nil || c.Sample.Steps != 1 {
+		t.Errorf("a consistency model's default sample.steps: %v, %v", c.Sample.Steps, err)
+	}
+	if c.Sample.Steps != 2 {
+		t.Errorf("sample.steps=2 gave %d", c.Sample.Steps)
+	}
+	if c, err := Load("", nil); err != nil || c.Sample.Steps != 1000 {
+		t.Errorf("a score model's default sample.steps: %v, %v", c.Sample.Steps, err)
 	}
 }
