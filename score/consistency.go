@@ -54,9 +54,11 @@ func consistencyOutput(net *unet.Net, prefix string) (ctNodes, *gorgonia.Node, e
 // target network f_theta- (unet.Net.Twin: weights that are graph inputs,
 // not trained, so no gradient reaches them), at the earlier one, and the
 // loss d(f_theta, f_theta-) with d the squared L2 distance, lambda = 1:
-// Loss, the batch mean of the sum over pixels (the paper's d = ||.||^2;
-// the official code's "l2" averages over pixels instead, a constant
-// factor).
+// Loss, the batch mean of the sum over pixels. The paper allows l2, l1 or
+// LPIPS and reports LPIPS, whose ImageNet features cannot be had here; the
+// official code's "l2" averages over pixels instead, a constant factor
+// that Adam's step ignores (mnist_consistency.yaml turns gradient
+// clipping off, as the official config does, for it would not).
 type consistencyGraph struct {
 	online, target     *unet.Net
 	onlineIn, targetIn ctNodes

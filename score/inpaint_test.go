@@ -59,7 +59,7 @@ func TestColorizeKeepsTheGray(t *testing.T) {
 	const n, c, hw = 2, 3, 32 * 32
 	gray := make([]float32, n*c*hw)
 	for j := range gray {
-		gray[j] = float32(0.3 * math.Sin(float64(j%hw)))
+		gray[j] = float32(0.3 * math.Sin(float64(j%hw+j/(c*hw)))) // each image its own
 	}
 	y, err := f.Colorize(w, gray, n, o)
 	if err != nil {
@@ -72,8 +72,8 @@ func TestColorizeKeepsTheGray(t *testing.T) {
 			if clipped := max(r, g, b) == 1 || min(r, g, b) == -1; clipped {
 				continue
 			}
-			if m := (r + g + b) / 3; math.Abs(float64(m-gray[p])) > 1e-3 {
-				t.Fatalf("image %d pixel %d: channel mean %v, gray %v", i, p, m, gray[p])
+			if m, want := (r+g+b)/3, gray[i*c*hw+p]; math.Abs(float64(m-want)) > 1e-3 {
+				t.Fatalf("image %d pixel %d: channel mean %v, gray %v", i, p, m, want)
 			}
 			if math.Abs(float64(r-g)) > 1e-2 || math.Abs(float64(g-b)) > 1e-2 {
 				coloured++

@@ -99,8 +99,9 @@ func (c *Consistency) Steps(k int) int {
 // Mu is mu(k), the target network's EMA decay at training step k
 // (appendix C): mu(k) = exp(s0 ln(mu0) / N(k)), mu0 at the start and
 // nearer 1 as N grows. The official code divides by N(k) - 1 instead
-// (target_ema = exp(-c / scales) before its scales + 1), mu0^2 at the
-// start; this follows the paper.
+// (target_ema = exp(-c / scales) before its scales + 1),
+// mu0^(s0/(s0-1)) at the start (mu0^2 with s0 = 2); this follows the
+// paper.
 func (c *Consistency) Mu(k int) float64 {
 	return math.Exp(float64(c.S0) * math.Log(c.Mu0) / float64(c.Steps(k)))
 }
@@ -181,7 +182,11 @@ func (c *Consistency) Inputs(in ConsistencyInputs, x []float32, t []float64) {
 // between T and eps in t^(1/rho): the official CIFAR-10 code's multistep
 // example (openai/consistency_models_cifar10,
 // editing_multistep_sampling.ipynb: ts = [0, 11, 17] on a Karras grid of
-// 18 points), about t = 0.585 with eps = 0.002, T = 80 and rho = 7.
+// 18 points), about t = 0.585 with eps = 0.002, T = 80 and rho = 7. That
+// notebook loads a distilled (CD) model; the PyTorch code's CT runs
+// (openai/consistency_models, scripts/launch.sh) use later points, tau
+// about 1.9 to 5.3, found per model by ternary search on FID
+// (scripts/ternary_search.py), which needs a tuning run of its own here.
 const consistencyTwoStep = 11.0 / 17
 
 // SampleTimes are the times tau_0 = T > tau_1 > ... of the multistep

@@ -66,6 +66,14 @@ func TestConsistencySchedules(t *testing.T) {
 			t.Fatalf("mu(%d) = %v, want 0.9^(2/N) = %v", k, mu, want)
 		}
 	}
+	// Worked by hand: N(250) = ceil(sqrt(22797/4 + 4) - 1) + 1 =
+	// ceil(74.52) + 1, N(500) = ceil(sqrt(22797/2 + 4) - 1) + 1 =
+	// ceil(105.78) + 1.
+	for k, want := range map[int]int{250: 76, 500: 107} {
+		if n := c.Steps(k); n != want {
+			t.Errorf("N(%d) = %d, want %d", k, n, want)
+		}
+	}
 	if mu := c.Mu(0); math.Abs(mu-0.9) > 1e-15 {
 		t.Errorf("mu(0) = %v, want mu0", mu)
 	}

@@ -318,7 +318,7 @@ func Inpaint(s SDE, score ScoreFunc, x []float32, batch, steps, correctorSteps i
 // chosen: replacing one coordinate of an orthonormal basis moves x along
 // u alone. x receives the result.
 func Colorize(s SDE, score ScoreFunc, x []float32, batch, channels, steps, correctorSteps int, snr, eps float64, seed uint64, first int, gray []float32, progress func(i int)) error {
-	if channels < 2 || len(x)%(batch*channels) != 0 {
+	if batch < 1 || channels < 2 || len(x)%(batch*channels) != 0 {
 		return fmt.Errorf("sde: colorising %d values as %d images of %d channels", len(x), batch, channels)
 	}
 	if len(gray) != len(x) {

@@ -277,8 +277,7 @@ func TestClassConditional(t *testing.T) {
 
 // A twin has the network's weights under prefixed names, its own inputs,
 // and, training with dropout, draws the network's masks: on the same
-// input it computes the same output, bit for bit, while a network of
-// another seed does not.
+// input it computes the same output, bit for bit.
 func TestTwin(t *testing.T) {
 	cfg := Config{Name: "tiny", Channels: 1, Height: 8, Width: 8, Ch: 8, Mult: []int{1, 2}, NumResBlocks: 1, Dropout: 0.5}
 	g := gorgonia.NewGraph()
