@@ -223,6 +223,12 @@ var VESigmaMax = map[string]float64{"mnist": 34, "fashion": 45, "cifar10": 100}
 // Euler or Heun.
 var FlowSamplers = []string{"ode", "ode-euler", "heun"}
 
+// maxConsistencyPoints bounds consistency.s1: a training pair's index is
+// a 24-bit uniform times the grid's points, which must stay far below 2^24
+// for the indices to be near uniform (the paper uses s1 = 150 and 200;
+// improved consistency training, Song and Dhariwal 2023, up to 1280).
+const maxConsistencyPoints = 1 << 16
+
 // ConsistencySampler is the sampler of model.objective consistency, and
 // the only one: multistep consistency sampling in sample.steps steps.
 const ConsistencySampler = "consistency"
@@ -558,7 +564,7 @@ func (c *Config) Validate() error {
 	bad(!(cc.SigmaData > 0) || math.IsInf(cc.SigmaData, 0), "consistency.sigma_data", cc.SigmaData, "a finite number > 0")
 	bad(!(cc.Rho > 0) || math.IsInf(cc.Rho, 0), "consistency.rho", cc.Rho, "a finite number > 0")
 	bad(cc.S0 < 2, "consistency.s0", cc.S0, "at least 2 (a pair of times)")
-	bad(cc.S1 < cc.S0, "consistency.s1", cc.S1, fmt.Sprintf(">= consistency.s0 (%d)", cc.S0))
+	bad(cc.S1 < cc.S0 || cc.S1 > maxConsistencyPoints, "consistency.s1", cc.S1, fmt.Sprintf(">= consistency.s0 (%d) and at most %d (the grid's points are drawn by 24-bit uniforms)", cc.S0, maxConsistencyPoints))
 	bad(!(cc.Mu0 > 0 && cc.Mu0 < 1), "consistency.mu0", cc.Mu0, "in (0, 1)")
 	consistency := c.Model.Type == "unet" && c.Model.Objective == "consistency"
 	bad(consistency && cc.TotalSteps < 1, "consistency.total_steps", cc.TotalSteps, "at least 1 (when not given, train.steps)")

@@ -149,6 +149,7 @@ func TestBadInputNamesFileKeyAndExpectation(t *testing.T) {
 		{"", []string{"consistency.sigma_data=-1"}, []string{"consistency.sigma_data = -1", "> 0"}},
 		{"", []string{"consistency.rho=0"}, []string{"consistency.rho = 0", "> 0"}},
 		{"", []string{"consistency.total_steps=-5", "model.objective=consistency", "sample.sampler=consistency"}, []string{"consistency.total_steps = -5", "at least 1"}},
+		{"", []string{"consistency.s1=100000000", "model.objective=consistency", "sample.sampler=consistency"}, []string{"consistency.s1 = 100000000", "at most 65536"}},
 		{"", []string{"consistency.s00=3"}, []string{"consistency.s00", "unknown key"}},
 	} {
 		_, err := Load(c.path, c.sets)
