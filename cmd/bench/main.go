@@ -256,7 +256,7 @@ func benchFamily(cfg *configs.Config, name string, steps, warm int) (Result, err
 		return Result{}, err
 	}
 	c, h, w := f.ImageShape()
-	tr, err := train.New(f, cfg, randomData(cfg, c, h, w), train.Options{})
+	tr, err := train.New(f, cfg, randomData(cfg, 2*cfg.Data.BatchSize, c, h, w), train.Options{})
 	if err != nil {
 		return Result{}, err
 	}
@@ -277,10 +277,9 @@ func benchFamily(cfg *configs.Config, name string, steps, warm int) (Result, err
 	}, nil
 }
 
-// randomData is a data set of uniform random pixels of ch x h x w, two
-// batches long.
-func randomData(c *configs.Config, ch, h, w int) *data.Dataset {
-	n := 2 * c.Data.BatchSize
+// randomData is a data set of n images of uniform random pixels of ch x
+// h x w (for training, two batches).
+func randomData(c *configs.Config, n, ch, h, w int) *data.Dataset {
 	ds := &data.Dataset{Name: c.Data.Name, N: n, C: ch, H: h, W: w, Labels: make([]uint8, n)}
 	ds.Pixels = make([]uint8, n*ds.C*ds.H*ds.W)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -302,7 +301,7 @@ func benchTrain(cfg *configs.Config, netCfg unet.Config, steps, warm int) (Resul
 	if err != nil {
 		return Result{}, err
 	}
-	tr, err := train.New(f, cfg, randomData(cfg, netCfg.Channels, netCfg.Height, netCfg.Width), train.Options{})
+	tr, err := train.New(f, cfg, randomData(cfg, 2*cfg.Data.BatchSize, netCfg.Channels, netCfg.Height, netCfg.Width), train.Options{})
 	if err != nil {
 		return Result{}, err
 	}
@@ -399,12 +398,7 @@ func benchLikelihood(cfg *configs.Config, netCfg unet.Config, n int) (Result, er
 		weights[p.Name()] = p.Value().Data().([]float32)
 	}
 	w := model.Weights(func(name string) ([]float32, bool) { v, ok := weights[name]; return v, ok })
-	test := randomData(cfg, netCfg.Channels, netCfg.Height, netCfg.Width)
-	for test.N < n { // randomData holds two training batches: repeat it
-		test.Pixels = append(test.Pixels, test.Pixels...)
-		test.N *= 2
-	}
-	test.N = n
+	test := randomData(cfg, n, netCfg.Channels, netCfg.Height, netCfg.Width)
 	o := model.SampleOptions{Device: cfg.Device, GPU: cfg.GPU, Sample: cfg.Sample}
 	engine.ResetProfile()
 	fig, err := f.Likelihood(w, test, o)
