@@ -155,6 +155,10 @@ func (d *dnnlConv) run(a, b, bias, out []float32) {
 		// Only an out-of-memory or a bug in the shapes we gave it gets here.
 		panic(fmt.Sprintf("oneDNN convolution failed with status %d", int(s)))
 	}
+	// d's finalizer frees d.c: d must stay reachable until the C call
+	// has returned, or a collection during the last run of a dropped plan
+	// frees the primitive under oneDNN.
+	runtime.KeepAlive(d)
 }
 
 // convLibraryFor is what a float32 convolution bound now calls, with BF16
@@ -178,7 +182,11 @@ func dnnlSgemm(m, n, k int, a, b, c []float32) {
 		cfloats(b), C.dnnl_dim_t(n), 0, cfloats(c), C.dnnl_dim_t(n))
 }
 
-func (d *dnnlConv) impl() string { return C.GoString(C.nn_conv_impl(d.c)) }
+func (d *dnnlConv) impl() string {
+	name := C.GoString(C.nn_conv_impl(d.c))
+	runtime.KeepAlive(d) // as in run
+	return name
+}
 
 func cBool(b bool) C.int {
 	if b {
