@@ -6,6 +6,12 @@
 // conv reorders its operands into and out of buffers that all convs share
 // (plans run one kernel at a time), so the memory cost is that of the
 // largest layer, not of every layer.
+//
+// Every primitive takes its scratchpad from us (dnnl_scratchpad_mode_user),
+// one buffer that all share. oneDNN's own scratchpad may be shared per
+// thread, and then a primitive must run on the thread that created it
+// (dnnl_types.h), which Go cannot promise: a goroutine moves between
+// threads, and finalizers free primitives on a thread of their own.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +27,8 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 // nn_conv_new (never while a step runs).
 static void *pool[4];
 static size_t pool_size[4];
+static void *scratch;
+static size_t scratch_size;
 
 typedef struct {
 	int arg;          // DNNL_ARG_*
@@ -28,11 +36,13 @@ typedef struct {
 	dnnl_memory_t user;       // our plain-layout tensor
 	dnnl_memory_t prim;       // the primitive's layout, or NULL when it is ours
 	dnnl_primitive_t reorder; // user -> prim for inputs, prim -> user for outputs
+	dnnl_memory_t reorder_scratch; // the reorder's scratchpad, or NULL
 } port;
 
 struct conv {
 	dnnl_primitive_desc_t pd;
 	dnnl_primitive_t prim;
+	dnnl_memory_t scratch; // the primitive's scratchpad, or NULL
 	port ports[4];
 	int nports;
 };
@@ -55,6 +65,50 @@ static int start(char *err, int errlen) {
 	return 0;
 }
 
+// grow makes *buf hold at least size bytes.
+static int grow(void **buf, size_t *have, size_t size, char *err, int errlen) {
+	if (size <= *have) return 0;
+	void *b = realloc(*buf, size);
+	if (!b) return fail(err, errlen, "buffer", dnnl_out_of_memory);
+	*buf = b;
+	*have = size;
+	return 0;
+}
+
+// user_scratchpad is the attribute that makes a primitive take its
+// scratchpad from us.
+static int user_scratchpad(dnnl_primitive_attr_t *attr, char *err, int errlen) {
+	CHECK(dnnl_primitive_attr_create(attr), "attributes");
+	dnnl_status_t s = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
+	if (s != dnnl_success) {
+		dnnl_primitive_attr_destroy(*attr);
+		return fail(err, errlen, "scratchpad mode", s);
+	}
+	return 0;
+}
+
+// scratchpad makes *m, the memory through which the primitive of pd gets
+// its scratchpad (NULL when it needs none), and grows the shared buffer
+// to fit it.
+static int scratchpad(const_dnnl_primitive_desc_t pd, dnnl_memory_t *m, char *err, int errlen) {
+	const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+	size_t size = md ? dnnl_memory_desc_get_size(md) : 0;
+	if (size == 0) return 0;
+	if (grow(&scratch, &scratch_size, size, err, errlen)) return -1;
+	CHECK(dnnl_memory_create(m, md, engine, DNNL_MEMORY_NONE), "scratchpad");
+	return 0;
+}
+
+// execute runs primitive p on its nargs arguments (args has room for one
+// more) and its scratchpad m, if any.
+static dnnl_status_t execute(dnnl_primitive_t p, dnnl_memory_t m, int nargs, dnnl_exec_arg_t *args) {
+	if (m) {
+		dnnl_memory_set_data_handle(m, scratch);
+		args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, m};
+	}
+	return dnnl_primitive_execute(p, stream, nargs, args);
+}
+
 // add_port binds one operand: its plain layout (tag) and, when the
 // primitive chose another, a reorder through shared buffer slot i.
 static int add_port(struct conv *c, int arg, int output, int ndims, const dnnl_dims_t dims,
@@ -68,23 +122,20 @@ static int add_port(struct conv *c, int arg, int output, int ndims, const dnnl_d
 	CHECK(dnnl_memory_create(&p->user, &user, engine, DNNL_MEMORY_NONE), "memory");
 	const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(c->pd, query, index);
 	if (dnnl_memory_desc_equal(&user, want)) return 0;
-	size_t size = dnnl_memory_desc_get_size(want);
-	if (size > pool_size[i]) {
-		void *b = realloc(pool[i], size);
-		if (!b) return fail(err, errlen, "reorder buffer", dnnl_out_of_memory);
-		pool[i] = b;
-		pool_size[i] = size;
-	}
+	if (grow(&pool[i], &pool_size[i], dnnl_memory_desc_get_size(want), err, errlen)) return -1;
 	CHECK(dnnl_memory_create(&p->prim, want, engine, DNNL_MEMORY_NONE), "memory");
+	dnnl_primitive_attr_t attr;
+	if (user_scratchpad(&attr, err, errlen)) return -1;
 	dnnl_primitive_desc_t rpd;
-	if (output)
-		CHECK(dnnl_reorder_primitive_desc_create(&rpd, want, engine, &user, engine, NULL), "reorder");
-	else
-		CHECK(dnnl_reorder_primitive_desc_create(&rpd, &user, engine, want, engine, NULL), "reorder");
-	dnnl_status_t s = dnnl_primitive_create(&p->reorder, rpd);
+	dnnl_status_t s = output ? dnnl_reorder_primitive_desc_create(&rpd, want, engine, &user, engine, attr)
+	                         : dnnl_reorder_primitive_desc_create(&rpd, &user, engine, want, engine, attr);
+	dnnl_primitive_attr_destroy(attr);
+	CHECK(s, "reorder");
+	s = dnnl_primitive_create(&p->reorder, rpd);
+	int bad = s == dnnl_success && scratchpad(rpd, &p->reorder_scratch, err, errlen);
 	dnnl_primitive_desc_destroy(rpd);
 	CHECK(s, "reorder");
-	return 0;
+	return bad ? -1 : 0;
 }
 
 static int build(struct conv *c, int kind, const int *g, int bias, int bf16, char *err, int errlen) {
@@ -111,22 +162,25 @@ static int build(struct conv *c, int kind, const int *g, int bias, int bf16, cha
 	dnnl_convolution_desc_t fd;
 	CHECK(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct,
 			&xd, &wd, bias ? &bd : NULL, &yd, strides, pad, pad_r), "forward descriptor");
+	dnnl_primitive_attr_t attr;
+	if (user_scratchpad(&attr, err, errlen)) return -1;
 	dnnl_primitive_desc_t fpd;
-	CHECK(dnnl_primitive_desc_create(&fpd, &fd, NULL, engine, NULL), "forward primitive");
-	if (kind == CONV_FORWARD) {
+	dnnl_status_t s = dnnl_primitive_desc_create(&fpd, &fd, attr, engine, NULL);
+	if (s == dnnl_success && kind == CONV_FORWARD) {
 		c->pd = fpd;
-	} else {
+	} else if (s == dnnl_success) {
 		dnnl_convolution_desc_t bdesc;
-		dnnl_status_t s;
 		if (kind == CONV_BACKWARD_DATA)
 			s = dnnl_convolution_backward_data_desc_init(&bdesc, dnnl_convolution_direct, &dxd, &wd, &dyd, strides, pad, pad_r);
 		else
 			s = dnnl_convolution_backward_weights_desc_init(&bdesc, dnnl_convolution_direct, &xd, &dwd, NULL, &dyd, strides, pad, pad_r);
-		if (s == dnnl_success) s = dnnl_primitive_desc_create(&c->pd, &bdesc, NULL, engine, fpd);
+		if (s == dnnl_success) s = dnnl_primitive_desc_create(&c->pd, &bdesc, attr, engine, fpd);
 		dnnl_primitive_desc_destroy(fpd);
-		CHECK(s, "backward primitive");
 	}
+	dnnl_primitive_attr_destroy(attr);
+	CHECK(s, "convolution primitive");
 	CHECK(dnnl_primitive_create(&c->prim, c->pd), "primitive");
+	if (scratchpad(c->pd, &c->scratch, err, errlen)) return -1;
 
 	switch (kind) {
 	case CONV_FORWARD:
@@ -165,7 +219,7 @@ struct conv *nn_conv_new(int kind, const int *geom, int bias, int bf16, char *er
 // absent bias), the output last.
 int nn_conv_run(struct conv *c, float *d0, float *d1, float *d2, float *d3) {
 	float *data[4] = {d0, d1, d2, d3};
-	dnnl_exec_arg_t args[4];
+	dnnl_exec_arg_t args[5];
 	int nargs = 0;
 	pthread_mutex_lock(&lock);
 	for (int i = 0; i < c->nports; i++) {
@@ -177,17 +231,17 @@ int nn_conv_run(struct conv *c, float *d0, float *d1, float *d2, float *d3) {
 			dnnl_memory_set_data_handle(p->prim, pool[i]);
 			m = p->prim;
 			if (!p->output) {
-				dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, p->user}, {DNNL_ARG_TO, p->prim}};
-				dnnl_primitive_execute(p->reorder, stream, 2, r);
+				dnnl_exec_arg_t r[3] = {{DNNL_ARG_FROM, p->user}, {DNNL_ARG_TO, p->prim}};
+				execute(p->reorder, p->reorder_scratch, 2, r);
 			}
 		}
 		args[nargs++] = (dnnl_exec_arg_t){p->arg, m};
 	}
-	dnnl_status_t s = dnnl_primitive_execute(c->prim, stream, nargs, args);
+	dnnl_status_t s = execute(c->prim, c->scratch, nargs, args);
 	port *out = &c->ports[3];
 	if (s == dnnl_success && out->prim) {
-		dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, out->prim}, {DNNL_ARG_TO, out->user}};
-		s = dnnl_primitive_execute(out->reorder, stream, 2, r);
+		dnnl_exec_arg_t r[3] = {{DNNL_ARG_FROM, out->prim}, {DNNL_ARG_TO, out->user}};
+		s = execute(out->reorder, out->reorder_scratch, 2, r);
 	}
 	if (s == dnnl_success) s = dnnl_stream_wait(stream);
 	pthread_mutex_unlock(&lock);
@@ -207,7 +261,9 @@ void nn_conv_free(struct conv *c) {
 		if (p->user) dnnl_memory_destroy(p->user);
 		if (p->prim) dnnl_memory_destroy(p->prim);
 		if (p->reorder) dnnl_primitive_destroy(p->reorder);
+		if (p->reorder_scratch) dnnl_memory_destroy(p->reorder_scratch);
 	}
+	if (c->scratch) dnnl_memory_destroy(c->scratch);
 	if (c->prim) dnnl_primitive_destroy(c->prim);
 	if (c->pd) dnnl_primitive_desc_destroy(c->pd);
 	free(c);
