@@ -71,6 +71,7 @@ func main() {
 	f.IntVar(&o.draw.Batch, "batch", 0, "with --ckpt, images per sampling batch (default: the largest that fits)")
 	f.IntVar(&o.draw.Steps, "steps", 0, "with --ckpt, sampler steps (score networks; default: the checkpoint's sample.steps)")
 	f.StringVar(&o.draw.Sampler, "sampler", "", "with --ckpt, em, pc, ode, ode-euler, heun, ancestral, ddim or annealed-langevin, or consistency for a consistency model (default: the checkpoint's sample.sampler)")
+	f.Float64Var(&o.draw.SNR, "snr", 0, "with --ckpt, signal-to-noise ratio of pc's Langevin corrector (default: the checkpoint's sample.snr)")
 	f.Var(sample.Optional[float64]{P: &o.draw.Eta}, "eta", "ddim's noise, 0 (deterministic) to 1 (default: the checkpoint's sample.eta)")
 	f.Var(sample.Optional[int]{P: &o.draw.Class}, "class", "a class-conditional model's class for every image, or -1: image i of --n gets class i*K/n (default: the checkpoint's sample.class)")
 	f.Var(sample.Optional[float64]{P: &o.draw.Guidance}, "guidance", "classifier-free guidance w of a class-conditional model: (1 + w) s(x, t, class) - w s(x, t) (default: the checkpoint's sample.guidance)")
@@ -90,7 +91,7 @@ func main() {
 }
 
 // samplingFlags are the flags that only drawing samples from --ckpt reads.
-var samplingFlags = []string{"n", "batch", "steps", "sampler", "seed", "npy", "judge", "eta", "class", "guidance", "langevin-steps", "step-lr"}
+var samplingFlags = []string{"n", "batch", "steps", "sampler", "snr", "seed", "npy", "judge", "eta", "class", "guidance", "langevin-steps", "step-lr"}
 
 func run(o options, given func(flag string) bool) error {
 	switch {

@@ -39,6 +39,7 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		{"not a .npy", options{samples: notNPY, dataName: "mnist"}, nil, "not a .npy"},
 		{"no checkpoint", options{draw: drawFrom(filepath.Join(dir, "none"))}, nil, filepath.Join(dir, "none")},
 		{"--n with --bpd", options{draw: drawFrom(filepath.Join(dir, "none")), bpd: true}, []string{"n"}, "--n is for scoring samples"},
+		{"--snr with --bpd", options{draw: drawFrom(filepath.Join(dir, "none")), bpd: true}, []string{"snr"}, "--snr is for scoring samples"},
 		{"--guidance with --bpd", options{draw: drawFrom(filepath.Join(dir, "none")), bpd: true}, []string{"guidance"}, "--guidance is for scoring samples"},
 		{"unknown --data", options{samples: flat, dataName: "cifar"}, nil, "--data"},
 	} {
