@@ -65,11 +65,14 @@ static int start(char *err, int errlen) {
 	return 0;
 }
 
-// grow makes *buf hold at least size bytes.
+// grow makes *buf hold at least size bytes, aligned to 64 as oneDNN
+// aligns its own buffers (what the buffer held is not kept: every run
+// writes it before reading it).
 static int grow(void **buf, size_t *have, size_t size, char *err, int errlen) {
 	if (size <= *have) return 0;
-	void *b = realloc(*buf, size);
-	if (!b) return fail(err, errlen, "buffer", dnnl_out_of_memory);
+	void *b;
+	if (posix_memalign(&b, 64, size)) return fail(err, errlen, "buffer", dnnl_out_of_memory);
+	free(*buf);
 	*buf = b;
 	*have = size;
 	return 0;
