@@ -21,6 +21,9 @@
 
 static dnnl_engine_t engine;
 static dnnl_stream_t stream;
+// user_scratchpad makes a primitive take its scratchpad from us; every
+// primitive is made with it.
+static dnnl_primitive_attr_t user_scratchpad;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 // The shared buffers of reordered operands, one per port, grown by
@@ -59,9 +62,17 @@ static int fail(char *err, int errlen, const char *what, dnnl_status_t s) {
 	} while (0)
 
 static int start(char *err, int errlen) {
-	if (engine) return 0;
-	CHECK(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine");
-	CHECK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), "stream");
+	if (user_scratchpad) return 0; // made last: all is there
+	if (!engine) CHECK(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine");
+	if (!stream) CHECK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), "stream");
+	dnnl_primitive_attr_t attr;
+	CHECK(dnnl_primitive_attr_create(&attr), "attributes");
+	dnnl_status_t s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+	if (s != dnnl_success) {
+		dnnl_primitive_attr_destroy(attr);
+		return fail(err, errlen, "scratchpad mode", s);
+	}
+	user_scratchpad = attr;
 	return 0;
 }
 
@@ -75,18 +86,6 @@ static int grow(void **buf, size_t *have, size_t size, char *err, int errlen) {
 	free(*buf);
 	*buf = b;
 	*have = size;
-	return 0;
-}
-
-// user_scratchpad is the attribute that makes a primitive take its
-// scratchpad from us.
-static int user_scratchpad(dnnl_primitive_attr_t *attr, char *err, int errlen) {
-	CHECK(dnnl_primitive_attr_create(attr), "attributes");
-	dnnl_status_t s = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
-	if (s != dnnl_success) {
-		dnnl_primitive_attr_destroy(*attr);
-		return fail(err, errlen, "scratchpad mode", s);
-	}
 	return 0;
 }
 
@@ -127,14 +126,12 @@ static int add_port(struct conv *c, int arg, int output, int ndims, const dnnl_d
 	if (dnnl_memory_desc_equal(&user, want)) return 0;
 	if (grow(&pool[i], &pool_size[i], dnnl_memory_desc_get_size(want), err, errlen)) return -1;
 	CHECK(dnnl_memory_create(&p->prim, want, engine, DNNL_MEMORY_NONE), "memory");
-	dnnl_primitive_attr_t attr;
-	if (user_scratchpad(&attr, err, errlen)) return -1;
 	dnnl_primitive_desc_t rpd;
-	dnnl_status_t s = output ? dnnl_reorder_primitive_desc_create(&rpd, want, engine, &user, engine, attr)
-	                         : dnnl_reorder_primitive_desc_create(&rpd, &user, engine, want, engine, attr);
-	dnnl_primitive_attr_destroy(attr);
-	CHECK(s, "reorder");
-	s = dnnl_primitive_create(&p->reorder, rpd);
+	if (output)
+		CHECK(dnnl_reorder_primitive_desc_create(&rpd, want, engine, &user, engine, user_scratchpad), "reorder");
+	else
+		CHECK(dnnl_reorder_primitive_desc_create(&rpd, &user, engine, want, engine, user_scratchpad), "reorder");
+	dnnl_status_t s = dnnl_primitive_create(&p->reorder, rpd);
 	int bad = s == dnnl_success && scratchpad(rpd, &p->reorder_scratch, err, errlen);
 	dnnl_primitive_desc_destroy(rpd);
 	CHECK(s, "reorder");
@@ -165,23 +162,21 @@ static int build(struct conv *c, int kind, const int *g, int bias, int bf16, cha
 	dnnl_convolution_desc_t fd;
 	CHECK(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct,
 			&xd, &wd, bias ? &bd : NULL, &yd, strides, pad, pad_r), "forward descriptor");
-	dnnl_primitive_attr_t attr;
-	if (user_scratchpad(&attr, err, errlen)) return -1;
 	dnnl_primitive_desc_t fpd;
-	dnnl_status_t s = dnnl_primitive_desc_create(&fpd, &fd, attr, engine, NULL);
-	if (s == dnnl_success && kind == CONV_FORWARD) {
+	CHECK(dnnl_primitive_desc_create(&fpd, &fd, user_scratchpad, engine, NULL), "forward primitive");
+	if (kind == CONV_FORWARD) {
 		c->pd = fpd;
-	} else if (s == dnnl_success) {
+	} else {
 		dnnl_convolution_desc_t bdesc;
+		dnnl_status_t s;
 		if (kind == CONV_BACKWARD_DATA)
 			s = dnnl_convolution_backward_data_desc_init(&bdesc, dnnl_convolution_direct, &dxd, &wd, &dyd, strides, pad, pad_r);
 		else
 			s = dnnl_convolution_backward_weights_desc_init(&bdesc, dnnl_convolution_direct, &xd, &dwd, NULL, &dyd, strides, pad, pad_r);
-		if (s == dnnl_success) s = dnnl_primitive_desc_create(&c->pd, &bdesc, attr, engine, fpd);
+		if (s == dnnl_success) s = dnnl_primitive_desc_create(&c->pd, &bdesc, user_scratchpad, engine, fpd);
 		dnnl_primitive_desc_destroy(fpd);
+		CHECK(s, "backward primitive");
 	}
-	dnnl_primitive_attr_destroy(attr);
-	CHECK(s, "convolution primitive");
 	CHECK(dnnl_primitive_create(&c->prim, c->pd), "primitive");
 	if (scratchpad(c->pd, &c->scratch, err, errlen)) return -1;
 
