@@ -179,3 +179,59 @@ func TestConsistencyObjective(t *testing.T) {
 		t.Errorf("training a consistency model on cuda: %v", err)
 	}
 }
+
+// TestConsistencyClipsEachStep checks the sampler's consistency function,
+// f(x, t) = cSkip x + cOut F clipped to the data's [-1, 1] at every step:
+// at t = eps, f is x (cSkip = 1, cOut = 0 up to t's float32 rounding), so
+// values past ±1 come out at ±1 and the rest as they went in; at t = 1.5
+// it is the clip of cSkip x + cOut F with F the network's own output, some
+// of which lies past ±1 before the clip.
+func TestConsistencyClipsEachStep(t *testing.T) {
+	f, w := smallFamily(t, consistencySets...)
+	const batch = 2
+	s, err := f.NewSampler(w, batch, model.SampleOptions{Device: "cpu", EMA: true, Sample: f.cfg.Sample})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m := s.(*ScoreModel)
+	x := make([]float32, batch*m.Dim)
+	for j := range x {
+		x[j] = float32(30 * math.Sin(float64(j)))
+	}
+	clip := func(v float32) float32 { return min(max(v, -1), 1) }
+	out := make([]float32, len(x))
+	eps := float32(f.CT.Eps)
+	if err := m.consistency(x, []float32{eps, eps}, out); err != nil {
+		t.Fatal(err)
+	}
+	for j, v := range out {
+		if want := clip(x[j]); math.Abs(float64(v-want)) > 1e-6 {
+			t.Fatalf("f(x, eps)[%d] = %v for x = %v, want %v", j, v, x[j], want)
+		}
+	}
+
+	const tMid = 1.5
+	in := sde.ConsistencyInputs{X: make([]float32, len(x)), Skip: make([]float32, len(x)), T: make([]float32, batch), Out: make([]float32, batch)}
+	f.CT.Inputs(in, x, []float64{tMid, tMid})
+	net := make([]float32, len(x))
+	if err := m.forward(in.X, in.T, net); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.consistency(x, []float32{tMid, tMid}, out); err != nil {
+		t.Fatal(err)
+	}
+	clipped := 0
+	for j, v := range out {
+		raw := in.Skip[j] + in.Out[j/m.Dim]*net[j]
+		if raw < -1 || raw > 1 {
+			clipped++
+		}
+		if want := clip(raw); v != want {
+			t.Fatalf("f(x, %v)[%d] = %v, want the clip of cSkip x + cOut F = %v", tMid, j, v, want)
+		}
+	}
+	if clipped == 0 {
+		t.Fatal("no value of cSkip x + cOut F lies past ±1: the test checks no clip")
+	}
+}
