@@ -6,7 +6,8 @@
 // and the EMA; with --sample-steps it also times sampling with --sampler,
 // em by default, per network evaluation; with --likelihood the test-set
 // likelihood's probability-flow ODE, per evaluation and per image);
-// vae, dcgan and wgangp are configs/mnist_vae.yaml, mnist_dcgan.yaml and
+// tiny, vae, dcgan and wgangp are configs/mnist_tiny.yaml (make train's
+// small score network), mnist_vae.yaml, mnist_dcgan.yaml and
 // mnist_wgangp.yaml (a step of a GAN is its n_critic critic updates, each
 // on a batch, and one generator update).
 //
@@ -92,7 +93,7 @@ func main() {
 		},
 	}
 	f := cmd.Flags()
-	f.String("model", "mnist", "mnist or cifar10 (the U-Net), vae, dcgan or wgangp (on MNIST)")
+	f.String("model", "mnist", "mnist or cifar10 (the reference U-Net), tiny (make train's), vae, dcgan or wgangp (on MNIST)")
 	f.String("device", "cpu", "devices to run on, comma-separated: cpu, cuda")
 	f.Int("batch", 32, "images per training step")
 	f.Int("steps", 5, "timed training steps (after warm-up steps)")
@@ -123,13 +124,13 @@ func main() {
 var warmup = map[string]int{"cpu": 1, "cuda": 5}
 
 // families are the --model names of the other families' experiments.
-var families = map[string]string{"vae": "mnist_vae.yaml", "dcgan": "mnist_dcgan.yaml", "wgangp": "mnist_wgangp.yaml"}
+var families = map[string]string{"tiny": "mnist_tiny.yaml", "vae": "mnist_vae.yaml", "dcgan": "mnist_dcgan.yaml", "wgangp": "mnist_wgangp.yaml"}
 
 func run(v *viper.Viper) error {
 	name := v.GetString("model")
 	netCfg, err := unet.ByName(name)
 	if _, ok := families[name]; err != nil && !ok {
-		return fmt.Errorf("--model %q: want mnist, cifar10, vae, dcgan or wgangp", name)
+		return fmt.Errorf("--model %q: want mnist, cifar10, tiny, vae, dcgan or wgangp", name)
 	}
 	devices := strings.Split(v.GetString("device"), ",")
 	for _, d := range devices {
@@ -172,10 +173,10 @@ func run(v *viper.Viper) error {
 		var r Result
 		if file, ok := families[name]; ok {
 			if sampleSteps > 0 {
-				return fmt.Errorf("--sample-steps: only the U-Net (--model mnist or cifar10) has a many-step sampler")
+				return fmt.Errorf("--sample-steps: only the reference U-Net (--model mnist or cifar10) is timed sampling")
 			}
 			if likelihood > 0 {
-				return fmt.Errorf("--likelihood: only the U-Net (--model mnist or cifar10) has an ODE likelihood")
+				return fmt.Errorf("--likelihood: only the reference U-Net (--model mnist or cifar10) is timed scoring the likelihood")
 			}
 			cfg, err := benchConfig(file, dev, batch, v)
 			if err != nil {

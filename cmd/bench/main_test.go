@@ -12,7 +12,7 @@ func TestBadFlagsAreClearErrors(t *testing.T) {
 		set  map[string]any
 		want string
 	}{
-		{map[string]any{"model": "imagenet"}, `--model "imagenet": want mnist, cifar10, vae, dcgan or wgangp`},
+		{map[string]any{"model": "imagenet"}, `--model "imagenet": want mnist, cifar10, tiny, vae, dcgan or wgangp`},
 		{map[string]any{"device": "tpu"}, `--device "tpu"`},
 		{map[string]any{"batch": 0}, "--batch 0"},
 		{map[string]any{"steps": -1}, "--steps -1"},
@@ -20,7 +20,7 @@ func TestBadFlagsAreClearErrors(t *testing.T) {
 		{map[string]any{"precision": "fp16"}, `precision = "fp16"`},
 		{map[string]any{"sampler": "rk4", "sample-steps": 1}, `--sampler "rk4": want one of ancestral`},
 		{map[string]any{"likelihood": -1}, "--likelihood -1 at least 0"},
-		{map[string]any{"model": "vae", "likelihood": 64}, "--likelihood: only the U-Net"},
+		{map[string]any{"model": "vae", "likelihood": 64}, "--likelihood: only the reference U-Net"},
 	} {
 		v := viper.New()
 		for k, d := range map[string]any{"model": "mnist", "device": "cpu", "batch": 2, "steps": 1, "sample-batch": 2, "sampler": "em"} {
