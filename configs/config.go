@@ -514,7 +514,6 @@ func (c *Config) Validate() error {
 	oneOf("sde.type", c.SDE.Type, "ve", "vp", "subvp", "ddpm")
 	bad(c.SDE.Type == "ddpm" && c.SDE.N > 0 && c.Sample.Eps < 1/float64(c.SDE.N), "sample.eps", c.Sample.Eps,
 		fmt.Sprintf(">= 1/sde.N = %v for ddpm: the sampler's last time must be a step, not the clean data", 1/float64(max(c.SDE.N, 1))))
-	bad(c.SDE.Type == "ddpm" && c.Device == "cuda", "sde.type", c.SDE.Type, "ve, vp or subvp on device cuda (the CUDA kernels compute the continuous SDEs' marginals)")
 	if c.SDE.Type == "ve" {
 		bad(!(c.SDE.SigmaMin > 0), "sde.sigma_min", c.SDE.SigmaMin, "> 0")
 		bad(!(c.SDE.SigmaMin < c.SDE.SigmaMax), "sde.sigma_max", c.SDE.SigmaMax, fmt.Sprintf("> sde.sigma_min (%v)", c.SDE.SigmaMin))

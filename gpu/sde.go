@@ -14,17 +14,33 @@ const streamPrior uint32 = 0x5DE00003
 
 // Perturb is sde.Perturb on the device, for the Pre of a training plan: from the clean
 // batch at x0 it draws t, z and x_t into the plan's inputs, keyed by
-// (seed, *step), where *step is read at each Run.
+// (seed, *step), where *step is read at each Run. DDPM's table
+// (s.LogAbar) goes to the device once, here, since it never changes.
 func (b *Backend) Perturb(s sde.Kernel, x0, xt, z, t Buf, eps float64, seed uint64, step *uint64) (func() error, error) {
 	stepDev, err := b.Uniform(step)
 	if err != nil {
 		return nil, err
 	}
+	dev := b.D
+	var table Ptr // the kernel reads it for SDE_DDPM only
+	if len(s.LogAbar) > 0 {
+		bytes := int64(8 * len(s.LogAbar))
+		err := dev.Do(func() (err error) {
+			if table, err = dev.Pool.Alloc(bytes); err != nil {
+				return err
+			}
+			return dev.CopyIn(table, unsafe.Pointer(&s.LogAbar[0]), bytes)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	batch := t.Size()
 	d := xt.Size() / batch
-	dev := b.D
+	n := max(len(s.LogAbar)-1, 0)
 	return func() error {
-		return dev.Launch("perturb", dev.Grid(batch*d), Threads, xt.Ptr, z.Ptr, t.Ptr, x0.Ptr, batch, d, int(s.Kind), s.A, s.B, eps, seed, stepDev)
+		return dev.Launch("perturb", dev.Grid(batch*d), Threads, xt.Ptr, z.Ptr, t.Ptr, x0.Ptr, batch, d, int(s.Kind), s.A, s.B,
+			table, n, eps, seed, stepDev)
 	}, nil
 }
 

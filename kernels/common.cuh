@@ -124,12 +124,16 @@ __device__ __forceinline__ float normal_at(long long j, uint32_t stream, uint64_
 	return (float)((l & 1) ? z1 : z0);
 }
 
-// SDEs, numbered as in gpu.SDEKind: the perturbation kernel's mean and std
+// SDEs, numbered as sde.KernelKind: the perturbation kernel's mean and std
 // at time t (score_sde's marginal_prob).
 // SDE_FLOW is flow matching's linear path x_t = (1 - t) x0 + t x1.
-enum { SDE_VE, SDE_VP, SDE_SUBVP, SDE_FLOW };
+// SDE_DDPM is sde.DDPM's discrete steps: abar_k from the table log_abar of
+// log abar_k, k = 0..n, at k = round(t n) (the continuous kinds ignore
+// log_abar and n).
+enum { SDE_VE, SDE_VP, SDE_SUBVP, SDE_FLOW, SDE_DDPM };
 
-__device__ __forceinline__ void marginal(int kind, double a, double b, double t, double *mean, double *std) {
+__device__ __forceinline__ void marginal(int kind, double a, double b, const double *log_abar, int n, double t,
+	double *mean, double *std) {
 	switch (kind) {
 	case SDE_VE: // a = sigma_min, b = sigma_max
 		*mean = 1.0;
@@ -139,6 +143,12 @@ __device__ __forceinline__ void marginal(int kind, double a, double b, double t,
 		*mean = 1.0 - t;
 		*std = t;
 		return;
+	case SDE_DDPM: { // sqrt(abar_k) and sqrt(1 - abar_k), as sde.DDPM's Mean and Std
+		double la = log_abar[max(0, min(n, (int)round(t * n)))];
+		*mean = exp(0.5 * la);
+		*std = sqrt(-expm1(la));
+		return;
+	}
 	default: { // a = beta_min, b = beta_max
 		double lmc = -0.25 * t * t * (b - a) - 0.5 * t * a;
 		*mean = exp(lmc);

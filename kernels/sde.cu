@@ -14,19 +14,24 @@
 // perturb: for sample i = j/d, t_i ~ U(eps, 1) and z ~ N(0, I) from Philox
 // keyed by (seed, *step), then x_t = mean(t_i) x0 + std(t_i) z. The SDE is
 // kind (SDE_VE: a, b = sigma_min, sigma_max; SDE_VP and SDE_SUBVP: beta_min,
-// beta_max; SDE_FLOW: none, and z receives the target velocity z - x0, as
-// sde.FlowPerturb). The step is read from device memory, so a captured graph
-// draws anew each replay.
+// beta_max; SDE_DDPM: log_abar, the n+1 values log abar_k; SDE_FLOW: none,
+// and z receives the target velocity z - x0, as sde.FlowPerturb). DDPM's
+// t_i goes up to the next multiple of 1/n, as sde.DDPM's snap, so that its
+// step k is uniform on 1..n: t_i n is exact in double (24 bits times an n
+// below 2^29), so a fused multiply-add rounds t_i n - 1e-9 as the CPU's
+// two operations do, and t_i is the CPU's bit for bit. The step is read
+// from device memory, so a captured graph draws anew each replay.
 extern "C" __global__ void perturb(float *xt, float *z, float *t, const float *x0, int batch, long long d,
-	int kind, double a, double b, double eps, uint64_t seed, const uint64_t *step) {
+	int kind, double a, double b, const double *log_abar, int n, double eps, uint64_t seed, const uint64_t *step) {
 	uint64_t draw = *step;
 	grid_stride(j, (long long)batch * d) {
 		long long i = j / d;
 		u32x4 r = philox_block(i >> 2, STREAM_TIME, draw, seed);
 		float ti = (float)(eps + (1.0 - eps) * uniform24(r.v[i & 3]));
 		if ((double)ti < eps) ti = nextafterf(ti, 2.f);
+		if (kind == SDE_DDPM) ti = (float)(ceil((double)ti * n - 1e-9) / n);
 		double m, sd;
-		marginal(kind, a, b, (double)ti, &m, &sd);
+		marginal(kind, a, b, log_abar, n, (double)ti, &m, &sd);
 		float zj = normal_at(j, STREAM_NOISE, draw, seed);
 		xt[j] = (float)(m * (double)x0[j] + sd * (double)zj);
 		z[j] = kind == SDE_FLOW ? zj - x0[j] : zj; // flow matching's target is x1 - x0

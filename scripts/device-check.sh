@@ -105,7 +105,7 @@ run "$t_info" "$out/1-gpu.txt" "$out/1-gpu.txt" bash -c info
 
 # 2. The GPU tests, each binary under its own limit.
 # Go's own timeout fires first, so that a hung test is named in the log.
-for t in 2-test-nn:nn:OpsMatchCPU 3-test-train:train:GPU 3-test-train:score:GPU; do
+for t in 2-test-nn:nn:OpsMatchCPU 2-test-gpu:gpu:GPUPerturb 3-test-train:train:GPU 3-test-train:score:GPU; do
 	IFS=: read -r file pkg pattern <<<"$t"
 	limit=$((budget - SECONDS < t_test ? budget - SECONDS : t_test))
 	run "$limit" "$out/$file.log" "$out/$file.log" \

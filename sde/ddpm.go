@@ -3,6 +3,7 @@ package sde
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // DDPM is the discrete-time diffusion of Ho et al. 2020: N steps with the
@@ -78,6 +79,6 @@ func (s *DDPM) PriorLogP(x []float32) float64 { return gaussianLogP(x, 1) }
 // N is the number of steps.
 func (s *DDPM) N() int { return s.n }
 
-// Kernel is VP's for the CUDA kernels' parameters; configs refuses DDPM on
-// cuda, whose kernels compute the continuous VP's marginals.
-func (s *DDPM) Kernel() Kernel { return Kernel{Kind: KindVP, A: s.betaMin, B: s.betaMax} }
+// Kernel names DDPM to the CUDA kernels by its table of log abar_k (a
+// copy, so that no caller can change the schedule).
+func (s *DDPM) Kernel() Kernel { return Kernel{Kind: KindDDPM, LogAbar: slices.Clone(s.logAbar)} }

@@ -52,11 +52,17 @@ type Marginal interface {
 }
 
 // Kernel is how the CUDA kernels name an SDE (SDE_* in
-// kernels/common.cuh): its kind, and its two parameters, VE's sigma_min
-// and sigma_max or VP's and sub-VP's beta_min and beta_max.
+// kernels/common.cuh): its kind, and its parameters, VE's sigma_min and
+// sigma_max or VP's and sub-VP's beta_min and beta_max in A and B, or
+// DDPM's table in LogAbar. DDPM's schedule is a running sum of log(1 -
+// beta), so the kernels take the table that Mean and Std read rather than
+// recompute it, and agree with them to the rounding of exp.
 type Kernel struct {
 	Kind KernelKind
 	A, B float64
+	// LogAbar is DDPM's log abar_k, k = 0..N, which the backend uploads
+	// once; nil for the continuous kinds.
+	LogAbar []float64
 }
 
 // KernelKind is the kind of an SDE for the kernels.
@@ -68,6 +74,7 @@ const (
 	KindVP
 	KindSubVP
 	KindFlow // flow matching's linear path (flow.go)
+	KindDDPM // DDPM's discrete steps (ddpm.go)
 )
 
 // gaussianLogP is log N(x; 0, std^2 I) for one sample:

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -279,24 +280,37 @@ func TestOrnsteinUhlenbeckStationary(t *testing.T) {
 }
 
 // Kernel's kinds are numbered as the kernels' enum numbers them, and each
-// SDE names itself with its own parameters.
+// SDE names itself with its own parameters: DDPM with a copy of the table
+// its Mean and Std read.
 func TestKernelKindsMatchTheKernels(t *testing.T) {
 	src, err := os.ReadFile("../kernels/common.cuh")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(src), "enum { SDE_VE, SDE_VP, SDE_SUBVP, SDE_FLOW };") || KindVE != 0 || KindVP != 1 || KindSubVP != 2 || KindFlow != 3 {
+	if !strings.Contains(string(src), "enum { SDE_VE, SDE_VP, SDE_SUBVP, SDE_FLOW, SDE_DDPM };") ||
+		KindVE != 0 || KindVP != 1 || KindSubVP != 2 || KindFlow != 3 || KindDDPM != 4 {
 		t.Fatal("kernels/common.cuh's SDE_* enum and sde's Kind* constants disagree")
 	}
 	ve, _ := NewVE(0.01, 50, 1000)
 	vp, _ := NewVP(0.1, 20, 1000)
 	sub, _ := NewSubVP(0.2, 10, 1000)
+	ddpm, _ := NewDDPM(0.1, 5, 10)
 	for _, c := range []struct {
 		s    SDE
 		want Kernel
-	}{{ve, Kernel{KindVE, 0.01, 50}}, {vp, Kernel{KindVP, 0.1, 20}}, {sub, Kernel{KindSubVP, 0.2, 10}}} {
-		if got := c.s.Kernel(); got != c.want {
+	}{
+		{ve, Kernel{Kind: KindVE, A: 0.01, B: 50}},
+		{vp, Kernel{Kind: KindVP, A: 0.1, B: 20}},
+		{sub, Kernel{Kind: KindSubVP, A: 0.2, B: 10}},
+		{ddpm, Kernel{Kind: KindDDPM, LogAbar: ddpm.logAbar}},
+	} {
+		if got := c.s.Kernel(); !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%T: Kernel() = %+v, want %+v", c.s, got, c.want)
 		}
+	}
+	k := ddpm.Kernel()
+	k.LogAbar[10] = 0
+	if ddpm.Std(1) == 0 {
+		t.Error("DDPM's Kernel().LogAbar is its own table, not a copy")
 	}
 }

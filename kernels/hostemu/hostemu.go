@@ -23,7 +23,7 @@ package hostemu
 // void uniform_like(float *y, long long n, const uint64_t *seed, uint32_t stream, const uint64_t *step);
 // void normal_like(float *y, long long n, const uint64_t *seed, uint32_t stream, const uint64_t *step);
 // void bernoulli(float *y, const float *p, long long n, const uint64_t *seed, uint32_t stream, const uint64_t *step);
-// void perturb(float *xt, float *z, float *t, const float *x0, int batch, long long d, int kind, double a, double b, double eps, uint64_t seed, const uint64_t *step);
+// void perturb(float *xt, float *z, float *t, const float *x0, int batch, long long d, int kind, double a, double b, const double *log_abar, int n, double eps, uint64_t seed, const uint64_t *step);
 // void normals(float *y, long long n, double sd, uint64_t seed, uint32_t stream, uint64_t draw, long long off);
 // void em_step(float *x, const float *eps_hat, long long n, const void *ctl);
 // void langevin_noise(float *z, long long n, const void *ctl);
@@ -57,7 +57,11 @@ package hostemu
 // void emu_langevin_step(int grid, int block, float *x, const float *eps_hat, const float *z, const double *norms, int batch, long long n, const void *ctl, double *bad);
 import "C"
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/scoregen/scoregen/sde"
+)
 
 func p(s []float32) *C.float {
 	if len(s) == 0 {
@@ -127,11 +131,17 @@ func Bernoulli(y, prob []float32, seed uint64, stream uint32, step uint64) {
 	C.bernoulli(p(y), p(prob), C.longlong(len(prob)), &s, C.uint32_t(stream), &st)
 }
 
-// Perturb runs kernels/sde.cu's noising for an SDE of the given kind (0 VE,
-// 1 VP, 2 sub-VP) with parameters a, b.
-func Perturb(xt, z, t, x0 []float32, kind int, a, b, eps float64, seed, step uint64) {
+// Perturb runs kernels/sde.cu's noising for the SDE that k names, with the
+// arguments gpu.Backend.Perturb passes: DDPM's table and its N, or for the
+// other kinds a null table and 0.
+func Perturb(xt, z, t, x0 []float32, k sde.Kernel, eps float64, seed, step uint64) {
 	st := C.uint64_t(step)
-	C.perturb(p(xt), p(z), p(t), p(x0), C.int(len(t)), C.longlong(len(x0)/len(t)), C.int(kind), C.double(a), C.double(b), C.double(eps), C.uint64_t(seed), &st)
+	var table *C.double
+	if len(k.LogAbar) > 0 {
+		table = (*C.double)(&k.LogAbar[0])
+	}
+	C.perturb(p(xt), p(z), p(t), p(x0), C.int(len(t)), C.longlong(len(x0)/len(t)), C.int(k.Kind), C.double(k.A), C.double(k.B),
+		table, C.int(max(len(k.LogAbar)-1, 0)), C.double(eps), C.uint64_t(seed), &st)
 }
 
 // Normals runs kernels/sde.cu's normals from element off of the draw on.

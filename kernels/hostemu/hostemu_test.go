@@ -1,6 +1,7 @@
 package hostemu
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -294,34 +295,50 @@ func ulps(a, b float32) int64 {
 // The fused noising kernel draws sde.Perturb's t and z and computes its
 // x_t, for each SDE: t exactly, z and x_t within a float32 ulp (the C
 // library's exp and log may round differently from Go's in the last bit of
-// a double).
+// a double). DDPM has 10 steps, so that its t moves far when snapped and
+// the batch draws every step; and the comparison can fail: VP's kernel (t
+// not snapped, the continuous abar) or another schedule's table (t snapped
+// alike) does not pass for DDPM's.
 func TestPerturbKernelMatchesSDE(t *testing.T) {
 	ve, _ := sde.NewVE(0.01, 50, 1000)
 	vp, _ := sde.NewVP(0.1, 20, 1000)
 	subvp, _ := sde.NewSubVP(0.1, 20, 1000)
-	for _, c := range []struct {
-		s    sde.SDE
-		kind int
-		a, b float64
-	}{{ve, 0, 0.01, 50}, {vp, 1, 0.1, 20}, {subvp, 2, 0.1, 20}} {
-		rng := rand.New(rand.NewPCG(3, uint64(c.kind)))
-		const batch, d, eps, seed, step = 6, 11, 1e-5, 99, 12
-		x0 := randn(rng, batch*d)
-		xt, z, tt := make([]float32, batch*d), make([]float32, batch*d), make([]float32, batch)
-		sde.Perturb(c.s, x0, xt, z, tt, batch, seed, step, eps)
-		gxt, gz, gt := make([]float32, batch*d), make([]float32, batch*d), make([]float32, batch)
-		Perturb(gxt, gz, gt, x0, c.kind, c.a, c.b, eps, seed, step)
-		for i := range tt {
-			if gt[i] != tt[i] {
-				t.Fatalf("kind %d: t[%d] = %v from the kernel, %v from sde.Perturb", c.kind, i, gt[i], tt[i])
-			}
-		}
-		for j := range z {
-			if ulps(gz[j], z[j]) > 1 || ulps(gxt[j], xt[j]) > 1 {
-				t.Fatalf("kind %d: element %d: z %v vs %v, x_t %v vs %v", c.kind, j, gz[j], z[j], gxt[j], xt[j])
-			}
+	ddpm, _ := sde.NewDDPM(0.1, 5, 10)
+	for _, s := range []sde.SDE{ve, vp, subvp, ddpm} {
+		if msg := perturbMismatch(s, s.Kernel()); msg != "" {
+			t.Errorf("%T: %s", s, msg)
 		}
 	}
+	other, _ := sde.NewDDPM(0.2, 5, 10)
+	for _, k := range []sde.Kernel{{Kind: sde.KindVP, A: 0.1, B: 5}, other.Kernel()} {
+		if perturbMismatch(ddpm, k) == "" {
+			t.Errorf("the kernel %+v noises as DDPM(0.1, 5, 10) does", k)
+		}
+	}
+}
+
+// perturbMismatch runs sde.Perturb for s and the noising kernel for k on
+// the same batch, and says where they first disagree: a t not bit for bit
+// equal, or a z or x_t more than a float32 ulp apart; "" where they agree.
+func perturbMismatch(s sde.Marginal, k sde.Kernel) string {
+	rng := rand.New(rand.NewPCG(3, uint64(k.Kind)))
+	const batch, d, eps, seed, step = 64, 11, 1e-5, 99, 12
+	x0 := randn(rng, batch*d)
+	xt, z, tt := make([]float32, batch*d), make([]float32, batch*d), make([]float32, batch)
+	sde.Perturb(s, x0, xt, z, tt, batch, seed, step, eps)
+	gxt, gz, gt := make([]float32, batch*d), make([]float32, batch*d), make([]float32, batch)
+	Perturb(gxt, gz, gt, x0, k, eps, seed, step)
+	for i := range tt {
+		if gt[i] != tt[i] {
+			return fmt.Sprintf("t[%d] = %v from the kernel, %v from sde.Perturb", i, gt[i], tt[i])
+		}
+	}
+	for j := range z {
+		if ulps(gz[j], z[j]) > 1 || ulps(gxt[j], xt[j]) > 1 {
+			return fmt.Sprintf("element %d: z %v vs %v, x_t %v vs %v", j, gz[j], z[j], gxt[j], xt[j])
+		}
+	}
+	return ""
 }
 
 // With the flow kind the kernel draws sde.FlowPerturb's batch: Perturb's t,
@@ -333,7 +350,7 @@ func TestPerturbKernelMatchesFlow(t *testing.T) {
 	xt, target, tt := make([]float32, batch*d), make([]float32, batch*d), make([]float32, batch)
 	sde.FlowPerturb(x0, xt, target, tt, batch, seed, step, eps)
 	gxt, gtarget, gt := make([]float32, batch*d), make([]float32, batch*d), make([]float32, batch)
-	Perturb(gxt, gtarget, gt, x0, int(sde.KindFlow), 0, 0, eps, seed, step)
+	Perturb(gxt, gtarget, gt, x0, sde.Kernel{Kind: sde.KindFlow}, eps, seed, step)
 	for i := range tt {
 		if gt[i] != tt[i] {
 			t.Fatalf("t[%d] = %v from the kernel, %v from sde.FlowPerturb", i, gt[i], tt[i])

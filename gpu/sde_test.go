@@ -1,0 +1,76 @@
+//go:build gpu
+
+package gpu
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"gorgonia.org/tensor"
+
+	"github.com/scoregen/scoregen/engine"
+	"github.com/scoregen/scoregen/internal/numdiff"
+	"github.com/scoregen/scoregen/sde"
+)
+
+// The noising kernel, bound by Perturb and replayed as a training plan's
+// Pre, draws sde.Perturb's batch for each SDE: t bit for bit, z and x_t
+// within 1e-6 of their largest magnitude (double exp and log round a last
+// bit differently on the device). kernels/hostemu checks the kernel's
+// arithmetic on the CPU; this checks Perturb's launch: the arguments'
+// order and DDPM's table on the device. DDPM has few steps, so that its t
+// moves far when snapped.
+func TestGPUPerturbMatchesSDE(t *testing.T) {
+	d, err := Open(0, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ve, _ := sde.NewVE(0.01, 50, 1000)
+	vp, _ := sde.NewVP(0.1, 20, 1000)
+	subvp, _ := sde.NewSubVP(0.1, 20, 1000)
+	ddpm, _ := sde.NewDDPM(0.1, 5, 10)
+	const batch, dim, eps, seed = 6, 11, 1e-5, 99
+	n := batch * dim
+	rng := rand.New(rand.NewPCG(3, 3))
+	x0 := make([]float32, n)
+	for i := range x0 {
+		x0[i] = float32(rng.NormFloat64())
+	}
+	for _, s := range []sde.SDE{ve, vp, subvp, ddpm} {
+		step := uint64(12)
+		xt, z, tt := make([]float32, n), make([]float32, n), make([]float32, batch)
+		sde.Perturb(s, x0, xt, z, tt, batch, seed, step, eps)
+		// The arena holds x0, then x_t, z and t.
+		b := NewBackend(d)
+		if err := b.Alloc(3*n+batch, 0); err != nil {
+			t.Fatal(err)
+		}
+		buf := func(off int, shape ...int) Buf { return Buf{Ptr: b.arena.Add(off), Shape: tensor.Shape(shape)} }
+		pre, err := b.Perturb(s.Kernel(), buf(0, batch, dim), buf(n, batch, dim), buf(2*n, batch, dim), buf(3*n, batch), eps, seed, &step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Write(0, x0); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Run(&engine.Plan{}, []func() error{pre}); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]float32, 2*n+batch)
+		if err := b.Read(n, got); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("%T", s)
+		for i, ti := range got[2*n:] {
+			if ti != tt[i] {
+				t.Errorf("%s: t[%d] = %v on the GPU, %v from sde.Perturb", name, i, ti, tt[i])
+			}
+		}
+		numdiff.Compare(t, name, []string{"x_t", "z"}, [][]float32{got[:n], got[n : 2*n]}, [][]float32{xt, z}, 1e-6)
+	}
+}
