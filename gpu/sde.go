@@ -44,6 +44,22 @@ func (b *Backend) Perturb(s sde.Kernel, x0, xt, z, t Buf, eps float64, seed uint
 	}, nil
 }
 
+// LabelDrop is score.DropLabels on the device, for the Pre of a
+// class-conditional training plan, after Perturb: into the plan's inputs
+// keep and null (a value per sample) it writes which labels are dropped to
+// "no label" with probability p, keyed by (seed, sde.StreamUncond, *step),
+// where *step is read at each Run, so that each replay draws anew.
+func (b *Backend) LabelDrop(keep, null Buf, p float64, seed uint64, step *uint64) (func() error, error) {
+	stepDev, err := b.Uniform(step)
+	if err != nil {
+		return nil, err
+	}
+	dev, batch := b.D, keep.Size()
+	return func() error {
+		return dev.Launch("label_drop", dev.Grid(batch), Threads, keep.Ptr, null.Ptr, batch, p, seed, stepDev)
+	}, nil
+}
+
 // SamplerStep is one step of a reverse-SDE sampler on the device, fused
 // around the score network: Pre sets the network's time input, Post updates
 // x from the network's output, by Euler-Maruyama (a predictor step, as

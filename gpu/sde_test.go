@@ -74,3 +74,54 @@ func TestGPUPerturbMatchesSDE(t *testing.T) {
 		numdiff.Compare(t, name, []string{"x_t", "z"}, [][]float32{got[:n], got[n : 2*n]}, [][]float32{xt, z}, 1e-6)
 	}
 }
+
+// The label drop kernel, bound by LabelDrop and replayed as a
+// class-conditional training plan's Pre, draws the host's keep and null
+// bit for bit: sample i's label dropped where uniform i of (seed,
+// sde.StreamUncond, step) is below p, as score.DropLabels (which package
+// gpu cannot import; kernels/hostemu checks the kernel against it on the
+// CPU). This checks LabelDrop's launch: the arguments' order, and that
+// each replay of the one captured graph reads the new step.
+func TestGPUPerturbDropsLabels(t *testing.T) {
+	d, err := Open(0, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	const batch, p, seed = 37, 0.3, 99
+	// The arena holds keep, then null.
+	b := NewBackend(d)
+	if err := b.Alloc(2*batch, 0); err != nil {
+		t.Fatal(err)
+	}
+	step := uint64(0)
+	pre, err := b.LabelDrop(Buf{Ptr: b.arena, Shape: tensor.Shape{batch, 1}}, Buf{Ptr: b.arena.Add(batch), Shape: tensor.Shape{batch, 1}}, p, seed, &step)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := &engine.Plan{}
+	for _, key := range []uint64{12, 13, 1<<32 + 7} {
+		step = key
+		if err := b.Run(plan, []func() error{pre}); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]float32, 2*batch)
+		if err := b.Read(0, got); err != nil {
+			t.Fatal(err)
+		}
+		u := make([]float32, batch)
+		sde.Uniforms(u, seed, sde.StreamUncond, key, 0)
+		for i, ui := range u {
+			keep := float32(1)
+			if float64(ui) < p {
+				keep = 0
+			}
+			if got[i] != keep || got[batch+i] != 1-keep {
+				t.Fatalf("key %d, sample %d: keep %v, null %v on the GPU; want %v, %v (uniform %v)", key, i, got[i], got[batch+i], keep, 1-keep, ui)
+			}
+		}
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

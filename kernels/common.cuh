@@ -102,6 +102,12 @@ __host__ __device__ __forceinline__ u32x4 philox_block(long long block, uint32_t
 // uniform24 is x's top 24 bits scaled into [0, 1), exact in float32.
 __host__ __device__ __forceinline__ double uniform24(uint32_t x) { return (double)(x >> 8) * 0x1p-24; }
 
+// uniform_at is element i of the uniform draw (seed, stream, draw): lane
+// i%4 of block i/4, as sde.Uniforms lays them out.
+__device__ __forceinline__ double uniform_at(long long i, uint32_t stream, uint64_t draw, uint64_t seed) {
+	return uniform24(philox_block(i >> 2, stream, draw, seed).v[i & 3]);
+}
+
 // normal_pair turns two words into two standard normals (Box-Muller in
 // double, as philox.NormalPair does).
 __host__ __device__ __forceinline__ void normal_pair(uint32_t a, uint32_t b, double *z0, double *z1) {

@@ -10,6 +10,7 @@
 #define STREAM_PRIOR 0x5DE00003u
 #define STREAM_PREDICTOR 0x5DE00004u
 #define STREAM_CORRECTOR 0x5DE00005u
+#define STREAM_UNCOND 0x5DE0000Au
 
 // perturb: for sample i = j/d, t_i ~ U(eps, 1) and z ~ N(0, I) from Philox
 // keyed by (seed, *step), then x_t = mean(t_i) x0 + std(t_i) z. The SDE is
@@ -26,8 +27,7 @@ extern "C" __global__ void perturb(float *xt, float *z, float *t, const float *x
 	uint64_t draw = *step;
 	grid_stride(j, (long long)batch * d) {
 		long long i = j / d;
-		u32x4 r = philox_block(i >> 2, STREAM_TIME, draw, seed);
-		float ti = (float)(eps + (1.0 - eps) * uniform24(r.v[i & 3]));
+		float ti = (float)(eps + (1.0 - eps) * uniform_at(i, STREAM_TIME, draw, seed));
 		if ((double)ti < eps) ti = nextafterf(ti, 2.f);
 		if (kind == SDE_DDPM) ti = (float)(ceil((double)ti * n - 1e-9) / n);
 		double m, sd;
@@ -36,6 +36,23 @@ extern "C" __global__ void perturb(float *xt, float *z, float *t, const float *x
 		xt[j] = (float)(m * (double)x0[j] + sd * (double)zj);
 		z[j] = kind == SDE_FLOW ? zj - x0[j] : zj; // flow matching's target is x1 - x0
 		if (j % d == 0) t[i] = ti;
+	}
+}
+
+// label_drop: for a class-conditional network, which labels of the
+// training batch are dropped to "no label" (score.DropLabels, so that one
+// network learns the conditional and the unconditional score): sample i's
+// where uniform i of (seed, STREAM_UNCOND, *step) is below p, keep[i] = 0
+// and null[i] = 1; elsewhere keep[i] = 1 and null[i] = 0. The uniform has
+// 24 bits, exact in float, so comparing it with p in double decides as the
+// CPU does. The step is read from device memory, as perturb's, so that a
+// captured graph draws anew each replay.
+extern "C" __global__ void label_drop(float *keep, float *null, int batch, double p, uint64_t seed, const uint64_t *step) {
+	uint64_t draw = *step;
+	grid_stride(i, batch) {
+		float k = uniform_at(i, STREAM_UNCOND, draw, seed) < p ? 0.f : 1.f;
+		keep[i] = k;
+		null[i] = 1.f - k;
 	}
 }
 

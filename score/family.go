@@ -95,9 +95,6 @@ func (f *Family) TrainGraph(batch int, seed uint64) (*model.TrainGraph, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f.cfg.Model.NumClasses > 0 && f.cfg.Device == "cuda" {
-		return nil, fmt.Errorf("model.num_classes %d: class-conditional training draws its dropped labels on the host; it has no CUDA kernel yet (device cpu trains it)", f.cfg.Model.NumClasses)
-	}
 	drop := labelDrop{Seed: seed, P: f.cfg.Model.PUncond, Keep: sg.net.Keep, Null: sg.net.Null}
 	var prep model.Preparer = &Perturb{SDE: f.SDE, Seed: seed, Eps: f.cfg.SDE.Eps, XT: sg.net.X, Z: sg.z, T: sg.net.T, labelDrop: drop}
 	if f.Flow() {

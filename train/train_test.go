@@ -99,6 +99,9 @@ var experiments = []struct {
 }{
 	{"unet", "mnist_tiny.yaml", nil},
 	{"flow", "mnist_tiny.yaml", []string{"model.objective=flow", "sample.sampler=heun"}},
+	// Class-conditional: the dropped labels are drawn from the step (on
+	// cuda by the label drop kernel); digits has four classes.
+	{"classes", "mnist_tiny.yaml", []string{"model.num_classes=4", "model.p_uncond=0.25"}},
 	// K fixed so that the runs of 6 and 12 steps share N(k) and mu(k).
 	{"consistency", "mnist_tiny.yaml", []string{"model.objective=consistency", "sample.sampler=consistency", "sample.steps=2", "consistency.total_steps=12", "consistency.s1=10"}},
 	{"vae", "mnist_vae.yaml", []string{"vae.ch=4", "vae.latent=4", "vae.kl_warmup=5"}},

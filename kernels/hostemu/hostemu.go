@@ -24,6 +24,7 @@ package hostemu
 // void normal_like(float *y, long long n, const uint64_t *seed, uint32_t stream, const uint64_t *step);
 // void bernoulli(float *y, const float *p, long long n, const uint64_t *seed, uint32_t stream, const uint64_t *step);
 // void perturb(float *xt, float *z, float *t, const float *x0, int batch, long long d, int kind, double a, double b, const double *log_abar, int n, double eps, uint64_t seed, const uint64_t *step);
+// void label_drop(float *keep, float *null, int batch, double p, uint64_t seed, const uint64_t *step);
 // void normals(float *y, long long n, double sd, uint64_t seed, uint32_t stream, uint64_t draw, long long off);
 // void em_step(float *x, const float *eps_hat, long long n, const void *ctl);
 // void langevin_noise(float *z, long long n, const void *ctl);
@@ -142,6 +143,12 @@ func Perturb(xt, z, t, x0 []float32, k sde.Kernel, eps float64, seed, step uint6
 	}
 	C.perturb(p(xt), p(z), p(t), p(x0), C.int(len(t)), C.longlong(len(x0)/len(t)), C.int(k.Kind), C.double(k.A), C.double(k.B),
 		table, C.int(max(len(k.LogAbar)-1, 0)), C.double(eps), C.uint64_t(seed), &st)
+}
+
+// LabelDrop runs kernels/sde.cu's label_drop over a batch of len(keep).
+func LabelDrop(keep, null []float32, prob float64, seed, step uint64) {
+	st := C.uint64_t(step)
+	C.label_drop(p(keep), p(null), C.int(len(keep)), C.double(prob), C.uint64_t(seed), &st)
 }
 
 // Normals runs kernels/sde.cu's normals from element off of the draw on.

@@ -12,6 +12,7 @@ import (
 	"github.com/scoregen/scoregen/engine"
 	"github.com/scoregen/scoregen/internal/philox"
 	"github.com/scoregen/scoregen/nn"
+	"github.com/scoregen/scoregen/score"
 	"github.com/scoregen/scoregen/sde"
 )
 
@@ -361,6 +362,39 @@ func TestPerturbKernelMatchesFlow(t *testing.T) {
 			t.Fatalf("element %d: target %v vs %v, x_t %v vs %v", j, gtarget[j], target[j], gxt[j], xt[j])
 		}
 	}
+}
+
+// The label drop kernel draws score.DropLabels' keep and null bit for bit
+// (labelDrop.draw's, for class-conditional training), over a batch that
+// ends in a partial Philox block, at keys below and above 2^32 (the key's
+// high word is the counter's last), with labels both kept and dropped;
+// and at a p equal to a drawn uniform, whose label both keep (u < p is
+// strict).
+func TestLabelDropKernelMatchesScore(t *testing.T) {
+	const batch, seed = 37, 0x1234_5678_9abc
+	check := func(prob float64, key uint64) (dropped int) {
+		keep, null := make([]float32, batch), make([]float32, batch)
+		score.DropLabels(keep, null, prob, seed, key)
+		gkeep, gnull := make([]float32, batch), make([]float32, batch)
+		LabelDrop(gkeep, gnull, prob, seed, key)
+		for i := range keep {
+			if math.Float32bits(gkeep[i]) != math.Float32bits(keep[i]) || math.Float32bits(gnull[i]) != math.Float32bits(null[i]) {
+				t.Fatalf("p %v, key %d, sample %d: keep %v, null %v from the kernel; %v, %v from score.DropLabels", prob, key, i, gkeep[i], gnull[i], keep[i], null[i])
+			}
+			dropped += int(null[i])
+		}
+		return dropped
+	}
+	dropped := 0
+	for _, key := range []uint64{0, 12, 1<<32 + 7} {
+		dropped += check(0.3, key)
+	}
+	if dropped == 0 || dropped == 3*batch {
+		t.Fatalf("%d of %d labels dropped with p 0.3", dropped, 3*batch)
+	}
+	u := make([]float32, batch)
+	sde.Uniforms(u, seed, sde.StreamUncond, 12, 0)
+	check(float64(u[5]), 12)
 }
 
 // The normals kernel (the samplers' prior) draws philox.NormalPair's
