@@ -71,13 +71,21 @@ func ClipScale(norm, maxNorm float64) float64 {
 	return maxNorm / math.Max(norm, maxNorm)
 }
 
-// WarmupLR is lr scaled linearly from 0 over the first warmup steps, as
-// score_sde's optimization manager: lr * min(step / warmup, 1).
-func WarmupLR(lr float64, step, warmup int) float64 {
-	if warmup <= 0 {
-		return lr
+// LRAt is the learning rate of step (counted from 1): LR scaled linearly
+// from 0 over the first Warmup steps, as score_sde's optimization manager
+// (lr * min(step / warmup, 1)), and down to 0 over the last Cooldown of
+// Steps, as a warmup-stable-decay schedule (torch's LinearLR with
+// end_factor 0 over the run's tail), which steadies a short run's last
+// weights.
+func (s Settings) LRAt(step int) float64 {
+	lr := s.LR
+	if s.Warmup > 0 {
+		lr *= math.Min(float64(step)/float64(s.Warmup), 1)
 	}
-	return lr * math.Min(float64(step)/float64(warmup), 1)
+	if s.Cooldown > 0 {
+		lr *= math.Min(float64(s.Steps-step)/float64(s.Cooldown), 1)
+	}
+	return math.Max(lr, 0)
 }
 
 // EMA is an exponential moving average of parameters, as score_sde_pytorch's
@@ -113,17 +121,19 @@ func (e *EMA) Update(params [][]float32) {
 }
 
 // FromTrain are the settings an experiment's train section gives a group:
-// its learning rate, betas, warm-up, clipping and EMA, with Adam's epsilon
-// 1e-8 (torch's default, as score_sde).
+// its learning rate and its schedule, betas, clipping and EMA, with Adam's
+// epsilon 1e-8 (torch's default, as score_sde).
 func FromTrain(t configs.Train) Settings {
-	return Settings{LR: t.LR, Beta1: t.Beta1, Beta2: t.Beta2, Eps: 1e-8, Warmup: t.Warmup, Clip: t.GradClip, EMA: t.EMA}
+	return Settings{LR: t.LR, Beta1: t.Beta1, Beta2: t.Beta2, Eps: 1e-8, Warmup: t.Warmup, Cooldown: t.Cooldown, Steps: t.Steps, Clip: t.GradClip, EMA: t.EMA}
 }
 
 // Settings are one parameter group's optimiser: Adam's learning rate,
 // betas and epsilon, the warm-up, the clipping and the EMA decay.
 type Settings struct {
 	LR, Beta1, Beta2, Eps float64
-	Warmup                int     // steps of linear warm-up (WarmupLR)
+	Warmup                int     // steps of linear warm-up (LRAt)
+	Cooldown              int     // the last steps of Steps, over which LRAt falls linearly to 0; 0 for none
+	Steps                 int     // the run's length, where a cooldown ends
 	Clip                  float64 // global-norm clipping of the group's gradient; 0 for none
 	EMA                   float64 // decay of the weights' moving average; 0 keeps none
 }

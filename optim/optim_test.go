@@ -54,11 +54,18 @@ func TestClipWarmupAndEMA(t *testing.T) {
 	if s := ClipScale(5, 0); s != 1 {
 		t.Fatalf("ClipScale(5, 0) = %v, want 1 (off)", s)
 	}
-	if lr := WarmupLR(2e-4, 50, 200); math.Abs(lr-5e-5) > 1e-12 {
-		t.Fatalf("WarmupLR at 50/200 = %v", lr)
+	// Warm-up over 200 steps, cooldown over the last 1000 of 5000.
+	sched := Settings{LR: 2e-4, Warmup: 200, Cooldown: 1000, Steps: 5000}
+	for _, c := range []struct {
+		step int
+		want float64
+	}{{50, 5e-5}, {200, 2e-4}, {500, 2e-4}, {4000, 2e-4}, {4500, 1e-4}, {4900, 2e-5}, {5000, 0}, {5100, 0}} {
+		if lr := sched.LRAt(c.step); math.Abs(lr-c.want) > 1e-12 {
+			t.Errorf("LRAt(%d) = %v, want %v", c.step, lr, c.want)
+		}
 	}
-	if lr := WarmupLR(2e-4, 500, 200); lr != 2e-4 {
-		t.Fatalf("WarmupLR past warmup = %v", lr)
+	if lr := (Settings{LR: 2e-4, Steps: 5000}).LRAt(1); lr != 2e-4 {
+		t.Errorf("LRAt without warm-up or cooldown = %v, want the constant 2e-4", lr)
 	}
 	p := [][]float32{{1}}
 	e := NewEMA(p, 0.999)
@@ -76,8 +83,8 @@ func TestClipWarmupAndEMA(t *testing.T) {
 
 // FromTrain carries the train section's settings over, with torch's epsilon.
 func TestFromTrain(t *testing.T) {
-	got := FromTrain(configs.Train{LR: 1e-3, Beta1: 0.5, Beta2: 0.9, Warmup: 7, GradClip: 2, EMA: 0.99})
-	want := Settings{LR: 1e-3, Beta1: 0.5, Beta2: 0.9, Eps: 1e-8, Warmup: 7, Clip: 2, EMA: 0.99}
+	got := FromTrain(configs.Train{Steps: 90, LR: 1e-3, Beta1: 0.5, Beta2: 0.9, Warmup: 7, Cooldown: 30, GradClip: 2, EMA: 0.99})
+	want := Settings{LR: 1e-3, Beta1: 0.5, Beta2: 0.9, Eps: 1e-8, Warmup: 7, Cooldown: 30, Steps: 90, Clip: 2, EMA: 0.99}
 	if got != want {
 		t.Fatalf("FromTrain = %+v, want %+v", got, want)
 	}

@@ -28,7 +28,6 @@ import (
 	"github.com/scoregen/scoregen/internal/atomicfile"
 	"github.com/scoregen/scoregen/model"
 	"github.com/scoregen/scoregen/nn"
-	"github.com/scoregen/scoregen/optim"
 )
 
 // metricsFile is the name, in train.out_dir, of the file that gets a JSON
@@ -117,6 +116,9 @@ func New(f model.Family, cfg *configs.Config, ds *data.Dataset, opt Options) (*T
 	case "cpu":
 		dev, err = newCPURunner(comp, cpuBF16(cfg, opt.Log))
 	case "cuda":
+		if cfg.Precision == "bf16" && opt.Log != nil {
+			opt.Log.Warn("precision bf16 is for the CPU; training on cuda in fp32 (gpu.tf32 speeds up its products)")
+		}
 		dev, err = newGPURunner(comp, cfg)
 	default:
 		err = fmt.Errorf("device %q: want cpu or cuda", cfg.Device)
@@ -201,7 +203,7 @@ func (tr *Trainer) TrainStep() (Stats, error) {
 	images, run := 0, 0
 	for u, up := range tr.c.tg.Updates {
 		group := tr.c.tg.Groups[up.Group]
-		lr := optim.WarmupLR(group.Optim.LR, tr.step+1, group.Optim.Warmup)
+		lr := group.Optim.LRAt(tr.step + 1)
 		repeat := max(up.Repeat, 1)
 		var sum result
 		for range repeat {

@@ -192,6 +192,22 @@ func TestLossFalls(t *testing.T) {
 	}
 }
 
+// train.cooldown brings the learning rate each step uses linearly down to
+// 0 at train.steps, after the warm-up's rise.
+func TestCooldownEndsAtZero(t *testing.T) {
+	tr := newTrainer(t, smallConfig(t, t.TempDir(), "train.steps=6", "train.warmup=2", "train.cooldown=3"), false)
+	lr := tr.cfg.Train.LR
+	for _, want := range []float64{lr / 2, lr, lr, 2 * lr / 3, lr / 3, 0} {
+		st, err := tr.TrainStep()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.Values["lr"]; math.Abs(got-want) > 1e-15 {
+			t.Errorf("step %d: lr %g, want %g", st.Step, got, want)
+		}
+	}
+}
+
 // A loss that turns NaN stops the run with an error naming the step, and
 // the last good checkpoint stays.
 func TestDivergenceStopsAndKeepsTheCheckpoint(t *testing.T) {

@@ -94,7 +94,7 @@ func (tr *trainer) step(t testing.TB, x []float32) map[string]float64 {
 	}
 	tr.steps++
 	clip := optim.ClipScale(optim.GlobalNorm(tr.grads), tr.opt.Clip)
-	tr.adam.Update(optim.WarmupLR(tr.opt.LR, tr.steps, tr.opt.Warmup), clip)
+	tr.adam.Update(tr.opt.LRAt(tr.steps), clip)
 	out := map[string]float64{}
 	v := []float32{0}
 	for _, m := range tr.metrics {

@@ -137,6 +137,11 @@ func run(v *viper.Viper) error {
 		if _, ok := warmup[d]; !ok {
 			return fmt.Errorf("--device %q: want cpu, cuda or both (cpu,cuda)", d)
 		}
+		// Training falls back to fp32 on cuda; a benchmark must not
+		// time another precision than it says.
+		if d == "cuda" && v.GetString("precision") == "bf16" {
+			return fmt.Errorf("--precision bf16 is for the CPU; --device cuda runs in fp32 (--tf32 speeds up its products)")
+		}
 	}
 	batch, steps, sampleSteps, sampleBatch := v.GetInt("batch"), v.GetInt("steps"), v.GetInt("sample-steps"), v.GetInt("sample-batch")
 	likelihood := v.GetInt("likelihood")

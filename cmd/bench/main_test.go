@@ -18,6 +18,7 @@ func TestBadFlagsAreClearErrors(t *testing.T) {
 		{map[string]any{"steps": -1}, "--steps -1"},
 		{map[string]any{"conv": "winograd"}, `--conv: convolution library "winograd"`},
 		{map[string]any{"precision": "fp16"}, `precision = "fp16"`},
+		{map[string]any{"precision": "bf16", "device": "cpu,cuda"}, "--precision bf16 is for the CPU"},
 		{map[string]any{"sampler": "rk4", "sample-steps": 1}, `--sampler "rk4": want one of ancestral`},
 		{map[string]any{"likelihood": -1}, "--likelihood -1 at least 0"},
 		{map[string]any{"model": "vae", "likelihood": 64}, "--likelihood: only the reference U-Net"},
