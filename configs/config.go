@@ -140,8 +140,9 @@ type Train struct {
 	Beta2  float64 `mapstructure:"beta2" yaml:"beta2"`
 	Warmup int     `mapstructure:"warmup" yaml:"warmup"`
 	// Cooldown is the last steps of Steps, over which the learning rate
-	// falls linearly to 0 (0: constant after the warm-up). A run resumed
-	// with a longer train.steps moves its cooldown to the new end.
+	// falls linearly to 0 (0: constant after the warm-up); a shorter run
+	// cools down over all its steps. A run resumed with a longer
+	// train.steps moves its cooldown to the new end.
 	Cooldown    int     `mapstructure:"cooldown" yaml:"cooldown"`
 	GradClip    float64 `mapstructure:"grad_clip" yaml:"grad_clip"`
 	EMA         float64 `mapstructure:"ema" yaml:"ema"`
@@ -551,7 +552,7 @@ func (c *Config) Validate() error {
 	bad(!(c.Train.Beta1 >= 0 && c.Train.Beta1 < 1), "train.beta1", c.Train.Beta1, "in [0, 1)")
 	bad(!(c.Train.Beta2 >= 0 && c.Train.Beta2 < 1), "train.beta2", c.Train.Beta2, "in [0, 1)")
 	bad(c.Train.Warmup < 0, "train.warmup", c.Train.Warmup, ">= 0")
-	bad(c.Train.Cooldown < 0 || c.Train.Cooldown > c.Train.Steps, "train.cooldown", c.Train.Cooldown, fmt.Sprintf("in [0, train.steps = %d] (0 turns it off)", c.Train.Steps))
+	bad(c.Train.Cooldown < 0, "train.cooldown", c.Train.Cooldown, ">= 0 (0 turns it off)")
 	bad(!(c.Train.GradClip >= 0), "train.grad_clip", c.Train.GradClip, ">= 0 (0 turns clipping off)")
 	bad(!(c.Train.EMA >= 0 && c.Train.EMA < 1), "train.ema", c.Train.EMA, "in [0, 1)")
 	bad(c.Train.LogEvery < 1, "train.log_every", c.Train.LogEvery, "at least 1")

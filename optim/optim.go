@@ -122,9 +122,10 @@ func (e *EMA) Update(params [][]float32) {
 
 // FromTrain are the settings an experiment's train section gives a group:
 // its learning rate and its schedule, betas, clipping and EMA, with Adam's
-// epsilon 1e-8 (torch's default, as score_sde).
+// epsilon 1e-8 (torch's default, as score_sde). A run shorter than its
+// cooldown cools down over all its steps.
 func FromTrain(t configs.Train) Settings {
-	return Settings{LR: t.LR, Beta1: t.Beta1, Beta2: t.Beta2, Eps: 1e-8, Warmup: t.Warmup, Cooldown: t.Cooldown, Steps: t.Steps, Clip: t.GradClip, EMA: t.EMA}
+	return Settings{LR: t.LR, Beta1: t.Beta1, Beta2: t.Beta2, Eps: 1e-8, Warmup: t.Warmup, Cooldown: min(t.Cooldown, t.Steps), Steps: t.Steps, Clip: t.GradClip, EMA: t.EMA}
 }
 
 // Settings are one parameter group's optimiser: Adam's learning rate,

@@ -88,4 +88,7 @@ func TestFromTrain(t *testing.T) {
 	if got != want {
 		t.Fatalf("FromTrain = %+v, want %+v", got, want)
 	}
+	if got := FromTrain(configs.Train{Steps: 50, Cooldown: 2000}); got.Cooldown != 50 {
+		t.Fatalf("FromTrain of a 50-step run with a 2000-step cooldown: cooldown %d, want the whole run, 50", got.Cooldown)
+	}
 }

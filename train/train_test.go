@@ -18,11 +18,15 @@ import (
 )
 
 // smallConfig is mnist_tiny shrunk so that a step takes milliseconds, with
-// dropout on so that its masks are part of what must resume exactly.
+// dropout on so that its masks are part of what must resume exactly, in
+// FP32 (the GPU tests compare against it; BF16 has its own test), and
+// without mnist_tiny's cooldown, which a run resumed with a longer
+// train.steps moves (the resume tests stop runs that way; cmd/train's
+// fault test resumes with the cooldown on).
 func smallConfig(t *testing.T, outDir string, sets ...string) *configs.Config {
 	t.Helper()
 	cfg, err := configs.Load("mnist_tiny.yaml", append([]string{
-		"model.ch=8", "model.mult=[1, 2]", "model.dropout=0.1", "data.batch_size=4",
+		"model.ch=8", "model.mult=[1, 2]", "model.dropout=0.1", "data.batch_size=4", "precision=fp32", "train.cooldown=0",
 		"train.warmup=2", "train.sample_every=0", "train.log_every=1", "train.out_dir=" + outDir,
 	}, sets...))
 	if err != nil {
