@@ -129,7 +129,8 @@ func FromTrain(t configs.Train) Settings {
 }
 
 // Settings are one parameter group's optimiser: Adam's learning rate,
-// betas and epsilon, the warm-up, the clipping and the EMA decay.
+// betas and epsilon, the schedule (warm-up and cooldown), the clipping
+// and the EMA decay.
 type Settings struct {
 	LR, Beta1, Beta2, Eps float64
 	Warmup                int     // steps of linear warm-up (LRAt)
