@@ -21,10 +21,10 @@ import (
 )
 
 // faultSteps is the length of the fault-injection run. The loop below
-// stops killing once it has its 20 kills, 5 of them during a write (about
-// 35 kills, 2 steps each); the run must not end before that. 60 steps
-// ran out after 28 kills with BF16 steps, so 150 leaves a wide margin, and
-// the final resume runs what is left in seconds.
+// stops killing once it has its 20 kills, 5 of them during a write (20-28
+// kills in the runs seen, about 2 steps each); the run must not end before
+// that. 60 steps ran out after 28 kills with BF16 steps, so 150 leaves a
+// wide margin, and the final resume runs what is left in seconds.
 const faultSteps = 150
 
 // TestSIGKILLAndResumeIsBitExact kills cmd/train with SIGKILL at random
