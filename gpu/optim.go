@@ -55,8 +55,6 @@ func NewOptimizer(b *Backend, params, grads []engine.Slot, loss engine.Slot, bet
 	o := &Optimizer{Beta1: beta1, Beta2: beta2, Eps: eps, MaxNorm: maxNorm, EMADecay: emaDecay, b: b, ctl: make([]uint64, 4),
 		loss: b.arena.Add(loss.Offset)}
 	var param, grad, flat, size []int64
-	var chunkTensor []int32
-	var chunkStart []int64
 	for i, p := range params {
 		n := p.Size()
 		if grads[i].Size() != n {
@@ -66,30 +64,17 @@ func NewOptimizer(b *Backend, params, grads []engine.Slot, loss engine.Slot, bet
 		grad = append(grad, int64(grads[i].Offset))
 		flat = append(flat, int64(o.total))
 		size = append(size, int64(n))
-		for s := 0; s < n; s += chunk {
-			chunkTensor = append(chunkTensor, int32(i))
-			chunkStart = append(chunkStart, int64(s))
-		}
 		o.sizes = append(o.sizes, n)
 		o.total += n
 	}
-	o.chunks = len(chunkTensor)
 	var err error
 	if o.ctlDev, err = b.UniformBlock(o.ctl); err != nil {
 		return nil, err
 	}
+	if o.tables, o.chunks, err = b.chunkTables(size, param, grad, flat); err != nil {
+		return nil, err
+	}
 	return o, b.D.Do(func() error {
-		table := append(append(append(append(param, grad...), flat...), size...), chunkStart...)
-		tableBytes := int64(8*len(table) + 4*len(chunkTensor))
-		if o.tables, err = b.D.Pool.Alloc(tableBytes); err != nil {
-			return err
-		}
-		if err := b.D.CopyIn(o.tables, unsafe.Pointer(&table[0]), int64(8*len(table))); err != nil {
-			return err
-		}
-		if err := b.D.CopyIn(o.tables+Ptr(8*len(table)), unsafe.Pointer(&chunkTensor[0]), int64(4*len(chunkTensor))); err != nil {
-			return err
-		}
 		for _, p := range []*Ptr{&o.m, &o.v, &o.ema} {
 			if *p, err = b.D.Pool.Alloc(4 * int64(o.total)); err != nil {
 				return err
@@ -118,15 +103,56 @@ func NewOptimizer(b *Backend, params, grads []engine.Slot, loss engine.Slot, bet
 	})
 }
 
+// chunkTables puts on the device the tables of kernels/optim.cu's kernels
+// over tensors of the given sizes: the per-tensor columns (arena offsets
+// and the like, one value per tensor each), then size, then per chunk of
+// chunk elements its first element (int64) and its tensor (int32). It
+// returns their address and the number of chunks; tableAt finds each.
+func (b *Backend) chunkTables(size []int64, columns ...[]int64) (Ptr, int, error) {
+	var words []int64
+	for _, c := range columns {
+		words = append(words, c...)
+	}
+	words = append(words, size...)
+	var tensor []int32
+	for i, n := range size {
+		for s := int64(0); s < n; s += chunk {
+			tensor = append(tensor, int32(i))
+			words = append(words, s)
+		}
+	}
+	var at Ptr
+	err := b.D.Do(func() (err error) {
+		if at, err = b.D.Pool.Alloc(int64(8*len(words) + 4*len(tensor))); err != nil {
+			return err
+		}
+		if err := b.D.CopyIn(at, unsafe.Pointer(&words[0]), int64(8*len(words))); err != nil {
+			return err
+		}
+		return b.D.CopyIn(at+Ptr(8*len(words)), unsafe.Pointer(&tensor[0]), int64(4*len(tensor)))
+	})
+	return at, len(tensor), err
+}
+
+// tableAt returns the device addresses of chunkTables' tables at at, for
+// tensors tensors, columns columns and chunks chunks: each column, size,
+// chunk_tensor and chunk_start.
+func tableAt(at Ptr, tensors, columns, chunks int) (cols []Ptr, size, chunkTensor, chunkStart Ptr) {
+	n := Ptr(8 * tensors)
+	for c := range columns {
+		cols = append(cols, at+Ptr(c)*n)
+	}
+	size = at + Ptr(columns)*n
+	chunkStart = size + n
+	chunkTensor = chunkStart + Ptr(8*chunks)
+	return
+}
+
 // table returns the device addresses of the per-tensor and per-chunk
 // tables.
 func (o *Optimizer) table() (param, grad, flat, size, chunkTensor, chunkStart Ptr) {
-	n := Ptr(8 * len(o.sizes))
-	param = o.tables
-	grad, flat, size = param+n, param+2*n, param+3*n
-	chunkStart = param + 4*n
-	chunkTensor = chunkStart + Ptr(8*o.chunks)
-	return
+	cols, size, chunkTensor, chunkStart := tableAt(o.tables, len(o.sizes), 3, o.chunks)
+	return cols[0], cols[1], cols[2], size, chunkTensor, chunkStart
 }
 
 // Post is the optimiser's launches, for the Post of the plan it updates.

@@ -60,6 +60,42 @@ func (b *Backend) LabelDrop(keep, null Buf, p float64, seed uint64, step *uint64
 	}, nil
 }
 
+// ConsistencyInputs are one network's consistency inputs in a plan
+// (sde.ConsistencyInputs on the device): X, T, Skip and Out.
+type ConsistencyInputs struct{ X, T, Skip, Out Buf }
+
+// ConsistencyPair is sde.Consistency's Pair, then its Inputs for each
+// network, as one launch (kernels/sde.cu's ct_pair) for the Pre of a
+// consistency training plan: from the clean batch at x0 it draws the
+// pair on N(k) points, k being *step, read at each Run, and writes the
+// online network's inputs at the later times and the target's at the
+// earlier. The table of times (c's TimeTable) goes to the device once,
+// here.
+func (b *Backend) ConsistencyPair(c *sde.Consistency, x0 Buf, online, target ConsistencyInputs, seed uint64, step *uint64) (func() error, error) {
+	stepDev, err := b.Uniform(step)
+	if err != nil {
+		return nil, err
+	}
+	dev, times := b.D, c.TimeTable()
+	var table Ptr
+	err = dev.Do(func() (err error) {
+		if table, err = dev.Pool.Alloc(int64(8 * len(times))); err != nil {
+			return err
+		}
+		return dev.CopyIn(table, unsafe.Pointer(&times[0]), int64(8*len(times)))
+	})
+	if err != nil {
+		return nil, err
+	}
+	batch := online.T.Size()
+	d := x0.Size() / batch
+	return func() error {
+		return dev.Launch("ct_pair", dev.Grid(batch*d), Threads, online.X.Ptr, online.T.Ptr, online.Skip.Ptr, online.Out.Ptr,
+			target.X.Ptr, target.T.Ptr, target.Skip.Ptr, target.Out.Ptr, x0.Ptr, batch, d, table, c.S0, c.S1, int64(c.K),
+			c.Eps, c.SigmaData, seed, stepDev)
+	}, nil
+}
+
 // SamplerStep is one step of a reverse-SDE sampler on the device, fused
 // around the score network: Pre sets the network's time input, Post updates
 // x from the network's output, by Euler-Maruyama (a predictor step, as

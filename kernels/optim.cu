@@ -1,5 +1,6 @@
 // optim.cu: the optimiser over all parameters at once (nn/optim.go): the
-// global gradient norm, clipped Adam and the EMA, one launch each. The
+// global gradient norm, clipped Adam and the EMA, one launch each, then
+// the state tensors' following (follow). The
 // parameters and gradients live anywhere in the plan's arena; a tensor
 // table (arena offsets and sizes) and a chunk table (tensor, first element)
 // let one grid cover them all: per tensor, param and grad (arena offsets),
@@ -8,7 +9,8 @@
 // arrays in parameter order.
 //
 // As on the CPU (train's cpuStep), a step whose loss or gradient norm is not
-// finite changes nothing: adam and ema read both and return at once.
+// finite changes nothing: adam, ema and follow read both and return at
+// once.
 #include "common.cuh"
 
 #define CHUNK 4096
@@ -89,4 +91,22 @@ extern "C" __global__ void ema(float *shadow, const float *arena, const double *
 	const float *p = arena + param[k];
 	float *s = shadow + flat[k];
 	for (long long j = lo + threadIdx.x; j < hi; j += blockDim.x) s[j] = keep * s[j] + take * p[j];
+}
+
+// follow: the state tensors that follow their batch values after each step
+// (a consistency model's target network, BatchNorm's running statistics;
+// optim.Follow): value = keep value + take batch in float, with tensor k's
+// keep = 1 - momentum and take = momentum at keep_take[2k] and [2k+1]
+// (written each step), each product and the sum rounded as on the CPU (no
+// fused multiply-add). Value and batch are arena offsets.
+extern "C" __global__ void follow(float *arena, const double *norm, const float *loss, const double *keep_take,
+	const long long *value, const long long *batch, const long long *size, const int *chunk_tensor,
+	const long long *chunk_start) {
+	if (!update_ok(norm, loss)) return;
+	int k = chunk_tensor[blockIdx.x];
+	long long lo = chunk_start[blockIdx.x], hi = min(lo + CHUNK, size[k]);
+	float keep = (float)keep_take[2 * k], take = (float)keep_take[2 * k + 1];
+	float *v = arena + value[k];
+	const float *b = arena + batch[k];
+	for (long long j = lo + threadIdx.x; j < hi; j += blockDim.x) v[j] = __fadd_rn(__fmul_rn(keep, v[j]), __fmul_rn(take, b[j]));
 }

@@ -11,6 +11,7 @@
 #define STREAM_PREDICTOR 0x5DE00004u
 #define STREAM_CORRECTOR 0x5DE00005u
 #define STREAM_UNCOND 0x5DE0000Au
+#define STREAM_INDEX 0x5DE0000Bu
 
 // perturb: for sample i = j/d, t_i ~ U(eps, 1) and z ~ N(0, I) from Philox
 // keyed by (seed, *step), then x_t = mean(t_i) x0 + std(t_i) z. The SDE is
@@ -53,6 +54,58 @@ extern "C" __global__ void label_drop(float *keep, float *null, int batch, doubl
 		float k = uniform_at(i, STREAM_UNCOND, draw, seed) < p ? 0.f : 1.f;
 		keep[i] = k;
 		null[i] = 1.f - k;
+	}
+}
+
+// ct_steps is consistency training's N(k), sde.Consistency's Steps:
+// ceil(sqrt(k/K ((s1+1)^2 - s0^2) + s0^2) - 1) + 1 for k clamped to [0, K],
+// with each operation rounded as the CPU's (no fused multiply-add), so that
+// the number of points is the CPU's exactly.
+__device__ __forceinline__ int ct_steps(uint64_t k, int s0, int s1, long long K) {
+	double a = (double)min((long long)k, K) / (double)K;
+	double span = (double)((s1 + 1) * (s1 + 1) - s0 * s0);
+	return (int)ceil(sqrt(__dadd_rn(__dmul_rn(a, span), (double)(s0 * s0))) - 1.0) + 1;
+}
+
+// ct_inputs writes one network's inputs for sample i, element j at time t
+// (sde.Consistency's Scalings and Inputs): x = c_in(t) v, skip = c_skip(t)
+// v from the float32 point v, and once per sample the time input c_noise(t)
+// = ln(t)/4 and c_out(t).
+__device__ __forceinline__ void ct_inputs(float *x, float *t_in, float *skip, float *out, long long i, long long j, long long d,
+	float v, double t, double eps, double sigma_data) {
+	double d2 = sigma_data * sigma_data, s = t - eps;
+	double r = sqrt(__dadd_rn(d2, __dmul_rn(t, t)));
+	skip[j] = (float)(d2 / __dadd_rn(__dmul_rn(s, s), d2) * (double)v);
+	x[j] = (float)(1.0 / r * (double)v);
+	if (j % d == 0) {
+		t_in[i] = (float)(log(t) / 4.0);
+		out[i] = (float)(sigma_data * s / r);
+	}
+}
+
+// ct_pair: consistency training's pair for the clean batch x0 (sde.Consistency's
+// Pair, then Inputs for each network), at training step k = *step: with n =
+// N(k) points t_1 < ... < t_n of the discretisation (times, every n's from 2
+// on, n's starting at n(n-1)/2 - 1: sde.Consistency's TimeTable), sample i's
+// index n_i = 1 + floor((n-1) u_i), u_i uniform i of (seed, STREAM_INDEX, k),
+// and z element j of the normals of (seed, STREAM_NOISE, k); the online
+// network (on_*) gets x0 + t_{n_i+1} z at t_{n_i+1} and the target network
+// (tg_*) x0 + t_{n_i} z at t_{n_i}. The step is read from device memory, so
+// that a captured graph draws anew each replay.
+extern "C" __global__ void ct_pair(float *on_x, float *on_t, float *on_skip, float *on_out, float *tg_x, float *tg_t,
+	float *tg_skip, float *tg_out, const float *x0, int batch, long long d, const double *times, int s0, int s1,
+	long long K, double eps, double sigma_data, uint64_t seed, const uint64_t *step) {
+	uint64_t k = *step;
+	int n = ct_steps(k, s0, s1, K);
+	const double *ts = times + (long long)n * (n - 1) / 2 - 1;
+	grid_stride(j, (long long)batch * d) {
+		long long i = j / d;
+		int hi = 1 + (int)((double)(n - 1) * uniform_at(i, STREAM_INDEX, k, seed));
+		double th = ts[hi], tl = ts[hi - 1];
+		double x = (double)x0[j], z = (double)normal_at(j, STREAM_NOISE, k, seed);
+		float xh = (float)__dadd_rn(x, __dmul_rn(th, z)), xl = (float)__dadd_rn(x, __dmul_rn(tl, z));
+		ct_inputs(on_x, on_t, on_skip, on_out, i, j, d, xh, th, eps, sigma_data);
+		ct_inputs(tg_x, tg_t, tg_skip, tg_out, i, j, d, xl, tl, eps, sigma_data);
 	}
 }
 

@@ -1,8 +1,9 @@
 // Package optim updates a model's parameters from their gradients: Adam
 // (as torch.optim.Adam), global-norm clipping, linear warm-up of the
-// learning rate, and an exponential moving average of the weights. It
-// works on any group of parameter tensors held as float32 slices; the
-// GPU's fused version of the same update is gpu.Optimizer.
+// learning rate, an exponential moving average of the weights, and the
+// following of state tensors (Follow). It works on any group of parameter
+// tensors held as float32 slices; the GPU's fused versions of the same
+// updates are gpu.Optimizer and gpu.Follow.
 package optim
 
 import (
@@ -117,6 +118,17 @@ func (e *EMA) Update(params [][]float32) {
 		for j := range p {
 			s[j] = keep*s[j] + take*p[j]
 		}
+	}
+}
+
+// Follow moves a state tensor towards its batch value after a step, as
+// torch's BatchNorm moves its running statistics (and a consistency model
+// its target network): value = (1 - momentum) value + momentum batch, in
+// float32. The GPU's is kernels/optim.cu's follow.
+func Follow(value, batch []float32, momentum float64) {
+	keep, take := float32(1-momentum), float32(momentum)
+	for i := range value {
+		value[i] = keep*value[i] + take*batch[i]
 	}
 }
 

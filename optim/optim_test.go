@@ -92,3 +92,19 @@ func TestFromTrain(t *testing.T) {
 		t.Fatalf("FromTrain of a 50-step run with a 2000-step cooldown: cooldown %d, want the whole run, 50", got.Cooldown)
 	}
 }
+
+// Follow moves a value towards its batch value by the momentum, as
+// torch's BatchNorm running statistics: (1 - m) v + m b, against float64.
+func TestFollow(t *testing.T) {
+	v, b := []float32{1, -2, 0.5}, []float32{3, 0, -0.5}
+	want := make([]float64, len(v))
+	for i := range v {
+		want[i] = 0.9*float64(v[i]) + 0.1*float64(b[i])
+	}
+	Follow(v, b, 0.1)
+	for i := range v {
+		if math.Abs(float64(v[i])-want[i]) > 1e-6 {
+			t.Errorf("element %d: %v, want %v", i, v[i], want[i])
+		}
+	}
+}

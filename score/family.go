@@ -80,9 +80,6 @@ func (f *Family) ImageShape() (c, h, w int) { return f.Net.Channels, f.Net.Heigh
 // model.objective consistency, consistency training's step
 // (consistencyTrainGraph). The step's memory is checked first.
 func (f *Family) TrainGraph(batch int, seed uint64) (*model.TrainGraph, error) {
-	if f.CT != nil && f.cfg.Device == "cuda" {
-		return nil, fmt.Errorf("model.objective consistency: its training pair is drawn and its target network followed on the host; consistency training has no CUDA kernel yet (device cpu trains it; its checkpoints sample on cuda)")
-	}
 	cfg := *f.cfg
 	cfg.Data.BatchSize = batch
 	if err := CheckTraining(f.Net, &cfg); err != nil {

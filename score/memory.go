@@ -89,9 +89,9 @@ func TrainingMemory(netCfg unet.Config, cfg *configs.Config) (Memory, error) {
 	}
 	// On the GPU: the clean batch and the optimiser's state on the device,
 	// its pinned staging buffer and checkpoints' copies of the four
-	// parameter tensors on the host.
+	// parameter tensors (and a consistency model's target) on the host.
 	m.Device += m.Plan + 3*p + images + cublasWorkspace
-	m.Host += images + 4*p
+	m.Host += images + (3+nets)*p
 	m.Fixed = step
 	return m, nil
 }

@@ -32,6 +32,18 @@ func (p *FlowPerturb) PrepareGPU(b *gpu.Backend, x0 gpu.Buf, input func(*gorgoni
 	return p.after(noise, b, input, key)
 }
 
+// PrepareGPU is PrepareHost as one kernel (gpu.Backend's ConsistencyPair):
+// the pair and both networks' inputs, keyed by *key.
+func (p *ConsistencyPerturb) PrepareGPU(b *gpu.Backend, x0 gpu.Buf, input func(*gorgonia.Node) gpu.Buf, key *uint64) (func() error, error) {
+	on, tg := p.Online.bufs(input), p.Target.bufs(input)
+	return b.ConsistencyPair(p.CT, x0, on, tg, p.Seed, key)
+}
+
+// bufs are the nodes' device memory in a plan.
+func (n ctNodes) bufs(input func(*gorgonia.Node) gpu.Buf) gpu.ConsistencyInputs {
+	return gpu.ConsistencyInputs{X: input(n.X), T: input(n.T), Skip: input(n.Skip), Out: input(n.Out)}
+}
+
 // after is noise, then, for a class-conditional network, the label drop
 // on the device (gpu.Backend.LabelDrop) into the plan's Keep and Null,
 // keyed by *key as the noising is; noise alone otherwise. The two run as

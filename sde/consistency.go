@@ -118,6 +118,18 @@ func (c *Consistency) Times(n int) []float64 {
 	return levels
 }
 
+// TimeTable is Times(n) for every n from 2 to S1+1 (the largest N(k)),
+// one after another, Times(n) from index n(n-1)/2 - 1: where
+// kernels/sde.cu's ct_pair reads the pair's times, so that they are
+// these exactly.
+func (c *Consistency) TimeTable() []float64 {
+	var table []float64
+	for n := 2; n <= c.S1+1; n++ {
+		table = append(table, c.Times(n)...)
+	}
+	return table
+}
+
 // Pair draws consistency training's pair of points for the clean batch x0
 // ([batch*D]) on the discretisation of n points (Algorithm 3): for each
 // sample i an index n_i uniform on 1, ..., n-1 and for each element

@@ -41,9 +41,6 @@ func TestGPUStepMatchesCPU(t *testing.T) {
 	const steps = 10
 	for _, e := range experiments {
 		t.Run(e.name, func(t *testing.T) {
-			if e.name == "consistency" {
-				t.Skip("consistency training has no CUDA kernel")
-			}
 			cpu := newTrainer(t, experimentConfig(t, e.file, t.TempDir(), e.sets...), false)
 			gpu := newTrainer(t, experimentConfig(t, e.file, t.TempDir(), append(slices.Clone(e.sets), "device=cuda")...), false)
 			for i := range steps {

@@ -225,7 +225,7 @@ func (r *cpuRunner) run(u int, x0, labels []float32, key uint64, step int, lr fl
 	}
 	for i, s := range tg.State {
 		if s.Update == u {
-			follow(r.states[i], r.batches[i], s.MomentumAt(step))
+			optim.Follow(r.states[i], r.batches[i], s.MomentumAt(step))
 		}
 	}
 	return res, nil
@@ -245,15 +245,6 @@ func readResult(plan *engine.Plan, up model.Update) (result, error) {
 		res.metrics = append(res.metrics, float64(v[0]))
 	}
 	return res, nil
-}
-
-// follow moves a state tensor towards its batch statistic, as torch's
-// BatchNorm moves its running statistics.
-func follow(value, batch []float32, momentum float64) {
-	keep, take := float32(1-momentum), float32(momentum)
-	for i := range value {
-		value[i] = keep*value[i] + take*batch[i]
-	}
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

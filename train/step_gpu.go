@@ -22,16 +22,21 @@ type gpuPreparer interface {
 }
 
 // gpuRunner runs each update as one CUDA graph: the preparation kernel
-// (if any), the plan, then the group's optimiser's three launches. Only
+// (if any), the plan, then the group's optimiser's three launches and the
+// following of the update's state tensors (gpu.Follow), if any. Only
 // the clean batch goes up and the loss, norm and metrics come back.
 type gpuRunner struct {
-	c    *compiled
-	p    *device.Plans
-	b    *gpu.Backend
-	opt  []*gpu.Optimizer // per update
-	x0   gpu.Ptr          // the clean batch on the device, when the family prepares its inputs
-	host *gpu.Pinned      // the clean batch's staging buffer
-	n    int              // elements of a batch
+	c   *compiled
+	p   *device.Plans
+	b   *gpu.Backend
+	opt []*gpu.Optimizer // per update
+	// follow are, per update, its state tensors' following (nil without
+	// any), and states their indices in TrainGraph.State.
+	follow []*gpu.Follow
+	states [][]int
+	x0     gpu.Ptr     // the clean batch on the device, when the family prepares its inputs
+	host   *gpu.Pinned // the clean batch's staging buffer
+	n      int         // elements of a batch
 }
 
 func newGPURunner(c *compiled, cfg *configs.Config) (_ runner, err error) {
@@ -59,6 +64,21 @@ func newGPURunner(c *compiled, cfg *configs.Config) (_ runner, err error) {
 		}
 		r.opt = append(r.opt, opt)
 		p.Plans[u].Post = opt.Post()
+		var values, batches []engine.Slot
+		var states []int
+		for i, st := range tg.State {
+			if st.Update == u {
+				values, batches, states = append(values, r.slot(u, st.Value)), append(batches, r.slot(u, st.Batch)), append(states, i)
+			}
+		}
+		var follow *gpu.Follow
+		if len(states) > 0 {
+			if follow, err = gpu.NewFollow(opt, values, batches); err != nil {
+				return nil, err
+			}
+			p.Plans[u].Post = append(p.Plans[u].Post, follow.Post()...)
+		}
+		r.follow, r.states = append(r.follow, follow), append(r.states, states)
 	}
 	r.n = c.batchShape.TotalSize()
 	prep, ok := tg.Prepare.(gpuPreparer)
@@ -137,6 +157,13 @@ func (r *gpuRunner) run(u int, x0, labels []float32, key uint64, step int, lr fl
 	}
 	opt := r.opt[u]
 	opt.Next(lr)
+	if f := r.follow[u]; f != nil {
+		momentum := make([]float64, len(r.states[u]))
+		for i, st := range r.states[u] {
+			momentum[i] = tg.State[st].MomentumAt(step)
+		}
+		f.Next(momentum)
+	}
 	if err := plan.Run(); err != nil {
 		return result{}, err
 	}
@@ -144,29 +171,8 @@ func (r *gpuRunner) run(u int, x0, labels []float32, key uint64, step int, lr fl
 	if err != nil {
 		return res, err
 	}
-	if res.norm, err = opt.Settle(res.loss); err != nil || !finite(res.loss) || !finite(res.norm) {
-		return res, err
-	}
-	// State statistics are small (BatchNorm's, per channel): they follow
-	// their batch values on the host. (Consistency training's target
-	// network, as large as the weights, is refused on the GPU before this.)
-	for _, s := range tg.State {
-		if s.Update != u {
-			continue
-		}
-		value, batch := make([]float32, s.Value.Shape().TotalSize()), make([]float32, s.Batch.Shape().TotalSize())
-		if err := plan.Read(s.Value, value); err != nil {
-			return res, err
-		}
-		if err := plan.Read(s.Batch, batch); err != nil {
-			return res, err
-		}
-		follow(value, batch, s.MomentumAt(step))
-		if err := plan.Write(s.Value, value); err != nil {
-			return res, err
-		}
-	}
-	return res, nil
+	res.norm, err = opt.Settle(res.loss)
+	return res, err
 }
 
 func (r *gpuRunner) state() (*runState, error) {

@@ -320,6 +320,53 @@ func TestOptimiserKernelsMatchNN(t *testing.T) {
 	}
 }
 
+// The follow kernel moves state tensors scattered in an arena towards
+// their batch values exactly as optim.Follow does, each tensor with its own
+// momentum that changes by step (a consistency model's mu(k)); at a
+// poisoned step (an infinite loss) it changes nothing.
+func TestFollowKernelMatchesOptim(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 12))
+	sizes := []int{5000, 3, 4100}
+	arena := randn(rng, 2*(5000+3+4100)+40)
+	var tab Tables
+	var value, batch []int64
+	at := 20
+	for i, n := range sizes {
+		value = append(value, int64(at+n)) // the value after its batch, unlike the optimiser's order
+		batch = append(batch, int64(at))
+		tab.Size = append(tab.Size, int64(n))
+		for s := 0; s < n; s += 4096 {
+			tab.ChunkTensor = append(tab.ChunkTensor, int32(i))
+			tab.ChunkStart = append(tab.ChunkStart, int64(s))
+		}
+		at += 2 * n
+	}
+	want := slices.Clone(arena)
+	norm := 2.5
+	for step := range 4 {
+		loss := float32(0.5)
+		if step == 2 {
+			loss = float32(math.Inf(1))
+		}
+		keepTake := make([]float64, 2*len(sizes))
+		for i := range sizes {
+			m := 1 - math.Exp(2*math.Log(0.9)/float64(2+3*step+i)) // 1 - mu(k), as consistency training's
+			keepTake[2*i], keepTake[2*i+1] = 1-m, m
+			if step != 2 {
+				v, b := int(value[i]), int(batch[i])
+				optim.Follow(want[v:v+sizes[i]], want[b:b+sizes[i]], m)
+			}
+		}
+		Follow(Launch{len(tab.ChunkTensor), threads}, arena, &norm, &loss, keepTake, value, batch, &tab)
+		if d := mismatches(want, arena); d > 0 {
+			t.Fatalf("step %d (loss %v): %d values differ from optim.Follow's", step, loss, d)
+		}
+	}
+	if mismatches(want, randn(rand.New(rand.NewPCG(12, 12)), len(want))) == 0 {
+		t.Fatal("the states never moved")
+	}
+}
+
 // mismatches counts the elements whose bits differ.
 func mismatches(a, b []float32) int {
 	n := 0

@@ -122,6 +122,9 @@ void emu_adam(int grid, int block, float *arena, float *m, float *v, const doubl
 void emu_ema(int grid, int block, float *shadow, const float *arena, const double *norm, const float *loss, const void *ctl, const long long *param, const long long *flat, const long long *size, const int *chunk_tensor, const long long *chunk_start) {
 	emu_launch(grid, block, [=] { ema(shadow, arena, norm, loss, (const step_ctl *)ctl, param, flat, size, chunk_tensor, chunk_start); });
 }
+void emu_follow(int grid, int block, float *arena, const double *norm, const float *loss, const double *keep_take, const long long *value, const long long *batch, const long long *size, const int *chunk_tensor, const long long *chunk_start) {
+	emu_launch(grid, block, [=] { follow(arena, norm, loss, keep_take, value, batch, size, chunk_tensor, chunk_start); });
+}
 void emu_langevin_norms(int grid, int block, double *norms, const float *eps_hat, const float *z, long long d, const void *ctl) {
 	emu_launch(grid, block, [=] { langevin_norms(norms, eps_hat, z, d, (const sampler_ctl *)ctl); });
 }

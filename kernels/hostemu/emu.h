@@ -37,5 +37,12 @@ template <typename T> static inline T __shfl_xor_sync(unsigned, T v, int lane_ma
 	return r;
 }
 
+// CUDA's round-to-nearest arithmetic, which nvcc never fuses into a
+// multiply-add; plain C++ here, which does not fuse either (no -mfma).
+static inline double __dadd_rn(double a, double b) { return a + b; }
+static inline double __dmul_rn(double a, double b) { return a * b; }
+static inline float __fadd_rn(float a, float b) { return a + b; }
+static inline float __fmul_rn(float a, float b) { return a * b; }
+
 // sincospi is CUDA's sin(pi x) and cos(pi x).
 static inline void sincospi(double x, double *s, double *c) { sincos(M_PI * x, s, c); }

@@ -54,6 +54,8 @@ package hostemu
 // void emu_norm_sq(int grid, int block, double *norm, double *partial, unsigned int *done, const float *arena, const long long *grad, const long long *size, const int *chunk_tensor, const long long *chunk_start, int chunks);
 // void emu_adam(int grid, int block, float *arena, float *m, float *v, const double *norm, const float *loss, const void *ctl, const long long *param, const long long *grad, const long long *flat, const long long *size, const int *chunk_tensor, const long long *chunk_start, float beta1, float beta2, float eps, double max_norm);
 // void emu_ema(int grid, int block, float *shadow, const float *arena, const double *norm, const float *loss, const void *ctl, const long long *param, const long long *flat, const long long *size, const int *chunk_tensor, const long long *chunk_start);
+// void emu_follow(int grid, int block, float *arena, const double *norm, const float *loss, const double *keep_take, const long long *value, const long long *batch, const long long *size, const int *chunk_tensor, const long long *chunk_start);
+// void ct_pair(float *on_x, float *on_t, float *on_skip, float *on_out, float *tg_x, float *tg_t, float *tg_skip, float *tg_out, const float *x0, int batch, long long d, const double *times, int s0, int s1, long long K, double eps, double sigma_data, uint64_t seed, const uint64_t *step);
 // void emu_langevin_norms(int grid, int block, double *norms, const float *eps_hat, const float *z, long long d, const void *ctl);
 // void emu_langevin_step(int grid, int block, float *x, const float *eps_hat, const float *z, const double *norms, int batch, long long n, const void *ctl, double *bad);
 import "C"
@@ -310,6 +312,26 @@ func EMA(l Launch, shadow, arena []float32, norm *float64, loss *float32, ctl *S
 	g, b := l.c()
 	C.emu_ema(g, b, p(shadow), p(arena), (*C.double)(norm), (*C.float)(loss), unsafe.Pointer(ctl), (*C.longlong)(&t.Param[0]), (*C.longlong)(&t.Flat[0]),
 		(*C.longlong)(&t.Size[0]), (*C.int)(&t.ChunkTensor[0]), (*C.longlong)(&t.ChunkStart[0]))
+}
+
+// Follow runs kernels/optim.cu's follow: state tensor i at arena offset
+// value[i] follows batch[i] with keep keepTake[2i] and take keepTake[2i+1];
+// t gives the sizes and chunks.
+func Follow(l Launch, arena []float32, norm *float64, loss *float32, keepTake []float64, value, batch []int64, t *Tables) {
+	g, b := l.c()
+	C.emu_follow(g, b, p(arena), (*C.double)(norm), (*C.float)(loss), (*C.double)(&keepTake[0]), (*C.longlong)(&value[0]), (*C.longlong)(&batch[0]),
+		(*C.longlong)(&t.Size[0]), (*C.int)(&t.ChunkTensor[0]), (*C.longlong)(&t.ChunkStart[0]))
+}
+
+// ConsistencyPair runs kernels/sde.cu's ct_pair for the clean batch x0
+// into the online and target networks' inputs, at training step step.
+func ConsistencyPair(online, target sde.ConsistencyInputs, x0 []float32, c *sde.Consistency, seed, step uint64) {
+	times := c.TimeTable()
+	st := C.uint64_t(step)
+	batch := len(online.T)
+	C.ct_pair(p(online.X), p(online.T), p(online.Skip), p(online.Out), p(target.X), p(target.T), p(target.Skip), p(target.Out),
+		p(x0), C.int(batch), C.longlong(len(x0)/batch), (*C.double)(&times[0]), C.int(c.S0), C.int(c.S1), C.longlong(c.K),
+		C.double(c.Eps), C.double(c.SigmaData), C.uint64_t(seed), &st)
 }
 
 // LangevinNorms and LangevinStep run the corrector's kernels

@@ -364,6 +364,63 @@ func TestPerturbKernelMatchesFlow(t *testing.T) {
 	}
 }
 
+// The consistency pair kernel writes what sde.Consistency's Pair then
+// Inputs write for both networks, at steps where N(k) is its start, in
+// between and past K (a batch with a partial Philox block): every input
+// bit for bit but the time input ln(t)/4, within a float32 ulp (the C
+// library's log may round differently from Go's). A schedule of another
+// rho does not pass once there are more than the two ends.
+func TestConsistencyPairKernelMatchesSDE(t *testing.T) {
+	ct, err := sde.NewConsistency(sde.Consistency{Eps: 0.002, T: 80, SigmaData: 0.5, Rho: 7, S0: 2, S1: 150, Mu0: 0.9, K: 7000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := *ct
+	other.Rho = 5
+	for _, step := range []uint64{0, 400, 3333, 9000} {
+		if msg := ctPairMismatch(ct, ct, step); msg != "" {
+			t.Errorf("step %d (N = %d): %s", step, ct.Steps(int(step)), msg)
+		}
+		if ct.Steps(int(step)) > 2 && ctPairMismatch(ct, &other, step) == "" { // 2 points are eps and T for any rho
+			t.Errorf("step %d: the kernel with rho 5 draws the pair of rho 7", step)
+		}
+	}
+}
+
+// ctPairMismatch runs c's Pair and Inputs on the CPU and the kernel with
+// k's schedule on the same batch, and says where they first disagree; ""
+// where they agree.
+func ctPairMismatch(c, k *sde.Consistency, step uint64) string {
+	rng := rand.New(rand.NewPCG(5, step))
+	const batch, d, seed = 7, 9, 31
+	x0 := randn(rng, batch*d)
+	inputs := func() sde.ConsistencyInputs {
+		return sde.ConsistencyInputs{X: make([]float32, batch*d), T: make([]float32, batch), Skip: make([]float32, batch*d), Out: make([]float32, batch)}
+	}
+	on, tg, gon, gtg := inputs(), inputs(), inputs(), inputs()
+	tHi, tLo := make([]float64, batch), make([]float64, batch)
+	c.Pair(x0, on.X, tg.X, tHi, tLo, c.Steps(int(step)), seed, step)
+	c.Inputs(on, on.X, tHi)
+	c.Inputs(tg, tg.X, tLo)
+	ConsistencyPair(gon, gtg, x0, k, seed, step)
+	for _, net := range []struct {
+		name      string
+		cpu, kern sde.ConsistencyInputs
+	}{{"online", on, gon}, {"target", tg, gtg}} {
+		for i := range batch {
+			if ulps(net.kern.T[i], net.cpu.T[i]) > 1 || net.kern.Out[i] != net.cpu.Out[i] {
+				return fmt.Sprintf("%s sample %d: time input %v vs %v, c_out %v vs %v", net.name, i, net.kern.T[i], net.cpu.T[i], net.kern.Out[i], net.cpu.Out[i])
+			}
+		}
+		for j := range x0 {
+			if net.kern.X[j] != net.cpu.X[j] || net.kern.Skip[j] != net.cpu.Skip[j] {
+				return fmt.Sprintf("%s element %d: x %v vs %v, skip %v vs %v", net.name, j, net.kern.X[j], net.cpu.X[j], net.kern.Skip[j], net.cpu.Skip[j])
+			}
+		}
+	}
+	return ""
+}
+
 // The label drop kernel draws score.DropLabels' keep and null bit for bit
 // (labelDrop.draw's, for class-conditional training), over a batch that
 // ends in a partial Philox block, at keys below and above 2^32 (the key's
