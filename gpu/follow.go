@@ -4,7 +4,7 @@ package gpu
 
 import (
 	"fmt"
-	"math"
+	"unsafe"
 
 	"github.com/scoregen/scoregen/engine"
 )
@@ -20,8 +20,8 @@ type Follow struct {
 	tensors  int
 	tables   Ptr
 	chunks   int
-	keepTake []uint64 // per tensor 1 - momentum and momentum (float64 bits)
-	ctlDev   Ptr
+	keepTake []float64 // per tensor 1 - momentum and momentum
+	ctlDev   Ptr       // keepTake on the device
 }
 
 // NewFollow makes the following of values towards batches (slots of the
@@ -39,20 +39,27 @@ func NewFollow(o *Optimizer, values, batches []engine.Slot) (*Follow, error) {
 		batch = append(batch, int64(batches[i].Offset))
 		size = append(size, int64(v.Size()))
 	}
-	f := &Follow{o: o, tensors: len(values), keepTake: make([]uint64, 2*len(values))}
+	f := &Follow{o: o, tensors: len(values), keepTake: make([]float64, 2*len(values))}
 	var err error
-	if f.ctlDev, err = o.b.UniformBlock(f.keepTake); err != nil {
+	if f.tables, f.chunks, err = o.b.chunkTables(size, value, batch); err != nil {
 		return nil, err
 	}
-	f.tables, f.chunks, err = o.b.chunkTables(size, value, batch)
-	return f, err
+	return f, o.b.D.Do(func() (err error) {
+		f.ctlDev, err = o.b.D.Pool.Alloc(int64(8 * len(f.keepTake)))
+		return err
+	})
 }
 
-// Next sets each tensor's momentum for the next Run.
-func (f *Follow) Next(momentum []float64) {
+// Next sets each tensor's momentum for the next Run. The momenta are a
+// word or two per tensor, more than the backend's per-step uniforms hold
+// for a network's weights, so they go up in a copy of their own before
+// the replay.
+func (f *Follow) Next(momentum []float64) error {
 	for i, m := range momentum {
-		f.keepTake[2*i], f.keepTake[2*i+1] = math.Float64bits(1-m), math.Float64bits(m)
+		f.keepTake[2*i], f.keepTake[2*i+1] = 1-m, m
 	}
+	d := f.o.b.D
+	return d.Do(func() error { return d.CopyIn(f.ctlDev, unsafe.Pointer(&f.keepTake[0]), int64(8*len(f.keepTake))) })
 }
 
 // Post is the launch, for the Post of the plan, after the optimiser's.

@@ -162,7 +162,9 @@ func (r *gpuRunner) run(u int, x0, labels []float32, key uint64, step int, lr fl
 		for i, st := range r.states[u] {
 			momentum[i] = tg.State[st].MomentumAt(step)
 		}
-		f.Next(momentum)
+		if err := f.Next(momentum); err != nil {
+			return result{}, err
+		}
 	}
 	if err := plan.Run(); err != nil {
 		return result{}, err
