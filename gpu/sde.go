@@ -99,9 +99,10 @@ func (b *Backend) ConsistencyPair(c *sde.Consistency, x0 Buf, online, target Con
 // SamplerStep is one step of a reverse-SDE sampler on the device, fused
 // around the score network: Pre sets the network's time input, Post updates
 // x from the network's output, by Euler-Maruyama (a predictor step, as
-// sde.EulerMaruyama) or Langevin (a corrector step, as
-// sde.LangevinCorrector). Predictor or Corrector gives each step's values
-// before Run; after Off, Run only evaluates the network.
+// sde.EulerMaruyama), Langevin (a corrector step, as
+// sde.LangevinCorrector) or a level sampler's step (sde.Ancestral and
+// sde.DDIM). Predictor, Corrector or Level gives each step's values before
+// Run; after Off, Run only evaluates the network.
 type SamplerStep struct {
 	ctl  []uint64 // sampler_ctl in kernels/sde.cu, one word per field
 	b    *Backend
@@ -125,11 +126,15 @@ const (
 	ctlSNR
 	ctlAlpha
 	ctlOffset
+	ctlA
+	ctlB
+	ctlC
 	ctlWords
 
 	modeOff       = 0
 	modePredictor = 1
 	modeCorrector = 2
+	modeLevel     = 3
 )
 
 // NewSamplerStep binds the step to the score network's input x and time t
@@ -159,6 +164,7 @@ func (b *Backend) NewSamplerStep(x, t, epsHat Buf) (*SamplerStep, error) {
 	s.pre = func() error { return dev.Launch("fill_time", dev.Grid(batch), Threads, t.Ptr, batch, ctl) }
 	s.post = []func() error{
 		func() error { return dev.Launch("em_step", dev.Grid(n), Threads, x.Ptr, epsHat.Ptr, n, ctl) },
+		func() error { return dev.Launch("level_step", dev.Grid(n), Threads, x.Ptr, epsHat.Ptr, n, ctl) },
 		func() error { return dev.Launch("langevin_noise", dev.Grid(n), Threads, z, n, ctl) },
 		func() error {
 			return dev.Launch("langevin_norms", batch, Threads, norms, epsHat.Ptr, z, n/batch, ctl)
@@ -197,6 +203,13 @@ func (s *SamplerStep) Predictor(t, std, f, g, dt float64, last bool, seed, draw 
 	if last {
 		s.ctl[ctlLast] = 1
 	}
+}
+
+// Level sets the next step to a level sampler's from t (sde.LevelStep):
+// x = a x + b score + c z, no noise where c = 0.
+func (s *SamplerStep) Level(t, std, a, b, c float64, seed, draw uint64) {
+	s.set(modeLevel, t, std, seed, draw)
+	s.ctl[ctlA], s.ctl[ctlB], s.ctl[ctlC] = math.Float64bits(a), math.Float64bits(b), math.Float64bits(c)
 }
 
 // Corrector sets the next step to Langevin at t with score_sde's step-size

@@ -122,7 +122,7 @@ extern "C" __global__ void normals(float *y, long long n, double sd, uint64_t se
 // through memory). Each step evaluates the network, then updates x by the
 // kernels of its mode; in mode SAMPLER_OFF they all do nothing and the
 // graph just evaluates the network.
-enum { SAMPLER_OFF, SAMPLER_PREDICTOR, SAMPLER_CORRECTOR };
+enum { SAMPLER_OFF, SAMPLER_PREDICTOR, SAMPLER_CORRECTOR, SAMPLER_LEVEL };
 
 struct sampler_ctl {
 	double t;           // the time the score is evaluated at
@@ -136,6 +136,7 @@ struct sampler_ctl {
 	uint64_t seed;      // keys the noise, with draw
 	double snr, alpha;  // corrector: the step-size rule's snr and alpha
 	long long offset;   // the noise's element index of x[0]: the batch's first image in the run * its size
+	double a, b, c;     // level: x = a x + b score + c z (c = 0: no noise)
 };
 
 // fill_time: t[i] = ctl->t for the score network's time input.
@@ -162,6 +163,24 @@ extern "C" __global__ void em_step(float *x, const float *eps_hat, long long n, 
 		double xm = xj + (f * xj - g2 * (double)s) * dt;
 		if (!last) xm += noise * (double)normal_at(off + j, STREAM_PREDICTOR, draw, seed);
 		x[j] = (float)xm;
+	}
+}
+
+// level_step, a level sampler's step (sde.Ancestral, sde.DDIM: its
+// LevelStep): x = a x + b score + c z in double, with z from elements
+// ctl->offset, ... of (ctl->seed, STREAM_PREDICTOR, ctl->draw) as the
+// predictor's, and none where c = 0 (the last step).
+extern "C" __global__ void level_step(float *x, const float *eps_hat, long long n, const sampler_ctl *ctl) {
+	if (ctl->mode != SAMPLER_LEVEL) return;
+	double a = ctl->a, b = ctl->b, c = ctl->c;
+	float scale = (float)ctl->score_scale;
+	uint64_t draw = ctl->draw, seed = ctl->seed;
+	long long off = ctl->offset;
+	grid_stride(j, n) {
+		float s = eps_hat[j] * scale; // in float, as train.ScoreModel.Score
+		double v = __dadd_rn(__dmul_rn(a, (double)x[j]), __dmul_rn(b, (double)s));
+		if (c != 0.0) v = __dadd_rn(v, __dmul_rn(c, (double)normal_at(off + j, STREAM_PREDICTOR, draw, seed)));
+		x[j] = (float)v;
 	}
 }
 

@@ -21,8 +21,8 @@ func tinyConfig(t *testing.T) *configs.Config {
 	return cfg
 }
 
-// The score network and the fused samplers (Euler-Maruyama, and with the
-// Langevin corrector) on the GPU match the CPU's: the score within 1e-5,
+// The score network and the samplers on the GPU (fused: Euler-Maruyama,
+// with the Langevin corrector, ancestral and DDIM) match the CPU's: the score within 1e-5,
 // the samples after a few steps (the same Philox noise) within 1e-4,
 // relative to their largest magnitude.
 func TestGPUSamplerMatchesCPU(t *testing.T) {

@@ -23,7 +23,7 @@ type ScoreModel struct {
 	net   *unet.Net
 	plan  *engine.Plan
 	sde   sde.SDE
-	fused fusedSampler // cuda: Euler-Maruyama on the device; nil on the CPU
+	fused fusedSampler // cuda: the SDE samplers' updates on the device; nil on the CPU
 	close func()
 	batch int
 	flow  bool // the network is flow matching's velocity (sampled by sde.FlowSample)
@@ -77,6 +77,9 @@ type fusedSampler interface {
 	// sample runs the schedule of sde.PredictorCorrector from the prior,
 	// for images first, first+1, ... of the run, into x.
 	sample(sched []sde.SamplerStep, priorStd float64, seed uint64, first int, x []float32, progress func(step int)) error
+	// sampleLevels runs a level sampler's schedule (sde.Ancestral's,
+	// sde.DDIM's) as sample does.
+	sampleLevels(sched []sde.LevelStep, priorStd float64, seed uint64, first int, x []float32, progress func(step int)) error
 	// scoreOnly makes the next runs evaluate only the network.
 	scoreOnly()
 }
@@ -291,10 +294,25 @@ func (m *ScoreModel) sampleSDE(first int, x []float32, progress func(step int)) 
 		_, err = sde.ODESample(m.sde, score, x, m.batch, c.Eps, sde.Tolerances{RTol: c.RTol, ATol: c.ATol}, c.Seed, first)
 	case "ode-euler", "heun":
 		err = sde.ODEEuler(m.sde, score, x, m.batch, c.Steps, c.Eps, c.Sampler == "heun", c.Seed, first, progress)
-	case "ancestral":
-		err = sde.Ancestral(m.sde, score, x, m.batch, c.Steps, c.Eps, c.Seed, first, progress)
-	case "ddim":
-		err = sde.DDIM(m.sde, score, x, m.batch, c.Steps, c.Eta, c.Eps, c.Seed, first, progress)
+	case "ancestral", "ddim":
+		if m.fused != nil && m.net.Labels == nil {
+			var sched []sde.LevelStep
+			if c.Sampler == "ancestral" {
+				sched, err = sde.AncestralSchedule(m.sde, c.Steps, c.Eps)
+			} else {
+				sched, err = sde.DDIMSchedule(m.sde, c.Steps, c.Eta, c.Eps)
+			}
+			if err == nil {
+				err = m.fused.sampleLevels(sched, m.sde.PriorStd(), c.Seed, first, x, progress)
+			}
+			m.nfe += len(sched)
+			break
+		}
+		if c.Sampler == "ancestral" {
+			err = sde.Ancestral(m.sde, score, x, m.batch, c.Steps, c.Eps, c.Seed, first, progress)
+		} else {
+			err = sde.DDIM(m.sde, score, x, m.batch, c.Steps, c.Eta, c.Eps, c.Seed, first, progress)
+		}
 	case "annealed-langevin":
 		err = sde.AnnealedLangevin(m.sde, score, x, m.batch, c.Steps, c.LangevinSteps, c.StepLR, c.Eps, c.Seed, first, progress)
 	default:

@@ -55,18 +55,39 @@ func compileGPUScore(m *ScoreModel, name string, g configs.GPU) (err error) {
 
 func (s *gpuSampler) scoreOnly() { s.step.Off() }
 
-func (s *gpuSampler) sample(sched []sde.SamplerStep, priorStd float64, seed uint64, first int, x []float32, progress func(step int)) error {
+// begin draws the prior into x on the device, for images first, first+1,
+// ... of the run, and readies the step for them.
+func (s *gpuSampler) begin(priorStd float64, seed uint64, first int) error {
 	off, err := sde.NoiseOffset(first, s.m.batch, s.m.Dim)
 	if err != nil {
 		return err
 	}
-	err = s.b.D.Do(func() error {
+	return s.b.D.Do(func() error {
 		if err := s.step.Begin(int64(off)); err != nil {
 			return err
 		}
 		return s.b.Prior(s.x, priorStd, seed, int64(off))
 	})
-	if err != nil {
+}
+
+func (s *gpuSampler) sampleLevels(sched []sde.LevelStep, priorStd float64, seed uint64, first int, x []float32, progress func(step int)) error {
+	if err := s.begin(priorStd, seed, first); err != nil {
+		return err
+	}
+	for _, st := range sched {
+		s.step.Level(st.T, st.Std, st.A, st.B, st.C, seed, uint64(st.Step))
+		if err := s.m.plan.Run(); err != nil {
+			return err
+		}
+		if progress != nil {
+			progress(st.Step + 1)
+		}
+	}
+	return s.m.plan.Read(s.m.net.X, x)
+}
+
+func (s *gpuSampler) sample(sched []sde.SamplerStep, priorStd float64, seed uint64, first int, x []float32, progress func(step int)) error {
+	if err := s.begin(priorStd, seed, first); err != nil {
 		return err
 	}
 	for _, st := range sched {

@@ -50,11 +50,20 @@ func Ancestral(s SDE, score ScoreFunc, x []float32, batch, steps int, eps float6
 	if err := checkSDE(s); err != nil {
 		return err
 	}
+	sched, err := AncestralSchedule(s, steps, eps)
+	if err != nil {
+		return err
+	}
+	return levelSampler(s, score, x, batch, sched, seed, first, progress)
+}
+
+// AncestralSchedule is Ancestral's steps.
+func AncestralSchedule(s SDE, steps int, eps float64) ([]LevelStep, error) {
 	_, ve := s.(*VE)
 	if !ve && !vpType(s) {
-		return fmt.Errorf("sde: the ancestral sampler is for VE, VP and DDPM (score_sde's and Ho et al.'s), not %T", s)
+		return nil, fmt.Errorf("sde: the ancestral sampler is for VE, VP and DDPM (score_sde's and Ho et al.'s), not %T", s)
 	}
-	return levelSampler(s, score, x, batch, steps, eps, seed, first, progress, func(ti, tn float64) (a, b, c float64) {
+	return levelSchedule(s, steps, eps, func(ti, tn float64) (a, b, c float64) {
 		if ve {
 			si, sn := s.Std(ti), 0.0
 			if tn > 0 {
@@ -85,13 +94,22 @@ func DDIM(s SDE, score ScoreFunc, x []float32, batch, steps int, eta, eps float6
 	if err := checkSDE(s); err != nil {
 		return err
 	}
+	sched, err := DDIMSchedule(s, steps, eta, eps)
+	if err != nil {
+		return err
+	}
+	return levelSampler(s, score, x, batch, sched, seed, first, progress)
+}
+
+// DDIMSchedule is DDIM's steps.
+func DDIMSchedule(s SDE, steps int, eta, eps float64) ([]LevelStep, error) {
 	if !vpType(s) {
-		return fmt.Errorf("sde: DDIM is for the VP SDE and DDPM, not %T", s)
+		return nil, fmt.Errorf("sde: DDIM is for the VP SDE and DDPM, not %T", s)
 	}
 	if !(eta >= 0) || math.IsInf(eta, 0) {
-		return fmt.Errorf("sde: eta = %v, want a finite number >= 0", eta)
+		return nil, fmt.Errorf("sde: eta = %v, want a finite number >= 0", eta)
 	}
-	return levelSampler(s, score, x, batch, steps, eps, seed, first, progress, func(ti, tn float64) (a, b, c float64) {
+	return levelSchedule(s, steps, eps, func(ti, tn float64) (a, b, c float64) {
 		mi, mn := s.Mean(ti), s.Mean(tn)
 		ai, an := mi*mi, mn*mn
 		si := math.Sqrt(1 - ai)
@@ -102,42 +120,60 @@ func DDIM(s SDE, score ScoreFunc, x []float32, batch, steps int, eta, eps float6
 	})
 }
 
-// levelSampler runs a sampler whose step from grid time t_i to the next
-// level t_n is x = a x + b s(x, t_i) + c z, with (a, b, c) = coef(t_i,
-// t_n) and z draw i of StreamPredictor (none on the last step), from the
-// prior.
-func levelSampler(s SDE, score ScoreFunc, x []float32, batch, steps int, eps float64, seed uint64, first int, progress func(i int), coef func(ti, tn float64) (a, b, c float64)) error {
+// LevelStep is one step of a level sampler (Ancestral, DDIM) from grid
+// time T to the next level: x = A x + B s(x, T) + C z, z draw Step of
+// StreamPredictor, C = 0 on the last step. Std is the marginal std at the
+// float32 time that the network sees (the score is -eps_hat/Std), as
+// PCSchedule's.
+type LevelStep struct {
+	Step    int
+	T, Std  float64
+	A, B, C float64
+}
+
+// levelSchedule is the steps of a level sampler whose step from grid time
+// t_i to the next level t_n has (a, b, c) = coef(t_i, t_n).
+func levelSchedule(s SDE, steps int, eps float64, coef func(ti, tn float64) (a, b, c float64)) ([]LevelStep, error) {
 	if err := checkGrid(steps, eps); err != nil {
-		return err
+		return nil, err
 	}
+	sched := make([]LevelStep, steps)
+	for i := range steps {
+		t := gridTime(i, steps, eps)
+		tn, last := nextLevel(i, steps, eps)
+		a, b, c := coef(t, tn)
+		if last {
+			c = 0
+		}
+		sched[i] = LevelStep{Step: i, T: t, Std: s.Std(float64(float32(t))), A: a, B: b, C: c}
+	}
+	return sched, nil
+}
+
+// levelSampler runs a level sampler's steps on the batch x from the prior.
+func levelSampler(s SDE, score ScoreFunc, x []float32, batch int, sched []LevelStep, seed uint64, first int, progress func(i int)) error {
 	w, err := newSampler(s, score, x, batch, seed, first)
 	if err != nil {
 		return err
 	}
 	w.prior()
-	for i := range steps {
-		t := gridTime(i, steps, eps)
-		tn, last := nextLevel(i, steps, eps)
-		if err := w.evalScore(t); err != nil {
-			return fmt.Errorf("sde: step %d (t = %g): %w", i, t, err)
-		}
-		a, b, c := coef(t, tn)
-		if last {
-			c = 0
+	for _, st := range sched {
+		if err := w.evalScore(st.T); err != nil {
+			return fmt.Errorf("sde: step %d (t = %g): %w", st.Step, st.T, err)
 		}
 		x, g := w.x, w.grad
 		parallel(len(x), len(x), func(lo, hi int) {
-			z := newNormals(w.seed, StreamPredictor, uint64(i))
+			z := newNormals(w.seed, StreamPredictor, uint64(st.Step))
 			for j := lo; j < hi; j++ {
-				v := a*float64(x[j]) + b*float64(g[j])
-				if c != 0 {
-					v += c * float64(float32(z.at(w.off+j)))
+				v := st.A*float64(x[j]) + st.B*float64(g[j])
+				if st.C != 0 {
+					v += st.C * float64(float32(z.at(w.off+j)))
 				}
 				x[j] = float32(v)
 			}
 		})
 		if progress != nil {
-			progress(i + 1)
+			progress(st.Step + 1)
 		}
 	}
 	return nil

@@ -27,6 +27,7 @@ package hostemu
 // void label_drop(float *keep, float *null, int batch, double p, uint64_t seed, const uint64_t *step);
 // void normals(float *y, long long n, double sd, uint64_t seed, uint32_t stream, uint64_t draw, long long off);
 // void em_step(float *x, const float *eps_hat, long long n, const void *ctl);
+// void level_step(float *x, const float *eps_hat, long long n, const void *ctl);
 // void langevin_noise(float *z, long long n, const void *ctl);
 // void act_fwd(float *y, const float *x, long long n, int act, float slope);
 // void act_bwd(float *dx, const float *x, const float *dy, long long n, int act, float slope);
@@ -168,11 +169,17 @@ type SamplerCtl struct {
 	Seed                uint64
 	SNR, Alpha          float64
 	Offset              int64
+	A, B, C             float64
 }
 
 // EMStep runs kernels/sde.cu's em_step.
 func EMStep(x, epsHat []float32, ctl *SamplerCtl) {
 	C.em_step(p(x), p(epsHat), C.longlong(len(x)), unsafe.Pointer(ctl))
+}
+
+// LevelStep runs kernels/sde.cu's level_step.
+func LevelStep(x, epsHat []float32, ctl *SamplerCtl) {
+	C.level_step(p(x), p(epsHat), C.longlong(len(x)), unsafe.Pointer(ctl))
 }
 
 // LangevinNoise runs kernels/sde.cu's langevin_noise.

@@ -505,6 +505,72 @@ func TestSamplerKernels(t *testing.T) {
 	assertClose(t, "em_step off", y, x0, 0)
 }
 
+// The level kernel, run as score's fused sampler runs it (the prior by the
+// normals kernel, then one level_step per sde.LevelStep), samples what
+// sde.Ancestral (VP and VE) and sde.DDIM (eta 0.5) sample on the CPU with
+// the same stand-in network, whose noise prediction is sin(x)(1 + t): the
+// schedule's A, B and C, its noise from the predictor's stream at the
+// batch's offset, no noise on the last step. In another mode it leaves x
+// alone.
+func TestLevelKernelSamplesAsTheCPU(t *testing.T) {
+	vp, _ := sde.NewVP(0.1, 20, 1000)
+	ve, _ := sde.NewVE(0.01, 50, 1000)
+	const batch, d, steps, eps, seed, first = 2, 9, 4, 1e-3, 7, 3
+	epsHat := func(x []float32, t float32) []float32 {
+		out := make([]float32, len(x))
+		for j, v := range x {
+			out[j] = float32(math.Sin(float64(v)) * (1 + float64(t)))
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name  string
+		s     sde.SDE
+		sched func() ([]sde.LevelStep, error)
+		cpu   func(score sde.ScoreFunc, x []float32) error
+	}{
+		{"VP ancestral", vp, func() ([]sde.LevelStep, error) { return sde.AncestralSchedule(vp, steps, eps) },
+			func(f sde.ScoreFunc, x []float32) error {
+				return sde.Ancestral(vp, f, x, batch, steps, eps, seed, first, nil)
+			}},
+		{"VE ancestral", ve, func() ([]sde.LevelStep, error) { return sde.AncestralSchedule(ve, steps, eps) },
+			func(f sde.ScoreFunc, x []float32) error {
+				return sde.Ancestral(ve, f, x, batch, steps, eps, seed, first, nil)
+			}},
+		{"VP DDIM", vp, func() ([]sde.LevelStep, error) { return sde.DDIMSchedule(vp, steps, 0.5, eps) },
+			func(f sde.ScoreFunc, x []float32) error {
+				return sde.DDIM(vp, f, x, batch, steps, 0.5, eps, seed, first, nil)
+			}},
+	} {
+		score := func(x, tt, out []float32) error { // as score.ScoreModel's: -eps_hat/std(t) in float
+			e := epsHat(x, tt[0])
+			scale := float32(-1 / c.s.Std(float64(tt[0])))
+			for j := range out {
+				out[j] = e[j] * scale
+			}
+			return nil
+		}
+		want := make([]float32, batch*d)
+		if err := c.cpu(score, want); err != nil {
+			t.Fatal(err)
+		}
+		sched, err := c.sched()
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := make([]float32, batch*d)
+		Normals(x, c.s.PriorStd(), seed, sde.StreamPrior, 0, first*d)
+		for _, st := range sched {
+			ctl := SamplerCtl{T: st.T, ScoreScale: float64(float32(-1 / st.Std)), Mode: 3, Seed: seed, Draw: uint64(st.Step), Offset: first * d, A: st.A, B: st.B, C: st.C}
+			LevelStep(x, epsHat(x, float32(st.T)), &ctl)
+		}
+		assertClose(t, c.name, x, want, 1e-5)
+	}
+	x := []float32{0.5, -1}
+	LevelStep(x, []float32{1, 1}, &SamplerCtl{Mode: 1, A: 2, B: 1, ScoreScale: 1})
+	assertClose(t, "level_step in predictor mode", x, []float32{0.5, -1}, 0)
+}
+
 // Every activation and its derivative, and the broadcasting kernels with
 // the strides nn/arith_gpu.go and nn/reduce_gpu.go compute, against the CPU
 // ops; and the time embedding.
