@@ -100,13 +100,18 @@ func (b *Backend) ConsistencyPair(c *sde.Consistency, x0 Buf, online, target Con
 // around the score network: Pre sets the network's time input, Post updates
 // x from the network's output, by Euler-Maruyama (a predictor step, as
 // sde.EulerMaruyama), Langevin (a corrector step, as
-// sde.LangevinCorrector) or a level sampler's step (sde.Ancestral and
-// sde.DDIM). Predictor, Corrector or Level gives each step's values before
-// Run; after Off, Run only evaluates the network.
+// sde.LangevinCorrector), a level sampler's step (sde.Ancestral and
+// sde.DDIM) or a fixed-step ODE sampler's (sde.ODEEval: ODEEuler's and
+// FlowSample's Euler and Heun). Predictor, Corrector, Level or ODE gives
+// each step's values before Run; after Off, Run only evaluates the
+// network.
 type SamplerStep struct {
 	ctl  []uint64 // sampler_ctl in kernels/sde.cu, one word per field
 	b    *Backend
 	bad  Ptr // two doubles: the corrector's failure flag and mean score norm
+	x    Buf
+	y    Ptr // the fixed-step ODE samplers' state and first slope, n doubles each
+	d1   Ptr
 	pre  func() error
 	post []func() error
 }
@@ -129,19 +134,24 @@ const (
 	ctlA
 	ctlB
 	ctlC
+	ctlPhase
+	ctlK
+	ctlH
+	ctlMNext
 	ctlWords
 
 	modeOff       = 0
 	modePredictor = 1
 	modeCorrector = 2
 	modeLevel     = 3
+	modeODE       = 4
 )
 
 // NewSamplerStep binds the step to the score network's input x and time t
 // and its output epsHat, the predicted noise (slots of b's plan, whose
 // first axis is the batch). It starts Off.
 func (b *Backend) NewSamplerStep(x, t, epsHat Buf) (*SamplerStep, error) {
-	s := &SamplerStep{ctl: make([]uint64, ctlWords), b: b}
+	s := &SamplerStep{ctl: make([]uint64, ctlWords), b: b, x: x}
 	ctl, err := b.UniformBlock(s.ctl)
 	if err != nil {
 		return nil, err
@@ -155,6 +165,10 @@ func (b *Backend) NewSamplerStep(x, t, epsHat Buf) (*SamplerStep, error) {
 		if norms, err = dev.Pool.Alloc(8 * int64(2*batch)); err != nil {
 			return err
 		}
+		if s.y, err = dev.Pool.Alloc(8 * int64(2*n)); err != nil {
+			return err
+		}
+		s.d1 = s.y + Ptr(8*n)
 		s.bad, err = dev.Pool.Alloc(16)
 		return err
 	})
@@ -165,6 +179,7 @@ func (b *Backend) NewSamplerStep(x, t, epsHat Buf) (*SamplerStep, error) {
 	s.post = []func() error{
 		func() error { return dev.Launch("em_step", dev.Grid(n), Threads, x.Ptr, epsHat.Ptr, n, ctl) },
 		func() error { return dev.Launch("level_step", dev.Grid(n), Threads, x.Ptr, epsHat.Ptr, n, ctl) },
+		func() error { return dev.Launch("ode_step", dev.Grid(n), Threads, x.Ptr, s.y, s.d1, epsHat.Ptr, n, ctl) },
 		func() error { return dev.Launch("langevin_noise", dev.Grid(n), Threads, z, n, ctl) },
 		func() error {
 			return dev.Launch("langevin_norms", batch, Threads, norms, epsHat.Ptr, z, n/batch, ctl)
@@ -210,6 +225,25 @@ func (s *SamplerStep) Predictor(t, std, f, g, dt float64, last bool, seed, draw 
 func (s *SamplerStep) Level(t, std, a, b, c float64, seed, draw uint64) {
 	s.set(modeLevel, t, std, seed, draw)
 	s.ctl[ctlA], s.ctl[ctlB], s.ctl[ctlC] = math.Float64bits(a), math.Float64bits(b), math.Float64bits(c)
+}
+
+// ODE sets the next evaluation to e's of a fixed-step ODE sampler
+// (sde.ODEEval; after BeginODE): a score network's at e.Std, a velocity
+// network's (e.Std = 0) unscaled.
+func (s *SamplerStep) ODE(e sde.ODEEval) {
+	s.set(modeODE, e.T, e.Std, 0, 0)
+	if e.Std == 0 {
+		s.ctl[ctlScoreScale] = math.Float64bits(1)
+	}
+	s.ctl[ctlPhase] = uint64(e.Phase)
+	s.ctl[ctlK], s.ctl[ctlH], s.ctl[ctlMNext] = math.Float64bits(e.K), math.Float64bits(e.H), math.Float64bits(e.MNext)
+}
+
+// BeginODE starts a fixed-step ODE sampler from the prior in x: y = x / m0,
+// x = float32(m0 y) (sde.ODESchedule's start). It runs inside Do.
+func (s *SamplerStep) BeginODE(m0 float64) error {
+	n := s.x.Size()
+	return s.b.D.Launch("ode_begin", s.b.D.Grid(n), Threads, s.x.Ptr, s.y, n, m0)
 }
 
 // Corrector sets the next step to Langevin at t with score_sde's step-size

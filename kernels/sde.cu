@@ -122,7 +122,10 @@ extern "C" __global__ void normals(float *y, long long n, double sd, uint64_t se
 // through memory). Each step evaluates the network, then updates x by the
 // kernels of its mode; in mode SAMPLER_OFF they all do nothing and the
 // graph just evaluates the network.
-enum { SAMPLER_OFF, SAMPLER_PREDICTOR, SAMPLER_CORRECTOR, SAMPLER_LEVEL };
+enum { SAMPLER_OFF, SAMPLER_PREDICTOR, SAMPLER_CORRECTOR, SAMPLER_LEVEL, SAMPLER_ODE };
+
+// The phases of a fixed-step ODE sampler's evaluation, as sde.ODEPhase.
+enum { ODE_EULER, ODE_HEUN_PREDICT, ODE_HEUN_CORRECT };
 
 struct sampler_ctl {
 	double t;           // the time the score is evaluated at
@@ -137,6 +140,8 @@ struct sampler_ctl {
 	double snr, alpha;  // corrector: the step-size rule's snr and alpha
 	long long offset;   // the noise's element index of x[0]: the batch's first image in the run * its size
 	double a, b, c;     // level: x = a x + b score + c z (c = 0: no noise)
+	long long phase;    // ode: ODE_*
+	double k, h, m_next; // ode: the slope's factor, the step, the next input's scale
 };
 
 // fill_time: t[i] = ctl->t for the score network's time input.
@@ -181,6 +186,48 @@ extern "C" __global__ void level_step(float *x, const float *eps_hat, long long 
 		double v = __dadd_rn(__dmul_rn(a, (double)x[j]), __dmul_rn(b, (double)s));
 		if (c != 0.0) v = __dadd_rn(v, __dmul_rn(c, (double)normal_at(off + j, STREAM_PREDICTOR, draw, seed)));
 		x[j] = (float)v;
+	}
+}
+
+// ode_begin: a fixed-step ODE sampler's start (sde.ODESchedule) from the
+// prior in x: y = x / m0 in double, and x = m0 y rounded to float.
+extern "C" __global__ void ode_begin(float *x, double *y, long long n, double m0) {
+	grid_stride(j, n) {
+		double v = (double)x[j] / m0;
+		y[j] = v;
+		x[j] = (float)(m0 * v);
+	}
+}
+
+// ode_step: a fixed-step ODE sampler's update after one evaluation
+// (sde.ODEEval), with s = eps_hat * score_scale in float (a velocity's
+// scale is 1) and d = k s:
+//
+//	ODE_EULER:        y += h d;                 x = m_next y
+//	ODE_HEUN_PREDICT: d1 = d;                   x = m_next (y + h d)
+//	ODE_HEUN_CORRECT: y += h (d1 + d) / 2;      x = m_next y
+//
+// in double, each operation rounded as the CPU's (no fused multiply-add).
+extern "C" __global__ void ode_step(float *x, double *y, double *d1, const float *eps_hat, long long n,
+	const sampler_ctl *ctl) {
+	if (ctl->mode != SAMPLER_ODE) return;
+	float scale = (float)ctl->score_scale;
+	double k = ctl->k, h = ctl->h, m = ctl->m_next;
+	long long phase = ctl->phase;
+	grid_stride(j, n) {
+		double d = __dmul_rn(k, (double)(eps_hat[j] * scale));
+		double v;
+		if (phase == ODE_EULER) {
+			v = __dadd_rn(y[j], __dmul_rn(h, d));
+			y[j] = v;
+		} else if (phase == ODE_HEUN_PREDICT) {
+			d1[j] = d;
+			v = __dadd_rn(y[j], __dmul_rn(h, d));
+		} else {
+			v = __dadd_rn(y[j], __dmul_rn(h, __dadd_rn(d1[j], d)) / 2.0);
+			y[j] = v;
+		}
+		x[j] = (float)__dmul_rn(m, v);
 	}
 }
 

@@ -5,6 +5,7 @@ package score
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/scoregen/scoregen/configs"
@@ -22,7 +23,8 @@ func tinyConfig(t *testing.T) *configs.Config {
 }
 
 // The score network and the samplers on the GPU (fused: Euler-Maruyama,
-// with the Langevin corrector, ancestral and DDIM) match the CPU's: the score within 1e-5,
+// with the Langevin corrector, ode-euler, heun, ancestral and DDIM) match
+// the CPU's: the score within 1e-5,
 // the samples after a few steps (the same Philox noise) within 1e-4,
 // relative to their largest magnitude.
 func TestGPUSamplerMatchesCPU(t *testing.T) {
@@ -60,14 +62,17 @@ func TestGPUSamplerMatchesCPU(t *testing.T) {
 	numdiff.Compare(t, "score", []string{"of x"}, [][]float32{scores["cuda"]}, [][]float32{scores["cpu"]}, 1e-5)
 	// Images 0-2 of the run, and images 1000-1002, whose noise is drawn
 	// further along the same Philox draws.
-	for _, sampler := range []string{"em", "pc", "ode-euler", "heun", "ancestral", "ddim"} {
+	// The same network read as a flow's velocity samples by ode-euler and
+	// heun too.
+	for _, sampler := range []string{"em", "pc", "ode-euler", "heun", "ancestral", "ddim", "flow ode-euler", "flow heun"} {
+		flow := strings.HasPrefix(sampler, "flow ")
 		for _, first := range []int{0, 1000} {
 			sc := cfg.Sample
-			sc.Sampler, sc.Steps = sampler, 5
+			sc.Sampler, sc.Steps = strings.TrimPrefix(sampler, "flow "), 5
 			samples := map[string][]float32{}
 			for dev, m := range models {
 				samples[dev] = make([]float32, len(x))
-				m.Sample = sc
+				m.Sample, m.flow = sc, flow
 				if err := m.SampleAt(first, samples[dev], nil); err != nil {
 					t.Fatal(err)
 				}

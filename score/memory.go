@@ -131,15 +131,18 @@ func SamplingMemory(netCfg unet.Config, batch int, device string) (Memory, error
 	// The builder's weights, the checkpoint's weights being loaded, and on
 	// the host the samples, the score and the corrector's noise (sde's
 	// sampler), and the grid image (no larger than the samples). The plan
-	// holds one more copy of the weights, on its device.
+	// holds one more copy of the weights, on its device. The fixed-step
+	// ODE samplers keep their state and first slope in float64 (four
+	// images' worth), where the sampler runs.
 	m.Host += 2*p + 4*images
 	if m.device == "cpu" {
-		m.Host += m.Plan
+		m.Host += m.Plan + 4*images
 		m.Fixed = 2*p + p
 		return m, nil
 	}
-	// The GPU sampler keeps x in the plan, and its noise beside it.
-	m.Device += m.Plan + images + cublasWorkspace
+	// The GPU sampler keeps x in the plan, and its noise and the ODE
+	// samplers' state beside it.
+	m.Device += m.Plan + 5*images + cublasWorkspace
 	m.Fixed = p
 	return m, nil
 }

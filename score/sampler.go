@@ -80,6 +80,9 @@ type fusedSampler interface {
 	// sampleLevels runs a level sampler's schedule (sde.Ancestral's,
 	// sde.DDIM's) as sample does.
 	sampleLevels(sched []sde.LevelStep, priorStd float64, seed uint64, first int, x []float32, progress func(step int)) error
+	// sampleODE runs a fixed-step ODE sampler's schedule (sde.ODEEuler's,
+	// sde.FlowSample's ode-euler and heun) as sample does.
+	sampleODE(sched sde.ODESchedule, priorStd float64, seed uint64, first int, x []float32, progress func(step int)) error
 	// scoreOnly makes the next runs evaluate only the network.
 	scoreOnly()
 }
@@ -255,6 +258,12 @@ func (m *ScoreModel) SampleAt(first int, x []float32, progress func(step int)) e
 	switch {
 	case m.ct != nil:
 		err = m.sampleConsistency(first, x, progress)
+	case m.flow && m.fusedODE(c.Sampler):
+		var sched sde.ODESchedule
+		if sched, err = sde.FlowEulerSchedule(c.Steps, c.Sampler == "heun"); err == nil {
+			err = m.fused.sampleODE(sched, 1, c.Seed, first, x, progress)
+		}
+		m.nfe += len(sched.Evals)
 	case m.flow:
 		_, err = sde.FlowSample(m.forward, x, m.batch, c.Sampler, c.Steps, sde.Tolerances{RTol: c.RTol, ATol: c.ATol}, c.Seed, first, progress)
 	default:
@@ -293,6 +302,14 @@ func (m *ScoreModel) sampleSDE(first int, x []float32, progress func(step int)) 
 	case "ode":
 		_, err = sde.ODESample(m.sde, score, x, m.batch, c.Eps, sde.Tolerances{RTol: c.RTol, ATol: c.ATol}, c.Seed, first)
 	case "ode-euler", "heun":
+		if m.fusedODE(c.Sampler) {
+			var sched sde.ODESchedule
+			if sched, err = sde.ODEEulerSchedule(m.sde, c.Steps, c.Eps, c.Sampler == "heun"); err == nil {
+				err = m.fused.sampleODE(sched, m.sde.PriorStd(), c.Seed, first, x, progress)
+			}
+			m.nfe += len(sched.Evals)
+			break
+		}
 		err = sde.ODEEuler(m.sde, score, x, m.batch, c.Steps, c.Eps, c.Sampler == "heun", c.Seed, first, progress)
 	case "ancestral", "ddim":
 		if m.fused != nil && m.net.Labels == nil {
@@ -319,6 +336,13 @@ func (m *ScoreModel) sampleSDE(first int, x []float32, progress func(step int)) 
 		return fmt.Errorf("unknown sampler %q (want one of %s)", c.Sampler, strings.Join(slices.Sorted(maps.Keys(configs.Samplers)), ", "))
 	}
 	return err
+}
+
+// fusedODE reports whether sampler runs fused on the device: a fixed-step
+// ODE sampler of a network run alone (a class-conditional one needs its
+// labels and guidance set around each evaluation).
+func (m *ScoreModel) fusedODE(sampler string) bool {
+	return m.fused != nil && m.net.Labels == nil && (sampler == "ode-euler" || sampler == "heun")
 }
 
 // Evaluations is the number of network evaluations (each over a whole

@@ -86,6 +86,25 @@ func (s *gpuSampler) sampleLevels(sched []sde.LevelStep, priorStd float64, seed 
 	return s.m.plan.Read(s.m.net.X, x)
 }
 
+func (s *gpuSampler) sampleODE(sched sde.ODESchedule, priorStd float64, seed uint64, first int, x []float32, progress func(step int)) error {
+	if err := s.begin(priorStd, seed, first); err != nil {
+		return err
+	}
+	if err := s.b.D.Do(func() error { return s.step.BeginODE(sched.M0) }); err != nil {
+		return err
+	}
+	for _, e := range sched.Evals {
+		s.step.ODE(e)
+		if err := s.m.plan.Run(); err != nil {
+			return err
+		}
+		if progress != nil && e.Phase != sde.ODEHeunPredict {
+			progress(e.Step + 1)
+		}
+	}
+	return s.m.plan.Read(s.m.net.X, x)
+}
+
 func (s *gpuSampler) sample(sched []sde.SamplerStep, priorStd float64, seed uint64, first int, x []float32, progress func(step int)) error {
 	if err := s.begin(priorStd, seed, first); err != nil {
 		return err

@@ -52,56 +52,63 @@ func FlowSample(v ScoreFunc, x []float32, batch int, method string, steps int, t
 		return 0, err
 	}
 	Normals(w.x, w.seed, StreamPrior, 0, w.off)
-	y := make([]float64, len(x))
-	for j, v := range x {
-		y[j] = float64(v)
-	}
-	vel := func(t, y, dy []float64) error {
-		for i, ti := range t {
-			w.t[i] = float32(ti)
-		}
-		for j, v := range y {
-			w.x[j] = float32(v)
-		}
-		if err := w.score(w.x, w.t, w.grad); err != nil {
-			return err
-		}
-		for j, g := range w.grad {
-			dy[j] = float64(g)
-		}
-		return nil
-	}
 	switch method {
 	case "ode":
+		y := make([]float64, len(x))
+		for j, v := range x {
+			y[j] = float64(v)
+		}
+		vel := func(t, y, dy []float64) error {
+			for i, ti := range t {
+				w.t[i] = float32(ti)
+			}
+			for j, v := range y {
+				w.x[j] = float32(v)
+			}
+			if err := w.score(w.x, w.t, w.grad); err != nil {
+				return err
+			}
+			for j, g := range w.grad {
+				dy[j] = float64(g)
+			}
+			return nil
+		}
 		if nfe, err = solveRK45(vel, y, batch, 1, 0, tol); err != nil {
 			return nfe, err
 		}
+		for j, v := range y {
+			x[j] = float32(v)
+		}
 	case "ode-euler", "heun":
-		if steps < 1 {
-			return 0, fmt.Errorf("sde: steps = %d, want at least 1", steps)
+		sched, err := FlowEulerSchedule(steps, method == "heun")
+		if err != nil {
+			return 0, err
 		}
-		ts := make([]float64, steps+1)
-		for i := range ts {
-			ts[i] = 1 - float64(i)/float64(steps)
-		}
-		tb := make([]float64, batch)
-		at := func(t float64, y, dy []float64) error {
-			for k := range tb {
-				tb[k] = t
-			}
-			return vel(tb, y, dy)
-		}
-		if nfe, err = fixedSteps(y, ts, ts, method == "heun", at, progress); err != nil {
+		if nfe, err = sched.run(w, progress); err != nil {
 			return nfe, err
 		}
 	default:
 		return 0, fmt.Errorf("sde: flow sampler %q: want ode, ode-euler or heun", method)
 	}
-	for j, v := range y {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
+	for _, v := range x {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 			return nfe, fmt.Errorf("sde: the flow produced %v", v)
 		}
-		x[j] = float32(v)
 	}
 	return nfe, nil
+}
+
+// FlowEulerSchedule is FlowSample's ode-euler or heun schedule: steps
+// evenly spaced steps from t = 1 to 0, y = x, the slope the velocity.
+func FlowEulerSchedule(steps int, heun bool) (ODESchedule, error) {
+	if steps < 1 {
+		return ODESchedule{}, fmt.Errorf("sde: steps = %d, want at least 1", steps)
+	}
+	ts := make([]float64, steps+1)
+	for i := range ts {
+		ts[i] = 1 - float64(i)/float64(steps)
+	}
+	one := func(float64) float64 { return 1 }
+	velocity := func(float64) (std, k float64) { return 0, 1 }
+	return fixedSchedule(ts, ts, one, velocity, heun), nil
 }

@@ -78,7 +78,7 @@ func karrasLevels(hi, lo float64, steps int, rho float64) []float64 {
 // evaluations, second-order accurate. progress, if not nil, is called
 // after each step.
 func ODEEuler(s SDE, score ScoreFunc, x []float32, batch, steps int, eps float64, heun bool, seed uint64, first int, progress func(i int)) error {
-	ts, err := KarrasTimes(s, steps, eps, KarrasRho)
+	sched, err := ODEEulerSchedule(s, steps, eps, heun)
 	if err != nil {
 		return err
 	}
@@ -87,70 +87,113 @@ func ODEEuler(s SDE, score ScoreFunc, x []float32, batch, steps int, eps float64
 		return err
 	}
 	w.prior()
-	xh := make([]float64, len(x))
-	m := s.Mean(1)
-	for j, v := range x {
-		xh[j] = float64(v) / m
+	_, err = sched.run(w, progress)
+	return err
+}
+
+// ODEPhase is what a fixed-step ODE sampler does after one network
+// evaluation (ODEEval).
+type ODEPhase int
+
+const (
+	ODEEulerStep   ODEPhase = iota // an Euler step
+	ODEHeunPredict                 // Heun's first evaluation: the Euler point to evaluate next
+	ODEHeunCorrect                 // Heun's second: the trapezoid of both slopes
+)
+
+// ODEEval is one network evaluation of a fixed-step ODE sampler (ODEEuler,
+// FlowSample's ode-euler and heun), which keeps the scaled state y in
+// float64 beside the network's input x. The network runs on x at the
+// float32 time T, giving s (a score network's score, -eps_hat/Std; a
+// velocity network's output as it is, Std = 0), then
+//
+//	ODEEulerStep:   y += H K s;              x = float32(MNext y)
+//	ODEHeunPredict: d1 = K s;                x = float32(MNext (y + H d1))
+//	ODEHeunCorrect: y += H (d1 + K s) / 2;   x = float32(MNext y)
+//
+// (the products in that order, in float64). Step is the step it belongs
+// to, done after its last evaluation.
+type ODEEval struct {
+	Phase               ODEPhase
+	Step                int
+	T, Std, K, H, MNext float64
+}
+
+// ODESchedule is a fixed-step ODE sampler: the state starts from the
+// prior x as y = x / M0, x = float32(M0 y), and Evals follow.
+type ODESchedule struct {
+	M0    float64
+	Evals []ODEEval
+}
+
+// ODEEulerSchedule is ODEEuler's schedule: in Karras et al.'s variables,
+// y = xh, the steps in u = sigma(t) on KarrasTimes, the slope factor K =
+// -sigma(t) Mean(t) and the network's input Mean(t) xh.
+func ODEEulerSchedule(s SDE, steps int, eps float64, heun bool) (ODESchedule, error) {
+	ts, err := KarrasTimes(s, steps, eps, KarrasRho)
+	if err != nil {
+		return ODESchedule{}, err
 	}
-	// slope writes dxh/dsigma at time t for the scaled samples y.
-	slope := func(t float64, y, dy []float64) error {
-		m := s.Mean(t)
-		for j, v := range y {
-			w.x[j] = float32(m * v)
-		}
-		if err := w.evalScore(t); err != nil {
-			return err
-		}
-		k := -noiseLevel(s, t) * m
-		for j, g := range w.grad {
-			dy[j] = k * float64(g)
-		}
-		return nil
+	at := func(t float64) (std, k float64) {
+		return s.Std(float64(float32(t))), -noiseLevel(s, t) * s.Mean(t)
 	}
 	sigmas := make([]float64, len(ts))
 	for i, t := range ts {
 		sigmas[i] = noiseLevel(s, t)
 	}
-	if _, err := fixedSteps(xh, sigmas, ts, heun, slope, progress); err != nil {
-		return err
-	}
-	m = s.Mean(eps)
-	for j, v := range xh {
-		x[j] = float32(m * v)
-	}
-	return nil
+	return fixedSchedule(ts, sigmas, s.Mean, at, heun), nil
 }
 
-// fixedSteps integrates dy/du = slope(t, y) over the grid u[0], u[1], ...
-// (point k at time ts[k]) by one Euler step per interval, or with heun
-// Heun's (the trapezoid of the slopes at both ends), calling progress, if
-// not nil, after each step. It returns the evaluations of slope.
-func fixedSteps(y, u, ts []float64, heun bool, slope func(t float64, y, dy []float64) error, progress func(i int)) (nfe int, err error) {
-	d1, d2, tmp := make([]float64, len(y)), make([]float64, len(y)), make([]float64, len(y))
+// fixedSchedule is the schedule of Euler or Heun steps over the grid u (u[i]
+// at time ts[i]), the network's input being mean(t) y and the slope's
+// factor and the score's std at t at(t).
+func fixedSchedule(ts, u []float64, mean func(t float64) float64, at func(t float64) (std, k float64), heun bool) ODESchedule {
+	sc := ODESchedule{M0: mean(ts[0])}
 	for i := range len(u) - 1 {
 		h := u[i+1] - u[i]
-		nfe++
-		if err := slope(ts[i], y, d1); err != nil {
-			return nfe, fmt.Errorf("sde: step %d (t = %g): %w", i, ts[i], err)
-		}
+		std, k := at(ts[i])
 		if !heun {
-			for j := range y {
-				y[j] += h * d1[j]
-			}
-		} else {
-			for j := range y {
-				tmp[j] = y[j] + h*d1[j]
-			}
-			nfe++
-			if err := slope(ts[i+1], tmp, d2); err != nil {
-				return nfe, fmt.Errorf("sde: step %d (t = %g): %w", i, ts[i+1], err)
-			}
-			for j := range y {
-				y[j] += h * (d1[j] + d2[j]) / 2
+			sc.Evals = append(sc.Evals, ODEEval{Phase: ODEEulerStep, Step: i, T: ts[i], Std: std, K: k, H: h, MNext: mean(ts[i+1])})
+			continue
+		}
+		std2, k2 := at(ts[i+1])
+		sc.Evals = append(sc.Evals,
+			ODEEval{Phase: ODEHeunPredict, Step: i, T: ts[i], Std: std, K: k, H: h, MNext: mean(ts[i+1])},
+			ODEEval{Phase: ODEHeunCorrect, Step: i, T: ts[i+1], Std: std2, K: k2, H: h, MNext: mean(ts[i+1])})
+	}
+	return sc
+}
+
+// run carries w's batch, at the prior, through the schedule (the network
+// on w.x at each evaluation, as a device runs it), calling progress, if not
+// nil, after each step. It returns the network evaluations.
+func (sc ODESchedule) run(w *sampler, progress func(i int)) (nfe int, err error) {
+	y, d1 := make([]float64, len(w.x)), make([]float64, len(w.x))
+	for j, v := range w.x {
+		y[j] = float64(v) / sc.M0
+		w.x[j] = float32(sc.M0 * y[j])
+	}
+	for _, e := range sc.Evals {
+		nfe++
+		if err := w.evalScore(e.T); err != nil {
+			return nfe, fmt.Errorf("sde: step %d (t = %g): %w", e.Step, e.T, err)
+		}
+		for j, g := range w.grad {
+			d := e.K * float64(g)
+			switch e.Phase {
+			case ODEEulerStep:
+				y[j] += e.H * d
+				w.x[j] = float32(e.MNext * y[j])
+			case ODEHeunPredict:
+				d1[j] = d
+				w.x[j] = float32(e.MNext * (y[j] + e.H*d))
+			case ODEHeunCorrect:
+				y[j] += e.H * (d1[j] + d) / 2
+				w.x[j] = float32(e.MNext * y[j])
 			}
 		}
-		if progress != nil {
-			progress(i + 1)
+		if progress != nil && e.Phase != ODEHeunPredict {
+			progress(e.Step + 1)
 		}
 	}
 	return nfe, nil

@@ -28,6 +28,8 @@ package hostemu
 // void normals(float *y, long long n, double sd, uint64_t seed, uint32_t stream, uint64_t draw, long long off);
 // void em_step(float *x, const float *eps_hat, long long n, const void *ctl);
 // void level_step(float *x, const float *eps_hat, long long n, const void *ctl);
+// void ode_begin(float *x, double *y, long long n, double m0);
+// void ode_step(float *x, double *y, double *d1, const float *eps_hat, long long n, const void *ctl);
 // void langevin_noise(float *z, long long n, const void *ctl);
 // void act_fwd(float *y, const float *x, long long n, int act, float slope);
 // void act_bwd(float *dx, const float *x, const float *dy, long long n, int act, float slope);
@@ -170,6 +172,8 @@ type SamplerCtl struct {
 	SNR, Alpha          float64
 	Offset              int64
 	A, B, C             float64
+	Phase               int64
+	K, H, MNext         float64
 }
 
 // EMStep runs kernels/sde.cu's em_step.
@@ -180,6 +184,16 @@ func EMStep(x, epsHat []float32, ctl *SamplerCtl) {
 // LevelStep runs kernels/sde.cu's level_step.
 func LevelStep(x, epsHat []float32, ctl *SamplerCtl) {
 	C.level_step(p(x), p(epsHat), C.longlong(len(x)), unsafe.Pointer(ctl))
+}
+
+// ODEBegin and ODEStep run kernels/sde.cu's ode_begin and ode_step, with
+// the state y and first slope d1 (doubles, as many as x).
+func ODEBegin(x []float32, y []float64, m0 float64) {
+	C.ode_begin(p(x), (*C.double)(&y[0]), C.longlong(len(x)), C.double(m0))
+}
+
+func ODEStep(x []float32, y, d1 []float64, epsHat []float32, ctl *SamplerCtl) {
+	C.ode_step(p(x), (*C.double)(&y[0]), (*C.double)(&d1[0]), p(epsHat), C.longlong(len(x)), unsafe.Pointer(ctl))
 }
 
 // LangevinNoise runs kernels/sde.cu's langevin_noise.

@@ -571,6 +571,80 @@ func TestLevelKernelSamplesAsTheCPU(t *testing.T) {
 	assertClose(t, "level_step in predictor mode", x, []float32{0.5, -1}, 0)
 }
 
+// The fixed-step ODE kernels, run as score's fused sampler runs them (the
+// prior by the normals kernel, ode_begin, then one ode_step per
+// sde.ODEEval), sample what sde.ODEEuler (VP, Euler and Heun) and
+// sde.FlowSample (Heun) sample on the CPU with a stand-in network, whose
+// output is sin(x)(1 + t): bit for bit, since both compute in float64
+// with the same operations. In another mode ode_step leaves x alone.
+func TestODEKernelsSampleAsTheCPU(t *testing.T) {
+	vp, _ := sde.NewVP(0.1, 20, 1000)
+	const batch, d, steps, eps, seed, first = 2, 9, 3, 1e-3, 8, 5
+	net := func(x []float32, t float32) []float32 {
+		out := make([]float32, len(x))
+		for j, v := range x {
+			out[j] = float32(math.Sin(float64(v)) * (1 + float64(t)))
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name     string
+		s        sde.SDE // nil: a flow's velocity
+		heun     bool
+		priorStd float64
+	}{{"VP ode-euler", vp, false, vp.PriorStd()}, {"VP heun", vp, true, vp.PriorStd()}, {"flow heun", nil, true, 1}} {
+		var cpu func(f sde.ScoreFunc, x []float32) error
+		var sched sde.ODESchedule
+		var err error
+		f := func(x, tt, out []float32) error { // a velocity, or as score.ScoreModel's score: -eps_hat/std(t) in float
+			scale := float32(1)
+			if c.s != nil {
+				scale = float32(-1 / c.s.Std(float64(tt[0])))
+			}
+			for j, v := range net(x, tt[0]) {
+				out[j] = v * scale
+			}
+			return nil
+		}
+		if c.s != nil {
+			cpu = func(f sde.ScoreFunc, x []float32) error {
+				return sde.ODEEuler(c.s, f, x, batch, steps, eps, c.heun, seed, first, nil)
+			}
+			sched, err = sde.ODEEulerSchedule(c.s, steps, eps, c.heun)
+		} else {
+			method := map[bool]string{false: "ode-euler", true: "heun"}[c.heun]
+			cpu = func(f sde.ScoreFunc, x []float32) error {
+				_, err := sde.FlowSample(f, x, batch, method, steps, sde.Tolerances{}, seed, first, nil)
+				return err
+			}
+			sched, err = sde.FlowEulerSchedule(steps, c.heun)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := make([]float32, batch*d)
+		if err := cpu(f, want); err != nil {
+			t.Fatal(err)
+		}
+		x := make([]float32, batch*d)
+		y, d1 := make([]float64, len(x)), make([]float64, len(x))
+		Normals(x, c.priorStd, seed, sde.StreamPrior, 0, first*d)
+		ODEBegin(x, y, sched.M0)
+		for _, e := range sched.Evals {
+			scale := 1.0
+			if e.Std != 0 {
+				scale = float64(float32(-1 / e.Std))
+			}
+			ctl := SamplerCtl{T: e.T, ScoreScale: scale, Mode: 4, Phase: int64(e.Phase), K: e.K, H: e.H, MNext: e.MNext}
+			ODEStep(x, y, d1, net(x, float32(e.T)), &ctl)
+		}
+		assertClose(t, c.name, x, want, 0)
+	}
+	x := []float32{0.5, -1}
+	ODEStep(x, []float64{3, 3}, []float64{1, 1}, []float32{1, 1}, &SamplerCtl{Mode: 3, K: 1, H: 1, MNext: 1, ScoreScale: 1})
+	assertClose(t, "ode_step in level mode", x, []float32{0.5, -1}, 0)
+}
+
 // Every activation and its derivative, and the broadcasting kernels with
 // the strides nn/arith_gpu.go and nn/reduce_gpu.go compute, against the CPU
 // ops; and the time embedding.
