@@ -22,6 +22,7 @@ type Follow struct {
 	chunks   int
 	keepTake []float64 // per tensor 1 - momentum and momentum
 	ctlDev   Ptr       // keepTake on the device
+	sent     bool      // keepTake is on the device as it is
 }
 
 // NewFollow makes the following of values towards batches (slots of the
@@ -50,16 +51,25 @@ func NewFollow(o *Optimizer, values, batches []engine.Slot) (*Follow, error) {
 	})
 }
 
-// Next sets each tensor's momentum for the next Run. The momenta are a
-// word or two per tensor, more than the backend's per-step uniforms hold
-// for a network's weights, so they go up in a copy of their own before
-// the replay.
+// Next sets each tensor's momentum for the next Run. The momenta are two
+// words per tensor, more than the backend's per-step uniforms hold for a
+// network's weights, so they go up in a copy of their own before the
+// replay, and only when they change (BatchNorm's never do; a consistency
+// model's mu(k) changes with N(k), a few hundred times in a run).
 func (f *Follow) Next(momentum []float64) error {
 	for i, m := range momentum {
-		f.keepTake[2*i], f.keepTake[2*i+1] = 1-m, m
+		if f.keepTake[2*i] != 1-m || f.keepTake[2*i+1] != m {
+			f.keepTake[2*i], f.keepTake[2*i+1] = 1-m, m
+			f.sent = false
+		}
+	}
+	if f.sent {
+		return nil
 	}
 	d := f.o.b.D
-	return d.Do(func() error { return d.CopyIn(f.ctlDev, unsafe.Pointer(&f.keepTake[0]), int64(8*len(f.keepTake))) })
+	err := d.Do(func() error { return d.CopyIn(f.ctlDev, unsafe.Pointer(&f.keepTake[0]), int64(8*len(f.keepTake))) })
+	f.sent = err == nil
+	return err
 }
 
 // Post is the launch, for the Post of the plan, after the optimiser's.

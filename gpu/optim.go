@@ -30,7 +30,7 @@ type Optimizer struct {
 	sizes   []int
 	total   int
 	chunks  int
-	tables  Ptr // param, grad, flat, size (int64 each, per tensor), then chunk_tensor (int32) and chunk_start (int64)
+	tables  Ptr // param, grad, flat, size (int64 each, per tensor), then chunk_start (int64) and chunk_tensor (int32): chunkTables
 	m, v    Ptr // flat moments
 	ema     Ptr // flat EMA weights
 	loss    Ptr // the plan's loss, which guards the update

@@ -62,7 +62,7 @@ extern "C" __global__ void label_drop(float *keep, float *null, int batch, doubl
 // with each operation rounded as the CPU's (no fused multiply-add), so that
 // the number of points is the CPU's exactly.
 __device__ __forceinline__ int ct_steps(uint64_t k, int s0, int s1, long long K) {
-	double a = (double)min((long long)k, K) / (double)K;
+	double a = (double)(k > (uint64_t)K ? K : (long long)k) / (double)K;
 	double span = (double)((s1 + 1) * (s1 + 1) - s0 * s0);
 	return (int)ceil(sqrt(__dadd_rn(__dmul_rn(a, span), (double)(s0 * s0))) - 1.0) + 1;
 }

@@ -155,8 +155,6 @@ func (r *gpuRunner) run(u int, x0, labels []float32, key uint64, step int, lr fl
 			}
 		}
 	}
-	opt := r.opt[u]
-	opt.Next(lr)
 	if f := r.follow[u]; f != nil {
 		momentum := make([]float64, len(r.states[u]))
 		for i, st := range r.states[u] {
@@ -166,6 +164,8 @@ func (r *gpuRunner) run(u int, x0, labels []float32, key uint64, step int, lr fl
 			return result{}, err
 		}
 	}
+	opt := r.opt[u]
+	opt.Next(lr)
 	if err := plan.Run(); err != nil {
 		return result{}, err
 	}

@@ -5,6 +5,14 @@
 // shuffles go through a buffer between two barriers, so the block
 // reductions run as written (slowly: this is for tests on small sizes).
 #pragma once
+// CUDA's __dadd_rn and the like are never fused into a multiply-add; so
+// that the plain C++ below models them, the compiler must not contract
+// a*b+c either (cgo does not allow -ffp-contract=off as a flag).
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 #define _GNU_SOURCE 1
 #include <math.h>
 #include <stdint.h>
@@ -38,7 +46,7 @@ template <typename T> static inline T __shfl_xor_sync(unsigned, T v, int lane_ma
 }
 
 // CUDA's round-to-nearest arithmetic, which nvcc never fuses into a
-// multiply-add; plain C++ here, which does not fuse either (no -mfma).
+// multiply-add; plain C++ here, unfused by the pragma above.
 static inline double __dadd_rn(double a, double b) { return a + b; }
 static inline double __dmul_rn(double a, double b) { return a * b; }
 static inline float __fadd_rn(float a, float b) { return a + b; }
