@@ -15,6 +15,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -174,16 +175,40 @@ func run(o options, given func(flag string) bool) error {
 	}
 	if o.jsonOut {
 		return json.NewEncoder(os.Stdout).Encode(struct {
-			Samples string `json:"samples,omitempty"`
-			Ckpt    string `json:"ckpt,omitempty"`
-			N       int    `json:"n"`
-			Data    string `json:"data"`
-			Judge   string `json:"judge"`
+			Samples string       `json:"samples,omitempty"`
+			Ckpt    string       `json:"ckpt,omitempty"`
+			Sampled *sampledWith `json:"sampled,omitempty"`
+			N       int          `json:"n"`
+			Data    string       `json:"data"`
+			Judge   string       `json:"judge"`
 			quality.Report
-		}{o.kept, o.draw.Ckpt, shape[0], o.dataName, j.Checkpoint(), r})
+		}{o.kept, o.draw.Ckpt, sampled(o, c), shape[0], o.dataName, j.Checkpoint(), r})
 	}
 	fmt.Printf("%s: %d samples against the %s test set, judged by %s\n%v\n", from, shape[0], o.dataName, j.Checkpoint(), r)
 	return nil
+}
+
+// sampledWith is how --ckpt's samples were drawn, for --json: figures of
+// one checkpoint differ by sampler, steps and seed.
+type sampledWith struct {
+	Sampler string  `json:"sampler"`
+	Steps   int     `json:"steps"`
+	SNR     float64 `json:"snr,omitempty"` // pc's corrector
+	Seed    uint64  `json:"seed"`
+	EMA     bool    `json:"ema"`
+}
+
+// sampled is how the samples of checkpoint c (nil: none) were drawn, the
+// flags over its config.
+func sampled(o options, c *ckpt.Checkpoint) *sampledWith {
+	if c == nil {
+		return nil
+	}
+	w := &sampledWith{Sampler: cmp.Or(o.draw.Sampler, c.Config.Sample.Sampler), Steps: o.draw.Steps, Seed: o.draw.Seed, EMA: !o.draw.NoEMA}
+	if w.Sampler == "pc" {
+		w.SNR = cmp.Or(o.draw.SNR, c.Config.Sample.SNR)
+	}
+	return w
 }
 
 // readSamples reads a .npy of N x C x H x W samples.

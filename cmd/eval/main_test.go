@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scoregen/scoregen/ckpt"
+	"github.com/scoregen/scoregen/configs"
 	"github.com/scoregen/scoregen/grid"
 	"github.com/scoregen/scoregen/sample"
 )
@@ -53,4 +55,27 @@ func TestRunRefusesBadFlags(t *testing.T) {
 func drawFrom(ckpt string) (o sample.Options) {
 	o.Ckpt = ckpt
 	return o
+}
+
+// The JSON of a checkpoint's samples says how they were drawn: the flags
+// where given, the checkpoint's config where not, pc's snr only for pc;
+// samples from a file say nothing.
+func TestSampledRecordsTheSampler(t *testing.T) {
+	c := &ckpt.Checkpoint{RunMeta: ckpt.RunMeta{Config: &configs.Config{}}}
+	c.Config.Sample.Sampler, c.Config.Sample.SNR = "pc", 0.25
+	o := options{draw: sample.Options{Steps: 350, Seed: 2}}
+	if got, want := *sampled(o, c), (sampledWith{Sampler: "pc", Steps: 350, SNR: 0.25, Seed: 2, EMA: true}); got != want {
+		t.Errorf("the checkpoint's pc: %+v, want %+v", got, want)
+	}
+	o.draw.SNR, o.draw.NoEMA = 0.3, true
+	if got := sampled(o, c); got.SNR != 0.3 || got.EMA {
+		t.Errorf("--snr 0.3 --no-ema: %+v", *got)
+	}
+	o.draw.Sampler = "heun"
+	if got := sampled(o, c); got.Sampler != "heun" || got.SNR != 0 {
+		t.Errorf("--sampler heun: %+v", *got)
+	}
+	if sampled(o, nil) != nil {
+		t.Error("samples from a file have a sampler")
+	}
 }
