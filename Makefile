@@ -42,7 +42,7 @@ data:
 # samples a grid from it: runs/mnist_tiny/grid.png.
 train: data
 	$(GO) run ./cmd/train --config configs/mnist_tiny.yaml
-	$(GO) run ./cmd/sample --ckpt runs/mnist_tiny --n 64 --steps 500 --seed 1 --out runs/mnist_tiny/grid.png
+	$(GO) run ./cmd/sample --ckpt runs/mnist_tiny --n 64 --seed 1 --out runs/mnist_tiny/grid.png
 
 # eval-nets trains the judge classifiers that score samples (package
 # classify): runs/mnist_classifier and runs/fashion_classifier, each with
