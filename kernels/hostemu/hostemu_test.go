@@ -505,6 +505,16 @@ func TestSamplerKernels(t *testing.T) {
 	assertClose(t, "em_step off", y, x0, 0)
 }
 
+// standIn is the sampler tests' stand-in network: its output at x and
+// time t is sin(x)(1 + t), a noise prediction or a velocity.
+func standIn(x []float32, t float32) []float32 {
+	out := make([]float32, len(x))
+	for j, v := range x {
+		out[j] = float32(math.Sin(float64(v)) * (1 + float64(t)))
+	}
+	return out
+}
+
 // The level kernel, run as score's fused sampler runs it (the prior by the
 // normals kernel, then one level_step per sde.LevelStep), samples what
 // sde.Ancestral (VP and VE) and sde.DDIM (eta 0.5) sample on the CPU with
@@ -516,13 +526,7 @@ func TestLevelKernelSamplesAsTheCPU(t *testing.T) {
 	vp, _ := sde.NewVP(0.1, 20, 1000)
 	ve, _ := sde.NewVE(0.01, 50, 1000)
 	const batch, d, steps, eps, seed, first = 2, 9, 4, 1e-3, 7, 3
-	epsHat := func(x []float32, t float32) []float32 {
-		out := make([]float32, len(x))
-		for j, v := range x {
-			out[j] = float32(math.Sin(float64(v)) * (1 + float64(t)))
-		}
-		return out
-	}
+	epsHat := standIn
 	for _, c := range []struct {
 		name  string
 		s     sde.SDE
@@ -580,13 +584,7 @@ func TestLevelKernelSamplesAsTheCPU(t *testing.T) {
 func TestODEKernelsSampleAsTheCPU(t *testing.T) {
 	vp, _ := sde.NewVP(0.1, 20, 1000)
 	const batch, d, steps, eps, seed, first = 2, 9, 3, 1e-3, 8, 5
-	net := func(x []float32, t float32) []float32 {
-		out := make([]float32, len(x))
-		for j, v := range x {
-			out[j] = float32(math.Sin(float64(v)) * (1 + float64(t)))
-		}
-		return out
-	}
+	net := standIn
 	for _, c := range []struct {
 		name     string
 		s        sde.SDE // nil: a flow's velocity
