@@ -179,7 +179,9 @@ func (b *Backend) NewSamplerStep(x, t, epsHat Buf) (*SamplerStep, error) {
 	s.post = []func() error{
 		func() error { return dev.Launch("em_step", dev.Grid(n), Threads, x.Ptr, epsHat.Ptr, n, ctl) },
 		func() error { return dev.Launch("level_step", dev.Grid(n), Threads, x.Ptr, epsHat.Ptr, n, ctl) },
-		func() error { return dev.Launch("ode_step", dev.Grid(n), Threads, x.Ptr, s.y, s.d1, epsHat.Ptr, n, ctl) },
+		func() error {
+			return dev.Launch("ode_step", dev.Grid(n), Threads, x.Ptr, s.y, s.d1, epsHat.Ptr, n, ctl)
+		},
 		func() error { return dev.Launch("langevin_noise", dev.Grid(n), Threads, z, n, ctl) },
 		func() error {
 			return dev.Launch("langevin_norms", batch, Threads, norms, epsHat.Ptr, z, n/batch, ctl)
