@@ -258,7 +258,7 @@ func (m *ScoreModel) SampleAt(first int, x []float32, progress func(step int)) e
 	switch {
 	case m.ct != nil:
 		err = m.sampleConsistency(first, x, progress)
-	case m.flow && m.fusedODE(c.Sampler):
+	case m.flow && m.fusable() && (c.Sampler == "ode-euler" || c.Sampler == "heun"):
 		var sched sde.ODESchedule
 		if sched, err = sde.FlowEulerSchedule(c.Steps, c.Sampler == "heun"); err == nil {
 			err = m.fused.sampleODE(sched, 1, c.Seed, first, x, progress)
@@ -288,9 +288,7 @@ func (m *ScoreModel) sampleSDE(first int, x []float32, progress func(step int)) 
 	switch c.Sampler {
 	case "em", "pc":
 		correctors := map[string]int{"em": 0, "pc": 1}[c.Sampler] // EM is PC without a corrector
-		// The fused sampler runs the network alone: a class-conditional
-		// one needs its labels and guidance set around each evaluation.
-		if m.fused != nil && m.net.Labels == nil {
+		if m.fusable() {
 			var sched []sde.SamplerStep
 			if sched, err = sde.PCSchedule(m.sde, c.Steps, correctors, c.SNR, c.Eps); err == nil {
 				err = m.fused.sample(sched, m.sde.PriorStd(), c.Seed, first, x, progress)
@@ -302,7 +300,7 @@ func (m *ScoreModel) sampleSDE(first int, x []float32, progress func(step int)) 
 	case "ode":
 		_, err = sde.ODESample(m.sde, score, x, m.batch, c.Eps, sde.Tolerances{RTol: c.RTol, ATol: c.ATol}, c.Seed, first)
 	case "ode-euler", "heun":
-		if m.fusedODE(c.Sampler) {
+		if m.fusable() {
 			var sched sde.ODESchedule
 			if sched, err = sde.ODEEulerSchedule(m.sde, c.Steps, c.Eps, c.Sampler == "heun"); err == nil {
 				err = m.fused.sampleODE(sched, m.sde.PriorStd(), c.Seed, first, x, progress)
@@ -312,23 +310,19 @@ func (m *ScoreModel) sampleSDE(first int, x []float32, progress func(step int)) 
 		}
 		err = sde.ODEEuler(m.sde, score, x, m.batch, c.Steps, c.Eps, c.Sampler == "heun", c.Seed, first, progress)
 	case "ancestral", "ddim":
-		if m.fused != nil && m.net.Labels == nil {
-			var sched []sde.LevelStep
-			if c.Sampler == "ancestral" {
-				sched, err = sde.AncestralSchedule(m.sde, c.Steps, c.Eps)
-			} else {
-				sched, err = sde.DDIMSchedule(m.sde, c.Steps, c.Eta, c.Eps)
-			}
-			if err == nil {
-				err = m.fused.sampleLevels(sched, m.sde.PriorStd(), c.Seed, first, x, progress)
-			}
-			m.nfe += len(sched)
-			break
-		}
+		var sched []sde.LevelStep
 		if c.Sampler == "ancestral" {
-			err = sde.Ancestral(m.sde, score, x, m.batch, c.Steps, c.Eps, c.Seed, first, progress)
+			sched, err = sde.AncestralSchedule(m.sde, c.Steps, c.Eps)
 		} else {
-			err = sde.DDIM(m.sde, score, x, m.batch, c.Steps, c.Eta, c.Eps, c.Seed, first, progress)
+			sched, err = sde.DDIMSchedule(m.sde, c.Steps, c.Eta, c.Eps)
+		}
+		switch {
+		case err != nil:
+		case m.fusable():
+			err = m.fused.sampleLevels(sched, m.sde.PriorStd(), c.Seed, first, x, progress)
+			m.nfe += len(sched)
+		default:
+			err = sde.SampleLevels(m.sde, score, x, m.batch, sched, c.Seed, first, progress)
 		}
 	case "annealed-langevin":
 		err = sde.AnnealedLangevin(m.sde, score, x, m.batch, c.Steps, c.LangevinSteps, c.StepLR, c.Eps, c.Seed, first, progress)
@@ -338,12 +332,10 @@ func (m *ScoreModel) sampleSDE(first int, x []float32, progress func(step int)) 
 	return err
 }
 
-// fusedODE reports whether sampler runs fused on the device: a fixed-step
-// ODE sampler of a network run alone (a class-conditional one needs its
-// labels and guidance set around each evaluation).
-func (m *ScoreModel) fusedODE(sampler string) bool {
-	return m.fused != nil && m.net.Labels == nil && (sampler == "ode-euler" || sampler == "heun")
-}
+// fusable reports whether the device's fused samplers can run: they run
+// the network alone, and a class-conditional one needs its labels and
+// guidance set around each evaluation.
+func (m *ScoreModel) fusable() bool { return m.fused != nil && m.net.Labels == nil }
 
 // Evaluations is the number of network evaluations (each over a whole
 // batch) so far: the ode sampler's vary with the images and its

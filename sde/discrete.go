@@ -54,7 +54,7 @@ func Ancestral(s SDE, score ScoreFunc, x []float32, batch, steps int, eps float6
 	if err != nil {
 		return err
 	}
-	return levelSampler(s, score, x, batch, sched, seed, first, progress)
+	return SampleLevels(s, score, x, batch, sched, seed, first, progress)
 }
 
 // AncestralSchedule is Ancestral's steps.
@@ -98,7 +98,7 @@ func DDIM(s SDE, score ScoreFunc, x []float32, batch, steps int, eta, eps float6
 	if err != nil {
 		return err
 	}
-	return levelSampler(s, score, x, batch, sched, seed, first, progress)
+	return SampleLevels(s, score, x, batch, sched, seed, first, progress)
 }
 
 // DDIMSchedule is DDIM's steps.
@@ -150,8 +150,10 @@ func levelSchedule(s SDE, steps int, eps float64, coef func(ti, tn float64) (a, 
 	return sched, nil
 }
 
-// levelSampler runs a level sampler's steps on the batch x from the prior.
-func levelSampler(s SDE, score ScoreFunc, x []float32, batch int, sched []LevelStep, seed uint64, first int, progress func(i int)) error {
+// SampleLevels runs a level sampler's schedule (AncestralSchedule's,
+// DDIMSchedule's) on the batch x from the prior, calling progress, if not
+// nil, after each step.
+func SampleLevels(s SDE, score ScoreFunc, x []float32, batch int, sched []LevelStep, seed uint64, first int, progress func(i int)) error {
 	w, err := newSampler(s, score, x, batch, seed, first)
 	if err != nil {
 		return err

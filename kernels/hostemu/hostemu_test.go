@@ -526,7 +526,6 @@ func TestLevelKernelSamplesAsTheCPU(t *testing.T) {
 	vp, _ := sde.NewVP(0.1, 20, 1000)
 	ve, _ := sde.NewVE(0.01, 50, 1000)
 	const batch, d, steps, eps, seed, first = 2, 9, 4, 1e-3, 7, 3
-	epsHat := standIn
 	for _, c := range []struct {
 		name  string
 		s     sde.SDE
@@ -547,7 +546,7 @@ func TestLevelKernelSamplesAsTheCPU(t *testing.T) {
 			}},
 	} {
 		score := func(x, tt, out []float32) error { // as score.ScoreModel's: -eps_hat/std(t) in float
-			e := epsHat(x, tt[0])
+			e := standIn(x, tt[0])
 			scale := float32(-1 / c.s.Std(float64(tt[0])))
 			for j := range out {
 				out[j] = e[j] * scale
@@ -566,7 +565,7 @@ func TestLevelKernelSamplesAsTheCPU(t *testing.T) {
 		Normals(x, c.s.PriorStd(), seed, sde.StreamPrior, 0, first*d)
 		for _, st := range sched {
 			ctl := SamplerCtl{T: st.T, ScoreScale: float64(float32(-1 / st.Std)), Mode: 3, Seed: seed, Draw: uint64(st.Step), Offset: first * d, A: st.A, B: st.B, C: st.C}
-			LevelStep(x, epsHat(x, float32(st.T)), &ctl)
+			LevelStep(x, standIn(x, float32(st.T)), &ctl)
 		}
 		assertClose(t, c.name, x, want, 1e-5)
 	}
@@ -584,7 +583,6 @@ func TestLevelKernelSamplesAsTheCPU(t *testing.T) {
 func TestODEKernelsSampleAsTheCPU(t *testing.T) {
 	vp, _ := sde.NewVP(0.1, 20, 1000)
 	const batch, d, steps, eps, seed, first = 2, 9, 3, 1e-3, 8, 5
-	net := standIn
 	for _, c := range []struct {
 		name     string
 		s        sde.SDE // nil: a flow's velocity
@@ -599,7 +597,7 @@ func TestODEKernelsSampleAsTheCPU(t *testing.T) {
 			if c.s != nil {
 				scale = float32(-1 / c.s.Std(float64(tt[0])))
 			}
-			for j, v := range net(x, tt[0]) {
+			for j, v := range standIn(x, tt[0]) {
 				out[j] = v * scale
 			}
 			return nil
@@ -634,7 +632,7 @@ func TestODEKernelsSampleAsTheCPU(t *testing.T) {
 				scale = float64(float32(-1 / e.Std))
 			}
 			ctl := SamplerCtl{T: e.T, ScoreScale: scale, Mode: 4, Phase: int64(e.Phase), K: e.K, H: e.H, MNext: e.MNext}
-			ODEStep(x, y, d1, net(x, float32(e.T)), &ctl)
+			ODEStep(x, y, d1, standIn(x, float32(e.T)), &ctl)
 		}
 		assertClose(t, c.name, x, want, 0)
 	}
