@@ -24,14 +24,7 @@ func (b *Backend) Perturb(s sde.Kernel, x0, xt, z, t Buf, eps float64, seed uint
 	dev := b.D
 	var table Ptr // the kernel reads it for SDE_DDPM only
 	if len(s.LogAbar) > 0 {
-		bytes := int64(8 * len(s.LogAbar))
-		err := dev.Do(func() (err error) {
-			if table, err = dev.Pool.Alloc(bytes); err != nil {
-				return err
-			}
-			return dev.CopyIn(table, unsafe.Pointer(&s.LogAbar[0]), bytes)
-		})
-		if err != nil {
+		if table, err = b.constants(s.LogAbar); err != nil {
 			return nil, err
 		}
 	}
@@ -60,6 +53,20 @@ func (b *Backend) LabelDrop(keep, null Buf, p float64, seed uint64, step *uint64
 	}, nil
 }
 
+// constants copies v, a kernel's table that never changes, to new device
+// memory once.
+func (b *Backend) constants(v []float64) (Ptr, error) {
+	var at Ptr
+	bytes := int64(8 * len(v))
+	err := b.D.Do(func() (err error) {
+		if at, err = b.D.Pool.Alloc(bytes); err != nil {
+			return err
+		}
+		return b.D.CopyIn(at, unsafe.Pointer(&v[0]), bytes)
+	})
+	return at, err
+}
+
 // ConsistencyInputs are one network's consistency inputs in a plan
 // (sde.ConsistencyInputs on the device): X, T, Skip and Out.
 type ConsistencyInputs struct{ X, T, Skip, Out Buf }
@@ -76,14 +83,8 @@ func (b *Backend) ConsistencyPair(c *sde.Consistency, x0 Buf, online, target Con
 	if err != nil {
 		return nil, err
 	}
-	dev, times := b.D, c.TimeTable()
-	var table Ptr
-	err = dev.Do(func() (err error) {
-		if table, err = dev.Pool.Alloc(int64(8 * len(times))); err != nil {
-			return err
-		}
-		return dev.CopyIn(table, unsafe.Pointer(&times[0]), int64(8*len(times)))
-	})
+	dev := b.D
+	table, err := b.constants(c.TimeTable())
 	if err != nil {
 		return nil, err
 	}
