@@ -139,6 +139,7 @@ const (
 	ctlK
 	ctlH
 	ctlMNext
+	ctlStream
 	ctlWords
 
 	modeOff       = 0
@@ -223,11 +224,12 @@ func (s *SamplerStep) Predictor(t, std, f, g, dt float64, last bool, seed, draw 
 	}
 }
 
-// Level sets the next step to a level sampler's from t (sde.LevelStep):
-// x = a x + b score + c z, no noise where c = 0.
-func (s *SamplerStep) Level(t, std, a, b, c float64, seed, draw uint64) {
-	s.set(modeLevel, t, std, seed, draw)
-	s.ctl[ctlA], s.ctl[ctlB], s.ctl[ctlC] = math.Float64bits(a), math.Float64bits(b), math.Float64bits(c)
+// Level sets the next step to a level sampler's step st: x = A x + B
+// score + C z, z keyed by (seed, st.Stream, st.Draw), no noise where C = 0.
+func (s *SamplerStep) Level(st sde.LevelStep, seed uint64) {
+	s.set(modeLevel, st.T, st.Std, seed, st.Draw)
+	s.ctl[ctlA], s.ctl[ctlB], s.ctl[ctlC] = math.Float64bits(st.A), math.Float64bits(st.B), math.Float64bits(st.C)
+	s.ctl[ctlStream] = uint64(st.Stream)
 }
 
 // ODE sets the next evaluation to e's of a fixed-step ODE sampler

@@ -142,6 +142,7 @@ struct sampler_ctl {
 	double a, b, c;     // level: x = a x + b score + c z (c = 0: no noise)
 	long long phase;    // ode: ODE_*
 	double k, h, m_next; // ode: the slope's factor, the step, the next input's scale
+	uint64_t stream;     // level: the Philox stream of the step's noise
 };
 
 // fill_time: t[i] = ctl->t for the score network's time input.
@@ -171,20 +172,21 @@ extern "C" __global__ void em_step(float *x, const float *eps_hat, long long n, 
 	}
 }
 
-// level_step, a level sampler's step (sde.Ancestral, sde.DDIM: its
-// LevelStep): x = a x + b score + c z in double, with z from elements
-// ctl->offset, ... of (ctl->seed, STREAM_PREDICTOR, ctl->draw) as the
-// predictor's, and none where c = 0 (the last step).
+// level_step, a level sampler's step (sde.Ancestral, sde.DDIM,
+// sde.AnnealedLangevin: its LevelStep): x = a x + b score + c z in double,
+// with z from elements ctl->offset, ... of (ctl->seed, ctl->stream,
+// ctl->draw), and none where c = 0 (the last step).
 extern "C" __global__ void level_step(float *x, const float *eps_hat, long long n, const sampler_ctl *ctl) {
 	if (ctl->mode != SAMPLER_LEVEL) return;
 	double a = ctl->a, b = ctl->b, c = ctl->c;
 	float scale = (float)ctl->score_scale;
 	uint64_t draw = ctl->draw, seed = ctl->seed;
+	uint32_t stream = (uint32_t)ctl->stream;
 	long long off = ctl->offset;
 	grid_stride(j, n) {
 		float s = eps_hat[j] * scale; // in float, as train.ScoreModel.Score
 		double v = __dadd_rn(__dmul_rn(a, (double)x[j]), __dmul_rn(b, (double)s));
-		if (c != 0.0) v = __dadd_rn(v, __dmul_rn(c, (double)normal_at(off + j, STREAM_PREDICTOR, draw, seed)));
+		if (c != 0.0) v = __dadd_rn(v, __dmul_rn(c, (double)normal_at(off + j, stream, draw, seed)));
 		x[j] = (float)v;
 	}
 }

@@ -23,7 +23,8 @@ func tinyConfig(t *testing.T) *configs.Config {
 }
 
 // The score network and the samplers on the GPU (fused: Euler-Maruyama,
-// with the Langevin corrector, ode-euler, heun, ancestral and DDIM) match
+// with the Langevin corrector, ode-euler, heun, ancestral, DDIM and, for
+// VE, annealed Langevin) match
 // the CPU's: the score within 1e-5,
 // the samples after a few steps (the same Philox noise) within 1e-4,
 // relative to their largest magnitude.
@@ -34,6 +35,12 @@ func TestGPUSamplerMatchesCPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, err := NewSDE(cfg.SDE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	veCfg := cfg.SDE
+	veCfg.Type = "ve"
+	ve, err := NewSDE(veCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,16 +70,22 @@ func TestGPUSamplerMatchesCPU(t *testing.T) {
 	// Images 0-2 of the run, and images 1000-1002, whose noise is drawn
 	// further along the same Philox draws.
 	// The same network read as a flow's velocity samples by ode-euler and
-	// heun too.
-	for _, sampler := range []string{"em", "pc", "ode-euler", "heun", "ancestral", "ddim", "flow ode-euler", "flow heun"} {
-		flow := strings.HasPrefix(sampler, "flow ")
+	// heun too, and read as VE's by annealed Langevin.
+	for _, sampler := range []string{"em", "pc", "ode-euler", "heun", "ancestral", "ddim", "flow ode-euler", "flow heun", "ve annealed-langevin"} {
+		kind, name, found := strings.Cut(sampler, " ")
+		if !found {
+			kind, name = "", sampler
+		}
 		for _, first := range []int{0, 1000} {
 			sc := cfg.Sample
-			sc.Sampler, sc.Steps = strings.TrimPrefix(sampler, "flow "), 5
+			sc.Sampler, sc.Steps = name, 5
 			samples := map[string][]float32{}
 			for dev, m := range models {
 				samples[dev] = make([]float32, len(x))
-				m.Sample, m.flow = sc, flow
+				m.Sample, m.flow, m.sde = sc, kind == "flow", s
+				if kind == "ve" {
+					m.sde = ve
+				}
 				if err := m.SampleAt(first, samples[dev], nil); err != nil {
 					t.Fatal(err)
 				}

@@ -78,7 +78,7 @@ type fusedSampler interface {
 	// for images first, first+1, ... of the run, into x.
 	sample(sched []sde.SamplerStep, priorStd float64, seed uint64, first int, x []float32, progress func(step int)) error
 	// sampleLevels runs a level sampler's schedule (sde.Ancestral's,
-	// sde.DDIM's) as sample does.
+	// sde.DDIM's, sde.AnnealedLangevin's) as sample does.
 	sampleLevels(sched []sde.LevelStep, priorStd float64, seed uint64, first int, x []float32, progress func(step int)) error
 	// sampleODE runs a fixed-step ODE sampler's schedule (sde.ODEEuler's,
 	// sde.FlowSample's ode-euler and heun) as sample does.
@@ -309,12 +309,15 @@ func (m *ScoreModel) sampleSDE(first int, x []float32, progress func(step int)) 
 			break
 		}
 		err = sde.ODEEuler(m.sde, score, x, m.batch, c.Steps, c.Eps, c.Sampler == "heun", c.Seed, first, progress)
-	case "ancestral", "ddim":
+	case "ancestral", "ddim", "annealed-langevin":
 		var sched []sde.LevelStep
-		if c.Sampler == "ancestral" {
+		switch c.Sampler {
+		case "ancestral":
 			sched, err = sde.AncestralSchedule(m.sde, c.Steps, c.Eps)
-		} else {
+		case "ddim":
 			sched, err = sde.DDIMSchedule(m.sde, c.Steps, c.Eta, c.Eps)
+		default:
+			sched, err = sde.AnnealedLangevinSchedule(m.sde, c.Steps, c.LangevinSteps, c.StepLR, c.Eps)
 		}
 		switch {
 		case err != nil:
@@ -324,8 +327,6 @@ func (m *ScoreModel) sampleSDE(first int, x []float32, progress func(step int)) 
 		default:
 			err = sde.SampleLevels(m.sde, score, x, m.batch, sched, c.Seed, first, progress)
 		}
-	case "annealed-langevin":
-		err = sde.AnnealedLangevin(m.sde, score, x, m.batch, c.Steps, c.LangevinSteps, c.StepLR, c.Eps, c.Seed, first, progress)
 	default:
 		return fmt.Errorf("unknown sampler %q (want one of %s)", c.Sampler, strings.Join(slices.Sorted(maps.Keys(configs.Samplers)), ", "))
 	}

@@ -74,12 +74,12 @@ func (s *gpuSampler) sampleLevels(sched []sde.LevelStep, priorStd float64, seed 
 	if err := s.begin(priorStd, seed, first); err != nil {
 		return err
 	}
-	for _, st := range sched {
-		s.step.Level(st.T, st.Std, st.A, st.B, st.C, seed, uint64(st.Step))
+	for i, st := range sched {
+		s.step.Level(st, seed)
 		if err := s.m.plan.Run(); err != nil {
 			return err
 		}
-		if progress != nil {
+		if progress != nil && sde.EndsStep(sched, i) {
 			progress(st.Step + 1)
 		}
 	}

@@ -120,15 +120,18 @@ func DDIMSchedule(s SDE, steps int, eta, eps float64) ([]LevelStep, error) {
 	})
 }
 
-// LevelStep is one step of a level sampler (Ancestral, DDIM) from grid
-// time T to the next level: x = A x + B s(x, T) + C z, z draw Step of
-// StreamPredictor, C = 0 on the last step. Std is the marginal std at the
-// float32 time that the network sees (the score is -eps_hat/Std), as
-// PCSchedule's.
+// LevelStep is one step of a level sampler (Ancestral, DDIM,
+// AnnealedLangevin) at grid time T: x = A x + B s(x, T) + C z, z draw Draw
+// of Stream, no noise where C = 0. Std is the marginal std at the float32
+// time that the network sees (the score is -eps_hat/Std), as PCSchedule's.
+// Step numbers the step (a noise level, which AnnealedLangevin takes in
+// several steps) in errors and progress.
 type LevelStep struct {
 	Step    int
 	T, Std  float64
 	A, B, C float64
+	Stream  uint32
+	Draw    uint64
 }
 
 // levelSchedule is the steps of a level sampler whose step from grid time
@@ -145,27 +148,33 @@ func levelSchedule(s SDE, steps int, eps float64, coef func(ti, tn float64) (a, 
 		if last {
 			c = 0
 		}
-		sched[i] = LevelStep{Step: i, T: t, Std: s.Std(float64(float32(t))), A: a, B: b, C: c}
+		sched[i] = levelStep(s, i, t, a, b, c, StreamPredictor, uint64(i))
 	}
 	return sched, nil
 }
 
+// levelStep is step i of a level schedule at time t.
+func levelStep(s SDE, i int, t, a, b, c float64, stream uint32, draw uint64) LevelStep {
+	return LevelStep{Step: i, T: t, Std: s.Std(float64(float32(t))), A: a, B: b, C: c, Stream: stream, Draw: draw}
+}
+
 // SampleLevels runs a level sampler's schedule (AncestralSchedule's,
-// DDIMSchedule's) on the batch x from the prior, calling progress, if not
-// nil, after each step.
+// DDIMSchedule's, AnnealedLangevinSchedule's) on the batch x from the
+// prior, calling progress, if not nil, with Step+1 after the last entry
+// of each Step.
 func SampleLevels(s SDE, score ScoreFunc, x []float32, batch int, sched []LevelStep, seed uint64, first int, progress func(i int)) error {
 	w, err := newSampler(s, score, x, batch, seed, first)
 	if err != nil {
 		return err
 	}
 	w.prior()
-	for _, st := range sched {
+	for i, st := range sched {
 		if err := w.evalScore(st.T); err != nil {
 			return fmt.Errorf("sde: step %d (t = %g): %w", st.Step, st.T, err)
 		}
 		x, g := w.x, w.grad
 		parallel(len(x), len(x), func(lo, hi int) {
-			z := newNormals(w.seed, StreamPredictor, uint64(st.Step))
+			z := newNormals(w.seed, st.Stream, st.Draw)
 			for j := lo; j < hi; j++ {
 				v := st.A*float64(x[j]) + st.B*float64(g[j])
 				if st.C != 0 {
@@ -174,11 +183,16 @@ func SampleLevels(s SDE, score ScoreFunc, x []float32, batch int, sched []LevelS
 				x[j] = float32(v)
 			}
 		})
-		if progress != nil {
+		if progress != nil && EndsStep(sched, i) {
 			progress(st.Step + 1)
 		}
 	}
 	return nil
+}
+
+// EndsStep reports whether sched[i] is the last entry of its Step.
+func EndsStep(sched []LevelStep, i int) bool {
+	return i == len(sched)-1 || sched[i+1].Step != sched[i].Step
 }
 
 // AnnealedLangevin samples a VE SDE by annealed Langevin dynamics (Song
@@ -196,46 +210,38 @@ func AnnealedLangevin(s SDE, score ScoreFunc, x []float32, batch, levels, stepsE
 	if err := checkSDE(s); err != nil {
 		return err
 	}
-	if _, ve := s.(*VE); !ve {
-		return fmt.Errorf("sde: annealed Langevin dynamics is for the VE SDE (NCSN's noise levels), not %T", s)
-	}
-	if err := checkGrid(levels, eps); err != nil {
-		return err
-	}
-	if stepsEach < 1 {
-		return fmt.Errorf("sde: %d Langevin steps per noise level, want at least 1", stepsEach)
-	}
-	if !(stepLR > 0) || math.IsInf(stepLR, 0) {
-		return fmt.Errorf("sde: Langevin step size %v, want a finite positive number", stepLR)
-	}
-	w, err := newSampler(s, score, x, batch, seed, first)
+	sched, err := AnnealedLangevinSchedule(s, levels, stepsEach, stepLR, eps)
 	if err != nil {
 		return err
 	}
-	w.prior()
-	last := s.Std(gridTime(levels-1, levels, eps))
-	z := make([]float32, len(x))
+	return SampleLevels(s, score, x, batch, sched, seed, first, progress)
+}
+
+// AnnealedLangevinSchedule is AnnealedLangevin's steps: stepsEach for
+// each level, Step the level, and the denoising step in the last level.
+func AnnealedLangevinSchedule(s SDE, levels, stepsEach int, stepLR, eps float64) ([]LevelStep, error) {
+	if _, ve := s.(*VE); !ve {
+		return nil, fmt.Errorf("sde: annealed Langevin dynamics is for the VE SDE (NCSN's noise levels), not %T", s)
+	}
+	if err := checkGrid(levels, eps); err != nil {
+		return nil, err
+	}
+	if stepsEach < 1 {
+		return nil, fmt.Errorf("sde: %d Langevin steps per noise level, want at least 1", stepsEach)
+	}
+	if !(stepLR > 0) || math.IsInf(stepLR, 0) {
+		return nil, fmt.Errorf("sde: Langevin step size %v, want a finite positive number", stepLR)
+	}
+	tL := gridTime(levels-1, levels, eps)
+	last := s.Std(tL)
+	sched := make([]LevelStep, 0, levels*stepsEach+1)
 	for i := range levels {
 		t := gridTime(i, levels, eps)
 		sigma := s.Std(t)
-		alpha := stepLR * sigma * sigma / (last * last)
+		step := stepLR * sigma * sigma / (last * last) / 2 // alpha_i / 2
 		for k := range stepsEach {
-			if err := w.evalScore(t); err != nil {
-				return fmt.Errorf("sde: level %d (t = %g), step %d: %w", i, t, k, err)
-			}
-			Normals(z, seed, StreamLangevin, uint64(i*stepsEach+k), w.off)
-			w.langevinUpdate(alpha/2, z)
-		}
-		if progress != nil {
-			progress(i + 1)
+			sched = append(sched, levelStep(s, i, t, 1, step, math.Sqrt(2*step), StreamLangevin, uint64(i*stepsEach+k)))
 		}
 	}
-	t := gridTime(levels-1, levels, eps)
-	if err := w.evalScore(t); err != nil {
-		return fmt.Errorf("sde: the denoising step: %w", err)
-	}
-	for j, g := range w.grad {
-		x[j] = float32(float64(x[j]) + last*last*float64(g))
-	}
-	return nil
+	return append(sched, levelStep(s, levels-1, tL, 1, last*last, 0, StreamLangevin, 0)), nil
 }

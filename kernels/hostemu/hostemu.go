@@ -174,6 +174,7 @@ type SamplerCtl struct {
 	A, B, C             float64
 	Phase               int64
 	K, H, MNext         float64
+	Stream              uint64
 }
 
 // EMStep runs kernels/sde.cu's em_step.

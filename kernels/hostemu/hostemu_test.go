@@ -517,10 +517,11 @@ func standIn(x []float32, t float32) []float32 {
 
 // The level kernel, run as score's fused sampler runs it (the prior by the
 // normals kernel, then one level_step per sde.LevelStep), samples what
-// sde.Ancestral (VP and VE) and sde.DDIM (eta 0.5) sample on the CPU with
-// the same stand-in network, whose noise prediction is sin(x)(1 + t): the
-// schedule's A, B and C, its noise from the predictor's stream at the
-// batch's offset, no noise on the last step. In another mode it leaves x
+// sde.Ancestral (VP and VE), sde.DDIM (eta 0.5) and sde.AnnealedLangevin
+// (VE) sample on the CPU with the same stand-in network, whose noise
+// prediction is sin(x)(1 + t): the schedule's A, B and C, its noise from
+// the step's stream and draw at the batch's offset, no noise on the last
+// step. In another mode it leaves x
 // alone.
 func TestLevelKernelSamplesAsTheCPU(t *testing.T) {
 	vp, _ := sde.NewVP(0.1, 20, 1000)
@@ -544,6 +545,10 @@ func TestLevelKernelSamplesAsTheCPU(t *testing.T) {
 			func(f sde.ScoreFunc, x []float32) error {
 				return sde.DDIM(vp, f, x, batch, steps, 0.5, eps, seed, first, nil)
 			}},
+		{"VE annealed Langevin", ve, func() ([]sde.LevelStep, error) { return sde.AnnealedLangevinSchedule(ve, steps, 2, 2e-5, eps) },
+			func(f sde.ScoreFunc, x []float32) error {
+				return sde.AnnealedLangevin(ve, f, x, batch, steps, 2, 2e-5, eps, seed, first, nil)
+			}},
 	} {
 		score := func(x, tt, out []float32) error { // as score.ScoreModel's: -eps_hat/std(t) in float
 			e := standIn(x, tt[0])
@@ -564,7 +569,7 @@ func TestLevelKernelSamplesAsTheCPU(t *testing.T) {
 		x := make([]float32, batch*d)
 		Normals(x, c.s.PriorStd(), seed, sde.StreamPrior, 0, first*d)
 		for _, st := range sched {
-			ctl := SamplerCtl{T: st.T, ScoreScale: float64(float32(-1 / st.Std)), Mode: 3, Seed: seed, Draw: uint64(st.Step), Offset: first * d, A: st.A, B: st.B, C: st.C}
+			ctl := SamplerCtl{T: st.T, ScoreScale: float64(float32(-1 / st.Std)), Mode: 3, Seed: seed, Draw: st.Draw, Offset: first * d, A: st.A, B: st.B, C: st.C, Stream: uint64(st.Stream)}
 			LevelStep(x, standIn(x, float32(st.T)), &ctl)
 		}
 		assertClose(t, c.name, x, want, 1e-5)
