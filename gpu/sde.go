@@ -103,9 +103,10 @@ func (b *Backend) ConsistencyPair(c *sde.Consistency, x0 Buf, online, target Con
 // sde.EulerMaruyama), Langevin (a corrector step, as
 // sde.LangevinCorrector), a level sampler's step (sde.Ancestral and
 // sde.DDIM) or a fixed-step ODE sampler's (sde.ODEEval: ODEEuler's and
-// FlowSample's Euler and Heun). Predictor, Corrector, Level or ODE gives
-// each step's values before Run; after Off, Run only evaluates the
-// network.
+// FlowSample's Euler and Heun), or Pre and Post make a step of consistency
+// sampling (sde.ConsistencyStep). Predictor, Corrector, Level, ODE or
+// Consistency gives each step's values before Run; after Off, Run only
+// evaluates the network.
 type SamplerStep struct {
 	ctl  []uint64 // sampler_ctl in kernels/sde.cu, one word per field
 	b    *Backend
@@ -113,7 +114,7 @@ type SamplerStep struct {
 	x    Buf
 	y    Ptr // the fixed-step ODE samplers' state and first slope, n doubles each
 	d1   Ptr
-	pre  func() error
+	pre  []func() error
 	post []func() error
 }
 
@@ -142,11 +143,12 @@ const (
 	ctlStream
 	ctlWords
 
-	modeOff       = 0
-	modePredictor = 1
-	modeCorrector = 2
-	modeLevel     = 3
-	modeODE       = 4
+	modeOff         = 0
+	modePredictor   = 1
+	modeCorrector   = 2
+	modeLevel       = 3
+	modeODE         = 4
+	modeConsistency = 5
 )
 
 // NewSamplerStep binds the step to the score network's input x and time t
@@ -159,7 +161,7 @@ func (b *Backend) NewSamplerStep(x, t, epsHat Buf) (*SamplerStep, error) {
 		return nil, err
 	}
 	dev, n, batch := b.D, x.Size(), t.Size()
-	var z, norms Ptr
+	var z, norms Ptr // z: the corrector's noise, or consistency's point v
 	err = dev.Do(func() (err error) {
 		if z, err = dev.Pool.Alloc(4 * int64(n)); err != nil {
 			return err
@@ -177,7 +179,10 @@ func (b *Backend) NewSamplerStep(x, t, epsHat Buf) (*SamplerStep, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.pre = func() error { return dev.Launch("fill_time", dev.Grid(batch), Threads, t.Ptr, batch, ctl) }
+	s.pre = []func() error{
+		func() error { return dev.Launch("fill_time", dev.Grid(batch), Threads, t.Ptr, batch, ctl) },
+		func() error { return dev.Launch("ct_sample_in", dev.Grid(n), Threads, x.Ptr, z, n, ctl) },
+	}
 	s.post = []func() error{
 		func() error { return dev.Launch("em_step", dev.Grid(n), Threads, x.Ptr, epsHat.Ptr, n, ctl) },
 		func() error { return dev.Launch("level_step", dev.Grid(n), Threads, x.Ptr, epsHat.Ptr, n, ctl) },
@@ -191,12 +196,13 @@ func (b *Backend) NewSamplerStep(x, t, epsHat Buf) (*SamplerStep, error) {
 		func() error {
 			return dev.Launch("langevin_step", dev.Grid(n), Threads, x.Ptr, epsHat.Ptr, z, norms, batch, n, ctl, s.bad)
 		},
+		func() error { return dev.Launch("ct_sample_out", dev.Grid(n), Threads, x.Ptr, z, epsHat.Ptr, n, ctl) },
 	}
 	return s, nil
 }
 
 // Pre and Post are the step's launches for the Pre and Post of the sampling plan.
-func (s *SamplerStep) Pre() func() error    { return s.pre }
+func (s *SamplerStep) Pre() []func() error  { return s.pre }
 func (s *SamplerStep) Post() []func() error { return s.post }
 
 // Off makes the step's kernels do nothing until the next Predictor or
@@ -242,6 +248,18 @@ func (s *SamplerStep) ODE(e sde.ODEEval) {
 	}
 	s.ctl[ctlPhase] = uint64(e.Phase)
 	s.ctl[ctlK], s.ctl[ctlH], s.ctl[ctlMNext] = math.Float64bits(e.K), math.Float64bits(e.H), math.Float64bits(e.MNext)
+}
+
+// Consistency sets the next step to st of multistep consistency sampling
+// with c (sde.Consistency's Sample): v = x + st.Noise z, the network at
+// c_in v and its time input c_noise(st.T), then x = c_skip v + c_out F
+// clipped to [-1, 1], as score.ScoreModel's consistency function. The
+// float32 time input and c_out are the CPU's, computed here.
+func (s *SamplerStep) Consistency(c *sde.Consistency, st sde.ConsistencyStep, seed uint64) {
+	cSkip, cOut, cIn, cNoise := c.Scalings(st.T)
+	s.set(modeConsistency, float64(float32(cNoise)), 1, seed, st.Draw) // the network's output is F, not a noise
+	s.ctl[ctlNoise], s.ctl[ctlStream] = math.Float64bits(st.Noise), uint64(st.Stream)
+	s.ctl[ctlA], s.ctl[ctlB], s.ctl[ctlC] = math.Float64bits(cIn), math.Float64bits(cSkip), math.Float64bits(float64(float32(cOut)))
 }
 
 // BeginODE starts a fixed-step ODE sampler from the prior in x: y = x / m0,

@@ -122,7 +122,7 @@ extern "C" __global__ void normals(float *y, long long n, double sd, uint64_t se
 // through memory). Each step evaluates the network, then updates x by the
 // kernels of its mode; in mode SAMPLER_OFF they all do nothing and the
 // graph just evaluates the network.
-enum { SAMPLER_OFF, SAMPLER_PREDICTOR, SAMPLER_CORRECTOR, SAMPLER_LEVEL, SAMPLER_ODE };
+enum { SAMPLER_OFF, SAMPLER_PREDICTOR, SAMPLER_CORRECTOR, SAMPLER_LEVEL, SAMPLER_ODE, SAMPLER_CONSISTENCY };
 
 // The phases of a fixed-step ODE sampler's evaluation, as sde.ODEPhase.
 enum { ODE_EULER, ODE_HEUN_PREDICT, ODE_HEUN_CORRECT };
@@ -131,7 +131,7 @@ struct sampler_ctl {
 	double t;           // the time the score is evaluated at
 	double f, g2;       // predictor: drift coefficient and squared diffusion at t
 	double dt;          // predictor: the step, negative
-	double noise;       // predictor: g sqrt(-dt)
+	double noise;       // predictor: g sqrt(-dt); consistency: the scale of the noise added to x
 	long long last;     // predictor: no noise on the last step
 	uint64_t draw;      // Philox draw of this step's noise
 	double score_scale; // the network predicts noise: score = eps_hat * score_scale (-1/std(t))
@@ -139,10 +139,10 @@ struct sampler_ctl {
 	uint64_t seed;      // keys the noise, with draw
 	double snr, alpha;  // corrector: the step-size rule's snr and alpha
 	long long offset;   // the noise's element index of x[0]: the batch's first image in the run * its size
-	double a, b, c;     // level: x = a x + b score + c z (c = 0: no noise)
+	double a, b, c;     // level: x = a x + b score + c z (c = 0: no noise); consistency: c_in, c_skip, c_out
 	long long phase;    // ode: ODE_*
 	double k, h, m_next; // ode: the slope's factor, the step, the next input's scale
-	uint64_t stream;     // level: the Philox stream of the step's noise
+	uint64_t stream;     // level, consistency: the Philox stream of the step's noise
 };
 
 // fill_time: t[i] = ctl->t for the score network's time input.
@@ -235,6 +235,38 @@ extern "C" __global__ void ode_step(float *x, double *y, double *d1, const float
 
 // The corrector is three kernels: its noise, the per-sample norms, and the
 // step, whose size depends on the norms of the whole batch.
+
+// ct_sample_in, before the network, and ct_sample_out, after it: a step
+// of multistep consistency sampling (sde.Consistency's Sample with the
+// consistency function of score.ScoreModel): the point v = x + noise z (z
+// from elements ctl->offset, ... of (ctl->seed, ctl->stream, ctl->draw); v
+// = x where noise = 0, the first step, whose x is the prior), kept in v;
+// the network's input c_in v (sde.Consistency's Inputs); then x = f(v, t)
+// = c_skip v + c_out F clipped to [-1, 1], in float as the CPU's, with a
+// NaN kept so that the caller sees it.
+extern "C" __global__ void ct_sample_in(float *x, float *v, long long n, const sampler_ctl *ctl) {
+	if (ctl->mode != SAMPLER_CONSISTENCY) return;
+	double noise = ctl->noise, c_in = ctl->a;
+	uint64_t draw = ctl->draw, seed = ctl->seed;
+	uint32_t stream = (uint32_t)ctl->stream;
+	long long off = ctl->offset;
+	grid_stride(j, n) {
+		float vj = x[j];
+		if (noise != 0.0) vj = (float)__dadd_rn((double)vj, __dmul_rn(noise, (double)normal_at(off + j, stream, draw, seed)));
+		v[j] = vj;
+		x[j] = (float)__dmul_rn(c_in, (double)vj);
+	}
+}
+
+extern "C" __global__ void ct_sample_out(float *x, const float *v, const float *out, long long n, const sampler_ctl *ctl) {
+	if (ctl->mode != SAMPLER_CONSISTENCY) return;
+	double c_skip = ctl->b;
+	float c_out = (float)ctl->c;
+	grid_stride(j, n) {
+		float y = __fadd_rn((float)__dmul_rn(c_skip, (double)v[j]), __fmul_rn(c_out, out[j]));
+		x[j] = y != y ? y : fminf(fmaxf(y, -1.f), 1.f);
+	}
+}
 
 // langevin_noise: z ~ N(0, I) from elements ctl->offset, ... of
 // (ctl->seed, STREAM_CORRECTOR, ctl->draw).

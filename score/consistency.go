@@ -144,7 +144,15 @@ func (m *ScoreModel) sampleConsistency(first int, x []float32, progress func(ste
 	if err != nil {
 		return err
 	}
-	return m.ct.Sample(m.consistency, x, m.batch, ts, m.Sample.Seed, first, progress)
+	if !m.fusable() {
+		return m.ct.Sample(m.consistency, x, m.batch, ts, m.Sample.Seed, first, progress)
+	}
+	steps, err := m.ct.SampleSteps(ts)
+	if err != nil {
+		return err
+	}
+	m.nfe += len(steps)
+	return m.fused.sampleConsistency(m.ct, steps, m.Sample.Seed, first, x, progress)
 }
 
 // consistency writes the model's consistency function f(x, t) = cSkip(t) x

@@ -83,6 +83,9 @@ type fusedSampler interface {
 	// sampleODE runs a fixed-step ODE sampler's schedule (sde.ODEEuler's,
 	// sde.FlowSample's ode-euler and heun) as sample does.
 	sampleODE(sched sde.ODESchedule, priorStd float64, seed uint64, first int, x []float32, progress func(step int)) error
+	// sampleConsistency runs multistep consistency sampling's steps with
+	// c as sample does.
+	sampleConsistency(c *sde.Consistency, steps []sde.ConsistencyStep, seed uint64, first int, x []float32, progress func(step int)) error
 	// scoreOnly makes the next runs evaluate only the network.
 	scoreOnly()
 }
@@ -254,6 +257,11 @@ func (m *ScoreModel) SampleAt(first int, x []float32, progress func(step int)) e
 	if err := m.setLabels(first); err != nil {
 		return err
 	}
+	if m.net.Labels != nil && m.fusable() { // the fused steps keep the condition written here
+		if err := m.condition(!m.Unconditional); err != nil {
+			return err
+		}
+	}
 	var err error
 	switch {
 	case m.ct != nil:
@@ -334,9 +342,13 @@ func (m *ScoreModel) sampleSDE(first int, x []float32, progress func(step int)) 
 }
 
 // fusable reports whether the device's fused samplers can run: they run
-// the network alone, and a class-conditional one needs its labels and
-// guidance set around each evaluation.
-func (m *ScoreModel) fusable() bool { return m.fused != nil && m.net.Labels == nil }
+// the network once per step on inputs that, but for x and t, stay as
+// written, so a class-conditional network fuses with its labels (or
+// none) but not with classifier-free guidance, whose two evaluations per
+// step set the condition around each.
+func (m *ScoreModel) fusable() bool {
+	return m.fused != nil && (m.net.Labels == nil || m.Unconditional || m.Sample.Guidance == 0)
+}
 
 // Evaluations is the number of network evaluations (each over a whole
 // batch) so far: the ode sampler's vary with the images and its

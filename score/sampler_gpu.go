@@ -46,7 +46,7 @@ func compileGPUScore(m *ScoreModel, name string, g configs.GPU) (err error) {
 	if err != nil {
 		return err
 	}
-	plan.Pre = []func() error{step.Pre()}
+	plan.Pre = step.Pre()
 	plan.Post = step.Post()
 	m.plan, m.close = plan, p.Close
 	m.fused = &gpuSampler{m: m, b: b, step: step, x: buf(m.net.X)}
@@ -81,6 +81,22 @@ func (s *gpuSampler) sampleLevels(sched []sde.LevelStep, priorStd float64, seed 
 		}
 		if progress != nil && sde.EndsStep(sched, i) {
 			progress(st.Step + 1)
+		}
+	}
+	return s.m.plan.Read(s.m.net.X, x)
+}
+
+func (s *gpuSampler) sampleConsistency(c *sde.Consistency, steps []sde.ConsistencyStep, seed uint64, first int, x []float32, progress func(step int)) error {
+	if err := s.begin(steps[0].T, seed, first); err != nil {
+		return err
+	}
+	for i, st := range steps {
+		s.step.Consistency(c, st, seed)
+		if err := s.m.plan.Run(); err != nil {
+			return err
+		}
+		if progress != nil {
+			progress(i + 1)
 		}
 	}
 	return s.m.plan.Read(s.m.net.X, x)

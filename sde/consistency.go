@@ -217,7 +217,34 @@ func (c *Consistency) SampleTimes(steps int) ([]float64, error) {
 	return karrasLevels(c.T, c.Eps, steps, c.Rho)[:steps], nil
 }
 
-// ConsistencySample is multistep consistency sampling (Algorithm 1;
+// ConsistencyStep is a step of multistep consistency sampling: x =
+// f(x + Noise z, T), z ~ N(0, I) draw Draw of Stream, none where Noise = 0.
+type ConsistencyStep struct {
+	T, Noise float64
+	Stream   uint32
+	Draw     uint64
+}
+
+// SampleSteps are Sample's steps at the times ts (decreasing, in [eps,
+// T]; SampleTimes): the first takes the prior sample ts[0] z as it is
+// (z draw 0 of StreamPrior, as the other samplers' prior), and step i > 0
+// adds sqrt(tau_i^2 - eps^2) z, z draw i of StreamPredictor.
+func (c *Consistency) SampleSteps(ts []float64) ([]ConsistencyStep, error) {
+	if len(ts) == 0 {
+		return nil, fmt.Errorf("sde: consistency sampling at no times")
+	}
+	steps := make([]ConsistencyStep, len(ts))
+	for i, t := range ts {
+		if !(t >= c.Eps && t <= c.T) || i > 0 && !(t < ts[i-1]) {
+			return nil, fmt.Errorf("sde: consistency sampling times %v: want them decreasing, in [%v, %v]", ts, c.Eps, c.T)
+		}
+		steps[i] = ConsistencyStep{T: t, Noise: math.Sqrt(t*t - c.Eps*c.Eps), Stream: StreamPredictor, Draw: uint64(i)}
+	}
+	steps[0].Noise = 0
+	return steps, nil
+}
+
+// Sample is multistep consistency sampling (Algorithm 1;
 // stochastic_iterative_sampler in the official code) with the consistency
 // function f (a ScoreFunc's signature: it writes f(x, t)) at the times ts
 // (decreasing, in [eps, T]; SampleTimes): x = f(ts[0] z, ts[0]), then for
@@ -225,35 +252,31 @@ func (c *Consistency) SampleTimes(steps int) ([]float64, error) {
 //
 //	x = f(x + sqrt(tau^2 - eps^2) z, tau),
 //
-// the first z draw 0 of StreamPrior and step i's draw i of
-// StreamPredictor, keyed by each sample's index in the run from first, as
-// the other samplers' noise. progress, if not nil, is called after each
-// step.
+// the steps of SampleSteps, their noise keyed by each sample's index in
+// the run from first, as the other samplers' noise. progress, if not nil,
+// is called after each step.
 func (c *Consistency) Sample(f ScoreFunc, x []float32, batch int, ts []float64, seed uint64, first int, progress func(i int)) error {
-	if len(ts) == 0 {
-		return fmt.Errorf("sde: consistency sampling at no times")
-	}
-	for i, t := range ts {
-		if !(t >= c.Eps && t <= c.T) || i > 0 && !(t < ts[i-1]) {
-			return fmt.Errorf("sde: consistency sampling times %v: want them decreasing, in [%v, %v]", ts, c.Eps, c.T)
-		}
+	steps, err := c.SampleSteps(ts)
+	if err != nil {
+		return err
 	}
 	w, err := newSampler(nil, f, x, batch, seed, first)
 	if err != nil {
 		return err
 	}
-	for i, t := range ts {
-		stream, scale := StreamPredictor, math.Sqrt(t*t-c.Eps*c.Eps)
-		if i == 0 {
-			stream, scale = StreamPrior, t
-			clear(x)
+	Normals(x, seed, StreamPrior, 0, w.off)
+	for j, z := range x {
+		x[j] = float32(ts[0] * float64(z))
+	}
+	for i, st := range steps {
+		if st.Noise != 0 {
+			Normals(w.grad, seed, st.Stream, st.Draw, w.off)
+			for j, z := range w.grad {
+				x[j] = float32(float64(x[j]) + st.Noise*float64(z))
+			}
 		}
-		Normals(w.grad, seed, stream, uint64(i), w.off)
-		for j, z := range w.grad {
-			x[j] = float32(float64(x[j]) + scale*float64(z))
-		}
-		if err := w.evalScore(t); err != nil {
-			return fmt.Errorf("sde: consistency step %d (t = %g): %w", i, t, err)
+		if err := w.evalScore(st.T); err != nil {
+			return fmt.Errorf("sde: consistency step %d (t = %g): %w", i, st.T, err)
 		}
 		copy(x, w.grad)
 		if progress != nil {

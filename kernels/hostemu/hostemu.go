@@ -31,6 +31,8 @@ package hostemu
 // void ode_begin(float *x, double *y, long long n, double m0);
 // void ode_step(float *x, double *y, double *d1, const float *eps_hat, long long n, const void *ctl);
 // void langevin_noise(float *z, long long n, const void *ctl);
+// void ct_sample_in(float *x, float *v, long long n, const void *ctl);
+// void ct_sample_out(float *x, const float *v, const float *out, long long n, const void *ctl);
 // void act_fwd(float *y, const float *x, long long n, int act, float slope);
 // void act_bwd(float *dx, const float *x, const float *dy, long long n, int act, float slope);
 // void act_bwd2(float *out, const float *x, const float *dy, const float *g, long long n, int act, float slope);
@@ -195,6 +197,16 @@ func ODEBegin(x []float32, y []float64, m0 float64) {
 
 func ODEStep(x []float32, y, d1 []float64, epsHat []float32, ctl *SamplerCtl) {
 	C.ode_step(p(x), (*C.double)(&y[0]), (*C.double)(&d1[0]), p(epsHat), C.longlong(len(x)), unsafe.Pointer(ctl))
+}
+
+// ConsistencySampleIn and ConsistencySampleOut run kernels/sde.cu's
+// ct_sample_in and ct_sample_out, with the point v (as many as x).
+func ConsistencySampleIn(x, v []float32, ctl *SamplerCtl) {
+	C.ct_sample_in(p(x), p(v), C.longlong(len(x)), unsafe.Pointer(ctl))
+}
+
+func ConsistencySampleOut(x, v, out []float32, ctl *SamplerCtl) {
+	C.ct_sample_out(p(x), p(v), p(out), C.longlong(len(x)), unsafe.Pointer(ctl))
 }
 
 // LangevinNoise runs kernels/sde.cu's langevin_noise.

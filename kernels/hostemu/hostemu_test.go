@@ -579,6 +579,63 @@ func TestLevelKernelSamplesAsTheCPU(t *testing.T) {
 	assertClose(t, "level_step in predictor mode", x, []float32{0.5, -1}, 0)
 }
 
+// The consistency sampling kernels, run as score's fused sampler runs them
+// (the prior by the normals kernel at std T, then per sde.ConsistencyStep
+// ct_sample_in, the network, ct_sample_out), sample what sde.Consistency's
+// Sample samples on the CPU in 1, 2 and 3 steps with score.ScoreModel's
+// consistency function around a stand-in network (sin(x)(1 + t) at the
+// input c_in x and time c_noise(t)): within 1e-6, as a normal drawn by the
+// kernel (C's log and sincos) may differ from the CPU's (Go's) in its last
+// bit. In another mode they leave x alone.
+func TestConsistencyKernelsSampleAsTheCPU(t *testing.T) {
+	ct, err := sde.NewConsistency(sde.Consistency{Eps: 0.002, T: 80, SigmaData: 0.5, Rho: 7, S0: 2, S1: 150, Mu0: 0.9, K: 7000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batch, d, seed, first = 2, 9, 11, 4
+	f := func(x, tt, out []float32) error { // as score.ScoreModel's consistency
+		in := sde.ConsistencyInputs{X: make([]float32, len(x)), Skip: make([]float32, len(x)), T: make([]float32, batch), Out: make([]float32, batch)}
+		t64 := make([]float64, batch)
+		for i, v := range tt {
+			t64[i] = float64(v)
+		}
+		ct.Inputs(in, x, t64)
+		net := standIn(in.X, in.T[0])
+		for j := range out {
+			out[j] = min(max(in.Skip[j]+in.Out[j/d]*net[j], -1), 1)
+		}
+		return nil
+	}
+	for _, n := range []int{1, 2, 3} {
+		ts, err := ct.SampleTimes(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := make([]float32, batch*d)
+		if err := ct.Sample(f, want, batch, ts, seed, first, nil); err != nil {
+			t.Fatal(err)
+		}
+		steps, err := ct.SampleSteps(ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, v := make([]float32, batch*d), make([]float32, batch*d)
+		Normals(x, ts[0], seed, sde.StreamPrior, 0, first*d)
+		for _, st := range steps {
+			cSkip, cOut, cIn, cNoise := ct.Scalings(st.T)
+			ctl := SamplerCtl{T: float64(float32(cNoise)), Mode: 5, Seed: seed, Draw: st.Draw, Stream: uint64(st.Stream), Offset: first * d,
+				Noise: st.Noise, A: cIn, B: cSkip, C: float64(float32(cOut))}
+			ConsistencySampleIn(x, v, &ctl)
+			ConsistencySampleOut(x, v, standIn(x, float32(ctl.T)), &ctl)
+		}
+		assertClose(t, fmt.Sprintf("%d steps", n), x, want, 1e-6)
+	}
+	x := []float32{0.5, -1}
+	ConsistencySampleIn(x, make([]float32, 2), &SamplerCtl{Mode: 3, A: 2})
+	ConsistencySampleOut(x, []float32{1, 1}, []float32{1, 1}, &SamplerCtl{Mode: 3, B: 1, C: 1})
+	assertClose(t, "consistency kernels in level mode", x, []float32{0.5, -1}, 0)
+}
+
 // The fixed-step ODE kernels, run as score's fused sampler runs them (the
 // prior by the normals kernel, ode_begin, then one ode_step per
 // sde.ODEEval), sample what sde.ODEEuler (VP, Euler and Heun) and
