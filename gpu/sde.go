@@ -205,9 +205,9 @@ func (b *Backend) NewSamplerStep(x, t, epsHat Buf) (*SamplerStep, error) {
 func (s *SamplerStep) Pre() []func() error  { return s.pre }
 func (s *SamplerStep) Post() []func() error { return s.post }
 
-// Off makes the step's kernels do nothing until the next Predictor or
-// Corrector, so that a Run only evaluates the network (at the time the
-// caller wrote).
+// Off makes the step's kernels do nothing until the next step's values
+// are set (Predictor, Corrector, Level, ODE or Consistency), so that a Run
+// only evaluates the network (at the time the caller wrote).
 func (s *SamplerStep) Off() { s.ctl[ctlMode] = modeOff }
 
 // set fills the values both kinds of step use: the score at time t, where
