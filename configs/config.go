@@ -78,9 +78,10 @@ type SDE struct {
 
 // Consistency is consistency training (model.objective consistency;
 // Song, Dhariwal, Chen and Sutskever 2023, Algorithm 3) on EDM's
-// variance-exploding ODE, t = sigma in [sigma_min, sigma_max]: the
-// paper's CIFAR-10 values are the defaults (appendix C; package sde's
-// Consistency has the formulas).
+// variance-exploding ODE, t = sigma in [sigma_min, sigma_max], or with
+// improved: true improved consistency training (Song and Dhariwal 2023):
+// the first paper's CIFAR-10 values are the defaults (appendix C; package
+// sde's Consistency has the formulas).
 type Consistency struct {
 	SigmaMin  float64 `mapstructure:"sigma_min" yaml:"sigma_min"`   // eps, the ODE's first time (0.002)
 	SigmaMax  float64 `mapstructure:"sigma_max" yaml:"sigma_max"`   // T, the last (80)
@@ -94,6 +95,14 @@ type Consistency struct {
 	// when not given, train.steps. It is a key of its own so that a run
 	// resumed with a longer train.steps keeps its schedule.
 	TotalSteps int `mapstructure:"total_steps" yaml:"total_steps"`
+	// Improved: improved consistency training (no EMA target, so mu0 is
+	// not read; N(k) = min(s0 2^floor(k/K'), s1) + 1; the pair's index
+	// from a lognormal of PMean and PStd on the noise level; the loss
+	// the pseudo-Huber distance weighted by 1/(t_{n+1} - t_n)). That
+	// paper's values: s0 10, s1 1280, p_mean -1.1, p_std 2.
+	Improved bool    `mapstructure:"improved" yaml:"improved"`
+	PMean    float64 `mapstructure:"p_mean" yaml:"p_mean"`
+	PStd     float64 `mapstructure:"p_std" yaml:"p_std"`
 }
 
 // VAE is a convolutional variational autoencoder (model.type: vae).
@@ -570,7 +579,9 @@ func (c *Config) Validate() error {
 	bad(!(cc.Rho > 0) || math.IsInf(cc.Rho, 0), "consistency.rho", cc.Rho, "a finite number > 0")
 	bad(cc.S0 < 2, "consistency.s0", cc.S0, "at least 2 (a pair of times)")
 	bad(cc.S1 < cc.S0 || cc.S1 > maxConsistencyPoints, "consistency.s1", cc.S1, fmt.Sprintf(">= consistency.s0 (%d) and at most %d (the grid's points are drawn by 24-bit uniforms)", cc.S0, maxConsistencyPoints))
-	bad(!(cc.Mu0 > 0 && cc.Mu0 < 1), "consistency.mu0", cc.Mu0, "in (0, 1)")
+	bad(!cc.Improved && !(cc.Mu0 > 0 && cc.Mu0 < 1), "consistency.mu0", cc.Mu0, "in (0, 1)")
+	bad(math.IsNaN(cc.PMean) || math.IsInf(cc.PMean, 0), "consistency.p_mean", cc.PMean, "a finite number")
+	bad(!(cc.PStd > 0) || math.IsInf(cc.PStd, 0), "consistency.p_std", cc.PStd, "a finite number > 0")
 	consistency := c.Model.Type == "unet" && c.Model.Objective == "consistency"
 	bad(consistency && cc.TotalSteps < 1, "consistency.total_steps", cc.TotalSteps, "at least 1 (when not given, train.steps)")
 	bad(consistency && c.Model.NumClasses != 0, "model.num_classes", c.Model.NumClasses, "0 with model.objective consistency (class-conditional consistency training is not built)")

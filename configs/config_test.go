@@ -154,6 +154,8 @@ func TestBadInputNamesFileKeyAndExpectation(t *testing.T) {
 		{"", []string{"consistency.s0=1"}, []string{"consistency.s0 = 1", "at least 2"}},
 		{"", []string{"consistency.s1=1"}, []string{"consistency.s1 = 1", ">= consistency.s0 (2)"}},
 		{"", []string{"consistency.mu0=1"}, []string{"consistency.mu0 = 1", "in (0, 1)"}},
+		{"", []string{"consistency.improved=true", "consistency.p_std=0"}, []string{"consistency.p_std = 0", "> 0"}},
+		{"", []string{"consistency.p_mean=.inf"}, []string{"consistency.p_mean = +Inf", "a finite number"}},
 		{"", []string{"consistency.sigma_min=0"}, []string{"consistency.sigma_min = 0", "> 0"}},
 		{"", []string{"consistency.sigma_max=0.001"}, []string{"consistency.sigma_max = 0.001", "> consistency.sigma_min (0.002)"}},
 		{"", []string{"consistency.sigma_data=-1"}, []string{"consistency.sigma_data = -1", "> 0"}},

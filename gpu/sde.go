@@ -75,25 +75,35 @@ type ConsistencyInputs struct{ X, T, Skip, Out Buf }
 // network, as one launch (kernels/sde.cu's ct_pair) for the Pre of a
 // consistency training plan: from the clean batch at x0 it draws the
 // pair on N(k) points, k being *step, read at each Run, and writes the
-// online network's inputs at the later times and the target's at the
-// earlier. The table of times (c's TimeTable) goes to the device once,
-// here.
-func (b *Backend) ConsistencyPair(c *sde.Consistency, x0 Buf, online, target ConsistencyInputs, seed uint64, step *uint64) (func() error, error) {
+// online network's inputs at the later times, the target's at the
+// earlier, and, if weight is not the zero Buf, each pair's loss weight
+// (sde.Consistency's PairWeight). The tables of times and, for improved
+// training, of index distributions (c's TimeTable and IndexTable) go to
+// the device once, here.
+func (b *Backend) ConsistencyPair(c *sde.Consistency, x0 Buf, online, target ConsistencyInputs, weight Buf, seed uint64, step *uint64) (func() error, error) {
 	stepDev, err := b.Uniform(step)
 	if err != nil {
 		return nil, err
 	}
 	dev := b.D
-	table, err := b.constants(c.TimeTable())
+	times, err := b.constants(c.TimeTable())
 	if err != nil {
 		return nil, err
+	}
+	var cdf Ptr
+	kPrime := 0 // consistency training's N(k)
+	if c.Improved {
+		if cdf, err = b.constants(c.IndexTable()); err != nil {
+			return nil, err
+		}
+		kPrime = c.KPrime()
 	}
 	batch := online.T.Size()
 	d := x0.Size() / batch
 	return func() error {
 		return dev.Launch("ct_pair", dev.Grid(batch*d), Threads, online.X.Ptr, online.T.Ptr, online.Skip.Ptr, online.Out.Ptr,
-			target.X.Ptr, target.T.Ptr, target.Skip.Ptr, target.Out.Ptr, x0.Ptr, batch, d, table, c.S0, c.S1, int64(c.K),
-			c.Eps, c.SigmaData, seed, stepDev)
+			target.X.Ptr, target.T.Ptr, target.Skip.Ptr, target.Out.Ptr, weight.Ptr, x0.Ptr, batch, d, times, cdf, c.S0, c.S1,
+			int64(c.K), int64(kPrime), c.Eps, c.SigmaData, seed, stepDev)
 	}, nil
 }
 

@@ -83,29 +83,56 @@ __device__ __forceinline__ void ct_inputs(float *x, float *t_in, float *skip, fl
 	}
 }
 
+// ict_steps is improved consistency training's N(k), sde.Consistency's
+// Steps: min(s0 2^floor(k/K'), s1) + 1, in integers.
+__device__ __forceinline__ int ict_steps(uint64_t k, int s0, int s1, long long kprime) {
+	uint64_t stage = k / (uint64_t)kprime;
+	return stage >= 31 || ((long long)s0 << stage) > s1 ? s1 + 1 : (s0 << stage) + 1;
+}
+
+// ct_index is sde.Consistency's indexOf: the first i (1-based) of the n-1
+// with cdf[i-1] > u, by bisection.
+__device__ __forceinline__ int ct_index(const double *cdf, int n, double u) {
+	int lo = 0, hi = n - 2;
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (cdf[mid] > u) hi = mid;
+		else lo = mid + 1;
+	}
+	return lo + 1;
+}
+
 // ct_pair: consistency training's pair for the clean batch x0 (sde.Consistency's
 // Pair, then Inputs for each network), at training step k = *step: with n =
 // N(k) points t_1 < ... < t_n of the discretisation (times, every n's from 2
 // on, n's starting at n(n-1)/2 - 1: sde.Consistency's TimeTable), sample i's
-// index n_i = 1 + floor((n-1) u_i), u_i uniform i of (seed, STREAM_INDEX, k),
-// and z element j of the normals of (seed, STREAM_NOISE, k); the online
-// network (on_*) gets x0 + t_{n_i+1} z at t_{n_i+1} and the target network
-// (tg_*) x0 + t_{n_i} z at t_{n_i}. The step is read from device memory, so
-// that a captured graph draws anew each replay.
+// index n_i from u_i, uniform i of (seed, STREAM_INDEX, k), and z element j of
+// the normals of (seed, STREAM_NOISE, k); the online network (on_*) gets x0 +
+// t_{n_i+1} z at t_{n_i+1} and the target network (tg_*) x0 + t_{n_i} z at
+// t_{n_i}. Consistency training (kprime 0): N(k) of ct_steps and n_i = 1 +
+// floor((n-1) u_i). Improved training (kprime = K' > 0): N(k) of ict_steps,
+// n_i drawn from the index distribution (cdf, every n's from 2 on, n's n-1
+// starting at (n-1)(n-2)/2: sde.Consistency's IndexTable), and weight[i] =
+// 1/(t_{n_i+1} - t_{n_i}), the loss weight (weight may be null). The step
+// is read from device memory, so that a captured graph draws anew each
+// replay.
 extern "C" __global__ void ct_pair(float *on_x, float *on_t, float *on_skip, float *on_out, float *tg_x, float *tg_t,
-	float *tg_skip, float *tg_out, const float *x0, int batch, long long d, const double *times, int s0, int s1,
-	long long K, double eps, double sigma_data, uint64_t seed, const uint64_t *step) {
+	float *tg_skip, float *tg_out, float *weight, const float *x0, int batch, long long d, const double *times,
+	const double *cdf, int s0, int s1, long long K, long long kprime, double eps, double sigma_data, uint64_t seed,
+	const uint64_t *step) {
 	uint64_t k = *step;
-	int n = ct_steps(k, s0, s1, K);
+	int n = kprime > 0 ? ict_steps(k, s0, s1, kprime) : ct_steps(k, s0, s1, K);
 	const double *ts = times + (long long)n * (n - 1) / 2 - 1;
 	grid_stride(j, (long long)batch * d) {
 		long long i = j / d;
-		int hi = 1 + (int)((double)(n - 1) * uniform_at(i, STREAM_INDEX, k, seed));
+		double u = uniform_at(i, STREAM_INDEX, k, seed);
+		int hi = kprime > 0 ? ct_index(cdf + (long long)(n - 1) * (n - 2) / 2, n, u) : 1 + (int)((double)(n - 1) * u);
 		double th = ts[hi], tl = ts[hi - 1];
 		double x = (double)x0[j], z = (double)normal_at(j, STREAM_NOISE, k, seed);
 		float xh = (float)__dadd_rn(x, __dmul_rn(th, z)), xl = (float)__dadd_rn(x, __dmul_rn(tl, z));
 		ct_inputs(on_x, on_t, on_skip, on_out, i, j, d, xh, th, eps, sigma_data);
 		ct_inputs(tg_x, tg_t, tg_skip, tg_out, i, j, d, xl, tl, eps, sigma_data);
+		if (weight && j == i * d) weight[i] = (float)(kprime > 0 ? 1.0 / (th - tl) : 1.0);
 	}
 }
 

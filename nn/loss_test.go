@@ -127,3 +127,92 @@ func TestOpsInAPlan(t *testing.T) {
 		}
 	}
 }
+
+func pseudoHuberOf(c float64) graphFn {
+	return func(in []*gorgonia.Node) (*gorgonia.Node, error) { return PseudoHuber(in[0], in[1], in[2], c) }
+}
+
+func TestPseudoHuberGradient(t *testing.T) {
+	for _, c := range []float64{0.03, 2} {
+		checkOp(t, []tensor.Shape{{3, 2, 2, 2}, {3, 2, 2, 2}, {3}}, pseudoHuberOf(c))
+		checkOp(t, []tensor.Shape{{1, 5}, {1, 5}, {1}}, pseudoHuberOf(c))
+	}
+}
+
+// TestPseudoHuberAgainstGorgonia builds the same loss from gorgonia's
+// built-ins: per-sample sums of squares, sqrt(s + c^2) - c, weighted mean.
+func TestPseudoHuberAgainstGorgonia(t *testing.T) {
+	const c = 0.3
+	checkAgainst(t, tensor.Float64, []tensor.Shape{{4, 3, 5}, {4, 3, 5}, {4}}, pseudoHuberOf(c), func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		d, err := gorgonia.Sub(in[0], in[1])
+		if err != nil {
+			return nil, err
+		}
+		if d, err = gorgonia.Square(d); err != nil {
+			return nil, err
+		}
+		if d, err = gorgonia.Sum(d, 1, 2); err != nil {
+			return nil, err
+		}
+		if d, err = gorgonia.Add(d, gorgonia.NewConstant(c*c)); err != nil {
+			return nil, err
+		}
+		if d, err = gorgonia.Sqrt(d); err != nil {
+			return nil, err
+		}
+		if d, err = gorgonia.Sub(d, gorgonia.NewConstant(c)); err != nil {
+			return nil, err
+		}
+		if d, err = gorgonia.HadamardProd(d, in[2]); err != nil {
+			return nil, err
+		}
+		return gorgonia.Mean(d)
+	}, 1e-12)
+}
+
+// TestPseudoHuberRegimes checks the loss's two ends against their closed
+// forms: ||e||^2 / (2c) for a difference much smaller than c, ||e|| - c
+// for one much larger.
+func TestPseudoHuberRegimes(t *testing.T) {
+	e := []float32{3e-4, -4e-4} // ||e|| = 5e-4
+	for _, tc := range []struct {
+		c, scale, want float64
+	}{
+		{1, 1, 25e-8 / 2},
+		{1e-6, 1e4, 5 - 1e-6},
+	} {
+		a := tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float32{float32(tc.scale) * e[0], float32(tc.scale) * e[1]}))
+		b := tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float32{0, 0}))
+		w := tensor.New(tensor.WithShape(1), tensor.WithBacking([]float32{1}))
+		got := evalOn(t, pseudoHuberOf(tc.c), a, b, w)
+		assertClose(t, "PseudoHuber", got, []float64{tc.want}, 1e-4*tc.want)
+	}
+}
+
+func TestPseudoHuberRefusesBadArguments(t *testing.T) {
+	g := gorgonia.NewGraph()
+	node := func(name string, s ...int) *gorgonia.Node {
+		return gorgonia.NewTensor(g, tensor.Float32, len(s), gorgonia.WithShape(s...), gorgonia.WithName(name))
+	}
+	a, b, w := node("a", 4, 3), node("b", 4, 3), node("w", 4)
+	for _, tc := range []struct {
+		a, b, w *gorgonia.Node
+		c       float64
+		want    string
+	}{
+		{a, node("b2", 3, 4), w, 1, "(3, 4)"},
+		{a, b, node("w2", 3), 1, "want (4)"},
+		{a, b, w, 0, "c = 0"},
+	} {
+		if _, err := PseudoHuber(tc.a, tc.b, tc.w, tc.c); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want one containing %q", err, tc.want)
+		}
+	}
+}
+
+func TestPseudoHuberKernelsDoNotAllocate(t *testing.T) {
+	s, w := tensor.Shape{64, 1, 28, 28}, tensor.Shape{64}
+	assertNoAllocs(t, "forward", bindRandom(&pseudoHuber{c: 0.015}, tensor.ScalarShape(), s, s, w))
+	assertNoAllocs(t, "grad by a", bindRandom(&pseudoHuberGrad{c: 0.015}, s, s, s, w, tensor.ScalarShape()))
+	assertNoAllocs(t, "grad by w", bindRandom(&pseudoHuberGrad{c: 0.015, wrt: 2}, w, s, s, w, tensor.ScalarShape()))
+}

@@ -21,6 +21,7 @@ func NewConsistency(c configs.Consistency) (*sde.Consistency, error) {
 	return sde.NewConsistency(sde.Consistency{
 		Eps: c.SigmaMin, T: c.SigmaMax, SigmaData: c.SigmaData, Rho: c.Rho,
 		S0: c.S0, S1: c.S1, Mu0: c.Mu0, K: c.TotalSteps,
+		Improved: c.Improved, PMean: c.PMean, PStd: c.PStd,
 	})
 }
 
@@ -54,7 +55,11 @@ func consistencyOutput(net *unet.Net, prefix string) (ctNodes, *gorgonia.Node, e
 // target network f_theta- (unet.Net.Twin: weights that are graph inputs,
 // not trained, so no gradient reaches them), at the earlier one, and the
 // loss d(f_theta, f_theta-) with d the squared L2 distance, lambda = 1:
-// Loss, the batch mean of the sum over pixels. The paper allows l2, l1 or
+// Loss, the batch mean of the sum over pixels. Improved consistency
+// training's loss is instead the batch mean of lambda_i (sqrt(||f_theta -
+// f_theta-||^2 + c^2) - c) (nn.PseudoHuber, c = sde.PseudoHuberC of the
+// image's size), the weights lambda_i = 1/(t_{n+1} - t_n) an input,
+// Weight. The paper allows l2, l1 or
 // LPIPS and reports LPIPS, whose ImageNet features cannot be had here; the
 // official code's "l2" averages over pixels instead, a constant factor
 // that Adam's step ignores (mnist_consistency.yaml turns gradient
@@ -63,10 +68,11 @@ type consistencyGraph struct {
 	online, target     *unet.Net
 	onlineIn, targetIn ctNodes
 	fOnline, fTarget   *gorgonia.Node
+	weight             *gorgonia.Node // improved training's lambda_i ([batch]); nil otherwise
 	loss               *gorgonia.Node
 }
 
-func newConsistencyGraph(netCfg unet.Config, batch int, seed uint64) (*consistencyGraph, error) {
+func newConsistencyGraph(netCfg unet.Config, batch int, seed uint64, improved bool) (*consistencyGraph, error) {
 	online, err := unet.Build(gorgonia.NewGraph(), netCfg, batch, true, seed)
 	if err != nil {
 		return nil, err
@@ -82,7 +88,13 @@ func newConsistencyGraph(netCfg unet.Config, batch int, seed uint64) (*consisten
 	if cg.targetIn, cg.fTarget, err = consistencyOutput(target, TargetPrefix); err != nil {
 		return nil, err
 	}
-	cg.loss, err = Loss(cg.fOnline, cg.fTarget)
+	if !improved {
+		cg.loss, err = Loss(cg.fOnline, cg.fTarget)
+		return cg, err
+	}
+	cg.weight = gorgonia.NewTensor(online.X.Graph(), online.X.Dtype(), 1, gorgonia.WithShape(batch), gorgonia.WithName("ct_weight"))
+	s := online.X.Shape()
+	cg.loss, err = nn.PseudoHuber(cg.fOnline, cg.fTarget, cg.weight, sde.PseudoHuberC(s.TotalSize()/s[0]))
 	return cg, err
 }
 
@@ -94,7 +106,7 @@ func newConsistencyGraph(netCfg unet.Config, batch int, seed uint64) (*consisten
 // = theta (the twin starts equal), saved in checkpoints under
 // TargetPrefix.
 func (f *Family) consistencyTrainGraph(batch int, seed uint64) (*model.TrainGraph, error) {
-	cg, err := newConsistencyGraph(f.Net, batch, seed)
+	cg, err := newConsistencyGraph(f.Net, batch, seed, f.CT.Improved)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +115,7 @@ func (f *Family) consistencyTrainGraph(batch int, seed uint64) (*model.TrainGrap
 		RNG:     cg.online.RNG,
 		Groups:  []model.Group{{Name: "net", Params: cg.online.Params, Optim: optim.FromTrain(f.cfg.Train)}},
 		Updates: []model.Update{{Group: 0, Loss: cg.loss, Data: true}},
-		Prepare: &ConsistencyPerturb{CT: f.CT, Seed: seed, Online: cg.onlineIn, Target: cg.targetIn},
+		Prepare: &ConsistencyPerturb{CT: f.CT, Seed: seed, Online: cg.onlineIn, Target: cg.targetIn, Weight: cg.weight},
 	}
 	follow := func(k int) float64 { return 1 - f.CT.Mu(k) }
 	for i, p := range cg.online.Params {
@@ -117,11 +129,13 @@ func (f *Family) consistencyTrainGraph(batch int, seed uint64) (*model.TrainGrap
 // Pair), k being the update's key, which for this family of one update
 // per step is the step, and writes each network's inputs and coefficients
 // (sde.Consistency's Inputs) into the plan: the online network's at the
-// later times, the target's at the earlier.
+// later times, the target's at the earlier; and the pairs' loss weights
+// (sde.Consistency's PairWeight) into Weight, if not nil.
 type ConsistencyPerturb struct {
 	CT             *sde.Consistency
 	Seed           uint64
 	Online, Target ctNodes
+	Weight         *gorgonia.Node
 	tHi, tLo       []float64 // the pair's times, per sample
 }
 
@@ -134,6 +148,12 @@ func (p *ConsistencyPerturb) PrepareHost(x0 []float32, key uint64, input func(*g
 	p.CT.Pair(x0, on.X, tg.X, p.tHi, p.tLo, p.CT.Steps(int(key)), p.Seed, key)
 	p.CT.Inputs(on, on.X, p.tHi)
 	p.CT.Inputs(tg, tg.X, p.tLo)
+	if p.Weight != nil {
+		w := input(p.Weight)
+		for i := range w {
+			w[i] = float32(p.CT.PairWeight(p.tHi[i], p.tLo[i]))
+		}
+	}
 }
 
 // sampleConsistency is SampleAt's multistep consistency sampling

@@ -26,7 +26,7 @@ var consistencySets = []string{"model.objective=consistency", "sample.sampler=co
 func TestConsistencyGraph(t *testing.T) {
 	f, _ := smallFamily(t, append(consistencySets, "model.dropout=0.3")...)
 	const batch, d = 2, 28 * 28
-	cg, err := newConsistencyGraph(f.Net, batch, 3)
+	cg, err := newConsistencyGraph(f.Net, batch, 3, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,5 +229,101 @@ func TestConsistencyClipsEachStep(t *testing.T) {
 	}
 	if clipped == 0 {
 		t.Fatal("no value of cSkip x + cOut F lies past ±1: the test checks no clip")
+	}
+}
+
+// TestImprovedConsistency checks improved consistency training's family:
+// the step writes the pairs' weights 1/(t_{n+1} - t_n) beside the inputs,
+// the target copies the online weights after each step (mu = 0), and the
+// loss is the batch mean of w_i (sqrt(||f_theta - f_theta-||^2 + c^2) - c)
+// with c = 0.00054 sqrt(784), computed here from the two networks' outputs.
+func TestImprovedConsistency(t *testing.T) {
+	f, _ := smallFamily(t, append(consistencySets, "consistency.improved=true", "consistency.s0=10", "consistency.s1=1280")...)
+	const batch, d = 2, 28 * 28
+	tg, err := f.TrainGraph(batch, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := tg.Prepare.(*ConsistencyPerturb)
+	if p.Weight == nil {
+		t.Fatal("improved training prepares no weights")
+	}
+	inputs := map[*gorgonia.Node][]float32{p.Weight: make([]float32, batch)}
+	for _, n := range []ctNodes{p.Online, p.Target} {
+		for _, node := range []*gorgonia.Node{n.X, n.T, n.Skip, n.Out} {
+			inputs[node] = make([]float32, node.Shape().TotalSize())
+		}
+	}
+	x0 := make([]float32, batch*d)
+	const key = 2000 // the third stage: N = 41
+	p.PrepareHost(x0, key, func(n *gorgonia.Node) []float32 { return inputs[n] })
+	hi, lo := make([]float32, batch*d), make([]float32, batch*d)
+	tHi, tLo := make([]float64, batch), make([]float64, batch)
+	f.CT.Pair(x0, hi, lo, tHi, tLo, f.CT.Steps(key), 3, key)
+	for i, w := range inputs[p.Weight] {
+		if want := float32(1 / (tHi[i] - tLo[i])); w != want || f.CT.Steps(key) != 41 {
+			t.Errorf("sample %d at N = %d: weight %v, want 1/(t_{n+1} - t_n) = %v", i, f.CT.Steps(key), w, want)
+		}
+	}
+	for _, k := range []int{0, key} {
+		if m := tg.State[0].MomentumAt(k); m != 1 {
+			t.Errorf("step %d: the target takes %v of the online weights, want all (mu = 0)", k, m)
+		}
+	}
+
+	cg, err := newConsistencyGraph(f.Net, batch, 3, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := engine.Compile(gorgonia.Nodes{cg.fOnline, cg.fTarget, cg.loss}, engine.NewCPU())
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(n *gorgonia.Node, v []float32) {
+		if err := plan.Write(n, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for side, c := range []struct {
+		n ctNodes
+		t float64
+	}{{cg.onlineIn, 1.5}, {cg.targetIn, 0.7}} {
+		x := make([]float32, batch*d)
+		for j := range x {
+			x[j] = float32(math.Sin(float64(j + side)))
+		}
+		in := sde.ConsistencyInputs{X: make([]float32, len(x)), Skip: make([]float32, len(x)), T: make([]float32, batch), Out: make([]float32, batch)}
+		f.CT.Inputs(in, x, []float64{c.t, c.t})
+		write(c.n.X, in.X)
+		write(c.n.T, in.T)
+		write(c.n.Skip, in.Skip)
+		write(c.n.Out, in.Out)
+	}
+	weights := []float32{2, 0.5}
+	write(cg.weight, weights)
+	if err := plan.Run(); err != nil {
+		t.Fatal(err)
+	}
+	on, tgt, loss := make([]float32, batch*d), make([]float32, batch*d), make([]float32, 1)
+	for _, r := range []struct {
+		n *gorgonia.Node
+		v []float32
+	}{{cg.fOnline, on}, {cg.fTarget, tgt}, {cg.loss, loss}} {
+		if err := plan.Read(r.n, r.v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := 0.00054 * 28
+	var want float64
+	for i, w := range weights {
+		var s float64
+		for j := i * d; j < (i+1)*d; j++ {
+			e := float64(on[j]) - float64(tgt[j])
+			s += e * e
+		}
+		want += float64(w) * (math.Sqrt(s+c*c) - c) / batch
+	}
+	if math.Abs(float64(loss[0])-want) > 1e-5*want || want == 0 {
+		t.Errorf("loss %v, want the weighted pseudo-Huber distance %v", loss[0], want)
 	}
 }

@@ -97,11 +97,12 @@ func TrainingMemory(netCfg unet.Config, cfg *configs.Config) (Memory, error) {
 }
 
 // stepLoss builds a training step's graph of the network c for measuring
-// it (a consistency model's with consistency): its loss and the
-// parameters it trains.
+// it (a consistency model's with consistency; improved training's loss
+// adds only a weight per image, left out): its loss and the parameters it
+// trains.
 func stepLoss(c unet.Config, batch int, consistency bool) (*gorgonia.Node, []*gorgonia.Node, error) {
 	if consistency {
-		cg, err := newConsistencyGraph(c, batch, 0)
+		cg, err := newConsistencyGraph(c, batch, 0, false)
 		if err != nil {
 			return nil, nil, err
 		}

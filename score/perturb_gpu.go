@@ -33,10 +33,14 @@ func (p *FlowPerturb) PrepareGPU(b *gpu.Backend, x0 gpu.Buf, input func(*gorgoni
 }
 
 // PrepareGPU is PrepareHost as one kernel (gpu.Backend's ConsistencyPair):
-// the pair and both networks' inputs, keyed by *key.
+// the pair, both networks' inputs and the weights, keyed by *key.
 func (p *ConsistencyPerturb) PrepareGPU(b *gpu.Backend, x0 gpu.Buf, input func(*gorgonia.Node) gpu.Buf, key *uint64) (func() error, error) {
 	on, tg := p.Online.bufs(input), p.Target.bufs(input)
-	return b.ConsistencyPair(p.CT, x0, on, tg, p.Seed, key)
+	var weight gpu.Buf
+	if p.Weight != nil {
+		weight = input(p.Weight)
+	}
+	return b.ConsistencyPair(p.CT, x0, on, tg, weight, p.Seed, key)
 }
 
 // bufs are the nodes' device memory in a plan.

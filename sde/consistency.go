@@ -19,6 +19,15 @@ import (
 // f_theta-(x + t_n z, t_n) on adjacent points of a discretisation whose
 // size N(k) grows over training, and theta- follows theta by an EMA whose
 // rate mu(k) grows with it.
+//
+// Improved consistency training (Song and Dhariwal 2023, "Improved
+// techniques for training consistency models", section 3)
+// keeps the pair and the parametrisation and changes four things: no EMA
+// target (theta- = theta, mu = 0), N(k) doubling in stages (an exponential
+// curriculum from s0 + 1 to s1 + 1 points), each pair's index drawn from a
+// discretised lognormal on the noise level, not uniformly, and the loss
+// weighted by 1/(t_{n+1} - t_n) with a pseudo-Huber distance
+// (PseudoHuberC).
 
 // Consistency is one consistency model's setting: the ODE's time range,
 // the parametrisation and the training schedules.
@@ -38,6 +47,11 @@ type Consistency struct {
 	// K is the number of training steps over which N(k) grows (the
 	// official code's total_training_steps).
 	K int
+	// Improved selects improved consistency training: N(k) in stages of
+	// KPrime steps, a lognormal index with PMean and PStd (the paper's
+	// -1.1 and 2.0), no EMA target; Mu0 is not read.
+	Improved    bool
+	PMean, PStd float64
 }
 
 // NewConsistency checks a setting.
@@ -53,10 +67,14 @@ func NewConsistency(c Consistency) (*Consistency, error) {
 		return nil, fmt.Errorf("sde: consistency rho = %v, want a finite number > 0", c.Rho)
 	case c.S0 < 2 || c.S1 < c.S0:
 		return nil, fmt.Errorf("sde: consistency s0 = %d and s1 = %d, want 2 <= s0 <= s1 (a pair needs two points)", c.S0, c.S1)
-	case !(c.Mu0 > 0 && c.Mu0 < 1):
+	case !c.Improved && !(c.Mu0 > 0 && c.Mu0 < 1):
 		return nil, fmt.Errorf("sde: consistency mu0 = %v, want 0 < mu0 < 1", c.Mu0)
 	case c.K < 1:
 		return nil, fmt.Errorf("sde: consistency K = %d, want at least 1", c.K)
+	case c.Improved && (math.IsNaN(c.PMean) || math.IsInf(c.PMean, 0)):
+		return nil, fmt.Errorf("sde: consistency p_mean = %v, want a finite number", c.PMean)
+	case c.Improved && !(c.PStd > 0 && !math.IsInf(c.PStd, 0)):
+		return nil, fmt.Errorf("sde: consistency p_std = %v, want a finite number > 0", c.PStd)
 	}
 	return &c, nil
 }
@@ -83,17 +101,33 @@ func (c *Consistency) Scalings(t float64) (cSkip, cOut, cIn, cNoise float64) {
 	return d2 / (s*s + d2), c.SigmaData * s / r, 1 / r, math.Log(t) / 4
 }
 
-// Steps is N(k), the number of discretisation points at training step k
-// (appendix C, Algorithm 3's adaptive schedule; create_ema_and_scales_fn
-// in the official code):
+// Steps is N(k), the number of discretisation points at training step k.
+// Consistency training's (appendix C, Algorithm 3's adaptive schedule;
+// create_ema_and_scales_fn in the official code):
 //
 //	N(k) = ceil(sqrt(k/K ((s1 + 1)^2 - s0^2) + s0^2) - 1) + 1,
 //
-// from N(0) = s0 to N(K) = s1 + 1; steps past K keep N(K).
+// from N(0) = s0 to N(K) = s1 + 1; steps past K keep N(K). Improved
+// consistency training's (section 3.4): N(k) = min(s0
+// 2^floor(k/K'), s1) + 1 with K' = KPrime(), from s0 + 1 points.
 func (c *Consistency) Steps(k int) int {
+	if c.Improved {
+		stage := max(k, 0) / c.KPrime()
+		if stage >= 31 || c.S0<<stage > c.S1 {
+			return c.S1 + 1
+		}
+		return c.S0<<stage + 1
+	}
 	k = min(max(k, 0), c.K)
 	s0, s1 := float64(c.S0), float64(c.S1)
 	return int(math.Ceil(math.Sqrt(float64(k)/float64(c.K)*((s1+1)*(s1+1)-s0*s0)+s0*s0)-1)) + 1
+}
+
+// KPrime is the length of improved consistency training's stages: K' =
+// floor(K / (log2(floor(s1/s0)) + 1)), so that N doubles about log2(s1/s0)
+// times and the last stage has s1 + 1 points (at least 1 step).
+func (c *Consistency) KPrime() int {
+	return max(int(math.Floor(float64(c.K)/(math.Log2(math.Floor(float64(c.S1)/float64(c.S0)))+1))), 1)
 }
 
 // Mu is mu(k), the target network's EMA decay at training step k
@@ -101,9 +135,65 @@ func (c *Consistency) Steps(k int) int {
 // nearer 1 as N grows. The official code divides by N(k) - 1 instead
 // (target_ema = exp(-c / scales) before its scales + 1),
 // mu0^(s0/(s0-1)) at the start (mu0^2 with s0 = 2); this follows the
-// paper.
+// paper. Improved consistency training has no EMA target (section 3.2):
+// mu = 0, the target network is the online one (without its gradient).
 func (c *Consistency) Mu(k int) float64 {
+	if c.Improved {
+		return 0
+	}
 	return math.Exp(float64(c.S0) * math.Log(c.Mu0) / float64(c.Steps(k)))
+}
+
+// IndexCDF is improved consistency training's distribution of the pair's
+// index on n points (section 3.5): p(n_i = i) proportional to
+// erf((ln t_{i+1} - PMean) / (sqrt(2) PStd)) - erf((ln t_i - PMean) /
+// (sqrt(2) PStd)), the lognormal's mass between the two noise levels, as
+// its cumulative sums: IndexCDF(n)[i-1] = P(n_i <= i) for i = 1, ..., n-1,
+// the last exactly 1.
+func (c *Consistency) IndexCDF(n int) []float64 {
+	ts := c.Times(n)
+	at := func(t float64) float64 { return math.Erf((math.Log(t) - c.PMean) / (math.Sqrt2 * c.PStd)) }
+	cdf := make([]float64, n-1)
+	var sum float64
+	for i := range cdf {
+		sum += at(ts[i+1]) - at(ts[i])
+		cdf[i] = sum
+	}
+	for i := range cdf {
+		cdf[i] /= sum
+	}
+	cdf[n-2] = 1
+	return cdf
+}
+
+// indexOf is the index i (1-based) that the uniform u in [0, 1) draws from
+// a cumulative distribution: the first i with cdf[i-1] > u.
+func indexOf(cdf []float64, u float64) int {
+	lo, hi := 0, len(cdf)-1 // the answer's 0-based position is in [lo, hi]
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if cdf[mid] > u {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo + 1
+}
+
+// PseudoHuberC is improved consistency training's c in the pseudo-Huber
+// distance sqrt(||a - b||^2 + c^2) - c for images of d elements (section
+// 3.3): 0.00054 sqrt(d), 0.03 for CIFAR-10's 3072.
+func PseudoHuberC(d int) float64 { return 0.00054 * math.Sqrt(float64(d)) }
+
+// PairWeight is the loss weight lambda of a pair at times tLo < tHi:
+// improved consistency training's 1 / (tHi - tLo) (section 3.1), 1 for
+// consistency training (the paper's lambda = 1).
+func (c *Consistency) PairWeight(tHi, tLo float64) float64 {
+	if c.Improved {
+		return 1 / (tHi - tLo)
+	}
+	return 1
 }
 
 // Times are the n points t_1 = eps < t_2 < ... < t_n = T of the
@@ -130,17 +220,33 @@ func (c *Consistency) TimeTable() []float64 {
 	return table
 }
 
+// IndexTable is IndexCDF(n) for every n from 2 to S1+1, one after
+// another, IndexCDF(n) from index (n-1)(n-2)/2: where kernels/sde.cu's
+// ct_pair reads improved training's index distribution. Nil for
+// consistency training, whose index is uniform.
+func (c *Consistency) IndexTable() []float64 {
+	if !c.Improved {
+		return nil
+	}
+	var table []float64
+	for n := 2; n <= c.S1+1; n++ {
+		table = append(table, c.IndexCDF(n)...)
+	}
+	return table
+}
+
 // Pair draws consistency training's pair of points for the clean batch x0
 // ([batch*D]) on the discretisation of n points (Algorithm 3): for each
-// sample i an index n_i uniform on 1, ..., n-1 and for each element
-// z ~ N(0, I), then
+// sample i an index n_i on 1, ..., n-1 (uniform; improved training's
+// IndexCDF) and for each element z ~ N(0, I), then
 //
 //	hi = x0 + t_{n_i+1} z,  tHi[i] = t_{n_i+1}   (the online network's)
 //	lo = x0 + t_{n_i} z,    tLo[i] = t_{n_i}     (the target network's)
 //
-// in float64, rounded to float32. The draws are keyed as Perturb's: n_i is
-// 1 + floor((n-1) u) with u lane i%4 of philox((i/4, StreamIndex, step),
-// key) (24 bits), z element j of the normals of (seed, StreamNoise, step),
+// in float64, rounded to float32. The draws are keyed as Perturb's: with u
+// lane i%4 of philox((i/4, StreamIndex, step), key) (24 bits), n_i is
+// 1 + floor((n-1) u) (improved: the first i with IndexCDF(n)[i-1] > u),
+// z element j of the normals of (seed, StreamNoise, step),
 // Perturb's own, so a step's numbers depend on (seed, step) alone. hi or lo
 // may alias x0 (each element is read before either is written). It panics
 // if the lengths disagree or n < 2.
@@ -151,13 +257,21 @@ func (c *Consistency) Pair(x0, hi, lo []float32, tHi, tLo []float64, n int, seed
 			n, len(tHi), len(tLo), len(x0), len(hi), len(lo)))
 	}
 	ts := c.Times(n)
+	var cdf []float64
+	if c.Improved {
+		cdf = c.IndexCDF(n)
+	}
 	d := len(x0) / batch
 	key := philox.Key(seed)
 	parallel(batch, len(x0), func(from, to int) {
 		g := newNormals(seed, StreamNoise, step)
 		for i := from; i < to; i++ {
 			r := philox.Block(philox.Counter(i/4, StreamIndex, step), key)
-			k := 1 + int(float64(n-1)*philox.Uniform24(r[i%4])) // n_i, 1-based
+			u := philox.Uniform24(r[i%4])
+			k := 1 + int(float64(n-1)*u) // n_i, 1-based
+			if cdf != nil {
+				k = indexOf(cdf, u)
+			}
 			th, tl := ts[k], ts[k-1]
 			tHi[i], tLo[i] = th, tl
 			for j := i * d; j < (i+1)*d; j++ {

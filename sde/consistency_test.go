@@ -257,11 +257,120 @@ func TestNewConsistencyRefuses(t *testing.T) {
 		func(c *Consistency) { c.S1 = 1 },
 		func(c *Consistency) { c.Mu0 = 1 },
 		func(c *Consistency) { c.K = 0 },
+		func(c *Consistency) { c.Improved, c.PStd = true, 0 },
+		func(c *Consistency) { c.Improved, c.PStd, c.PMean = true, 2, math.NaN() },
 	} {
 		c := ok
 		change(&c)
 		if _, err := NewConsistency(c); err == nil {
 			t.Errorf("%+v was accepted", c)
 		}
+	}
+}
+
+// improvedCT is improved consistency training's setting (Song and Dhariwal
+// 2023, CIFAR-10: s0 = 10, s1 = 1280, P_mean = -1.1, P_std = 2) over K
+// steps.
+func improvedCT(t *testing.T, s1, k int) *Consistency {
+	t.Helper()
+	c, err := NewConsistency(Consistency{Eps: 0.002, T: 80, SigmaData: 0.5, Rho: 7, S0: 10, S1: s1, Mu0: 0.9, K: k,
+		Improved: true, PMean: -1.1, PStd: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestImprovedConsistencySchedules checks the exponential curriculum
+// against values worked by hand, and mu = 0. K = 1000, s1/s0 = 128: K' =
+// floor(1000/8) = 125 and N = 11, 21, ..., 1281 in stages of 125 steps;
+// s1 = 150: K' = floor(1000 / (log2(15) + 1)) = floor(203.8) = 203, and
+// the fifth stage's 160 is cut to 150.
+func TestImprovedConsistencySchedules(t *testing.T) {
+	for _, tc := range []struct {
+		s1, kPrime int
+		want       map[int]int
+	}{
+		{1280, 125, map[int]int{-5: 11, 0: 11, 124: 11, 125: 21, 250: 41, 874: 641, 875: 1281, 1000: 1281, 1 << 40: 1281}},
+		{150, 203, map[int]int{0: 11, 202: 11, 203: 21, 609: 81, 811: 81, 812: 151, 5000: 151}},
+	} {
+		c := improvedCT(t, tc.s1, 1000)
+		if kp := c.KPrime(); kp != tc.kPrime {
+			t.Errorf("s1 = %d: K' = %d, want %d", tc.s1, kp, tc.kPrime)
+		}
+		for k, want := range tc.want {
+			if n := c.Steps(k); n != want {
+				t.Errorf("s1 = %d: N(%d) = %d, want %d", tc.s1, k, n, want)
+			}
+			if mu := c.Mu(k); mu != 0 {
+				t.Errorf("mu(%d) = %v, want 0 (no EMA target)", k, mu)
+			}
+		}
+	}
+	if kp := improvedCT(t, 1280, 3).KPrime(); kp != 1 {
+		t.Errorf("K = 3: K' = %d, want at least 1", kp)
+	}
+}
+
+// TestImprovedConsistencyIndex checks the lognormal index: IndexCDF
+// against the erf formula computed here, indexOf at the edges, and the
+// indices Pair draws (for 8192 samples on 11 points) against the
+// probabilities within 4 standard errors, with the loss weights 1/(t_{i+1}
+// - t_i).
+func TestImprovedConsistencyIndex(t *testing.T) {
+	c := improvedCT(t, 1280, 1000)
+	const n = 11
+	ts := c.Times(n)
+	p := make([]float64, n-1)
+	var sum float64
+	for i := range p {
+		p[i] = math.Erf((math.Log(ts[i+1])+1.1)/(2*math.Sqrt2)) - math.Erf((math.Log(ts[i])+1.1)/(2*math.Sqrt2))
+		sum += p[i]
+	}
+	cdf := c.IndexCDF(n)
+	var acc float64
+	for i := range p {
+		p[i] /= sum
+		acc += p[i]
+		if math.Abs(cdf[i]-acc) > 1e-12 {
+			t.Fatalf("IndexCDF(%d)[%d] = %v, want %v", n, i, cdf[i], acc)
+		}
+	}
+	if cdf[n-2] != 1 {
+		t.Errorf("IndexCDF's last is %v, want 1", cdf[n-2])
+	}
+	if i := indexOf(cdf, 0); i != 1 {
+		t.Errorf("indexOf(0) = %d, want 1", i)
+	}
+	if i := indexOf(cdf, math.Nextafter(1, 0)); i != n-1 {
+		t.Errorf("indexOf(1-) = %d, want %d", i, n-1)
+	}
+	if i := indexOf(cdf, cdf[3]); i != 5 {
+		t.Errorf("indexOf(cdf[3]) = %d, want 5 (the first with cdf > u)", i)
+	}
+	const batch = 8192
+	x0 := make([]float32, batch)
+	hi, lo := make([]float32, batch), make([]float32, batch)
+	tHi, tLo := make([]float64, batch), make([]float64, batch)
+	c.Pair(x0, hi, lo, tHi, tLo, n, 3, 7)
+	count := make([]float64, n-1)
+	for i := range batch {
+		k := slices.Index(ts, tLo[i])
+		if k < 0 || ts[k+1] != tHi[i] {
+			t.Fatalf("sample %d's times %v and %v are not adjacent points", i, tLo[i], tHi[i])
+		}
+		count[k]++
+		if w, want := c.PairWeight(tHi[i], tLo[i]), 1/(ts[k+1]-ts[k]); w != want {
+			t.Fatalf("PairWeight(%v, %v) = %v, want %v", tHi[i], tLo[i], w, want)
+		}
+	}
+	for i, pi := range p {
+		if se := math.Sqrt(batch * pi * (1 - pi)); math.Abs(count[i]-batch*pi) > 4*se+1 {
+			t.Errorf("index %d drawn %v times of %d, want %.1f ± %.1f", i+1, count[i], batch, batch*pi, se)
+		}
+	}
+	t.Logf("index probabilities %.4f, drawn %v", p, count)
+	if w := cifarCT(t).PairWeight(2, 1); w != 1 {
+		t.Errorf("consistency training's weight is %v, want 1", w)
 	}
 }

@@ -205,7 +205,8 @@ func TestReduceToKernelMatchesSumTo(t *testing.T) {
 	assertClose(t, "reduce_to", got, want, 1e-6)
 }
 
-// mse and the sinusoidal embedding's gradient, each against its CPU op.
+// mse, the pseudo-Huber loss and the sinusoidal embedding's gradient, each
+// against its CPU op.
 func TestLossAndEmbeddingKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 9))
 	a, b := randn(rng, 300), randn(rng, 300)
@@ -219,6 +220,38 @@ func TestLossAndEmbeddingKernels(t *testing.T) {
 	got := make([]float32, 1)
 	MSE(Launch{1, 1024}, got, a, b)
 	assertClose(t, "mse", got, want, 1e-6)
+
+	// The pseudo-Huber loss scaled by 2.5, so that its kernels see a
+	// gradient g = 2.5; c large enough for one sample to sit in each regime.
+	const phC, phScale = 2.0, 2.5
+	w := []float32{0.5, 2, -1}
+	phA := randn(rng, 300)
+	for j := range 100 {
+		phA[j] = b[j] + 0.01*phA[j] // sample 0 within c of b
+	}
+	an, bn = input(g, "pa", 3, 100), input(g, "pb", 3, 100)
+	wn := input(g, "w", 3)
+	ph, err := nn.PseudoHuber(an, bn, wn, phC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scaled, err := nn.Scale(ph, phScale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	phGrads, err := gorgonia.Grad(scaled, an, wn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := cpuRun(t, map[*gorgonia.Node][]float32{an: phA, bn: b, wn: w}, ph, phGrads[0], phGrads[1])
+	PseudoHuber(Launch{1, 1024}, got, phA, b, w, phC)
+	assertClose(t, "pseudo_huber", got, res[0], 1e-6)
+	da, dw := make([]float32, 300), make([]float32, 3)
+	gv := []float32{phScale}
+	PseudoHuberBwd(Launch{3, threads}, da, phA, b, w, gv, phC, 0)
+	assertClose(t, "pseudo_huber_bwd by a", da, res[1], 1e-6)
+	PseudoHuberBwd(Launch{3, threads}, dw, phA, b, w, gv, phC, 2)
+	assertClose(t, "pseudo_huber_bwd by w", dw, res[2], 1e-6)
 
 	const batch, dim, scale = 4, 32, 1000
 	tt := []float32{0.01, 0.3, 0.77, 1}

@@ -110,6 +110,12 @@ void emu_reduce_to(int grid, int block, float *y, const float *x, float f, const
 void emu_mse(int grid, int block, float *out, const float *a, const float *b, long long n) {
 	emu_launch(grid, block, [=] { mse(out, a, b, n); });
 }
+void emu_pseudo_huber(int grid, int block, float *out, const float *a, const float *b, const float *w, int batch, long long d, double c) {
+	emu_launch(grid, block, [=] { pseudo_huber(out, a, b, w, batch, d, c); });
+}
+void emu_pseudo_huber_bwd(int grid, int block, float *out, const float *a, const float *b, const float *w, const float *g, long long d, double c, int wrt) {
+	emu_launch(grid, block, [=] { pseudo_huber_bwd(out, a, b, w, g, d, c, wrt); });
+}
 void emu_sinusoidal_bwd(int grid, int block, float *dt, const float *t, const float *g, int dim, double scale) {
 	emu_launch(grid, block, [=] { sinusoidal_bwd(dt, t, g, dim, scale); });
 }

@@ -55,12 +55,14 @@ package hostemu
 // void emu_accuracy(int grid, int block, float *out, const float *l, const float *t, int n, int k);
 // void emu_reduce_to(int grid, int block, float *y, const float *x, float f, const int *k, long long rn);
 // void emu_mse(int grid, int block, float *out, const float *a, const float *b, long long n);
+// void emu_pseudo_huber(int grid, int block, float *out, const float *a, const float *b, const float *w, int batch, long long d, double c);
+// void emu_pseudo_huber_bwd(int grid, int block, float *out, const float *a, const float *b, const float *w, const float *g, long long d, double c, int wrt);
 // void emu_sinusoidal_bwd(int grid, int block, float *dt, const float *t, const float *g, int dim, double scale);
 // void emu_norm_sq(int grid, int block, double *norm, double *partial, unsigned int *done, const float *arena, const long long *grad, const long long *size, const int *chunk_tensor, const long long *chunk_start, int chunks);
 // void emu_adam(int grid, int block, float *arena, float *m, float *v, const double *norm, const float *loss, const void *ctl, const long long *param, const long long *grad, const long long *flat, const long long *size, const int *chunk_tensor, const long long *chunk_start, float beta1, float beta2, float eps, double max_norm);
 // void emu_ema(int grid, int block, float *shadow, const float *arena, const double *norm, const float *loss, const void *ctl, const long long *param, const long long *flat, const long long *size, const int *chunk_tensor, const long long *chunk_start);
 // void emu_follow(int grid, int block, float *arena, const double *norm, const float *loss, const double *keep_take, const long long *value, const long long *batch, const long long *size, const int *chunk_tensor, const long long *chunk_start);
-// void ct_pair(float *on_x, float *on_t, float *on_skip, float *on_out, float *tg_x, float *tg_t, float *tg_skip, float *tg_out, const float *x0, int batch, long long d, const double *times, int s0, int s1, long long K, double eps, double sigma_data, uint64_t seed, const uint64_t *step);
+// void ct_pair(float *on_x, float *on_t, float *on_skip, float *on_out, float *tg_x, float *tg_t, float *tg_skip, float *tg_out, float *weight, const float *x0, int batch, long long d, const double *times, const double *cdf, int s0, int s1, long long K, long long kprime, double eps, double sigma_data, uint64_t seed, const uint64_t *step);
 // void emu_langevin_norms(int grid, int block, double *norms, const float *eps_hat, const float *z, long long d, const void *ctl);
 // void emu_langevin_step(int grid, int block, float *x, const float *eps_hat, const float *z, const double *norms, int batch, long long n, const void *ctl, double *bad);
 import "C"
@@ -308,6 +310,19 @@ func MSE(l Launch, out, a, bv []float32) {
 	C.emu_mse(g, b, p(out), p(a), p(bv), C.longlong(len(a)))
 }
 
+// PseudoHuber runs kernels/reduce.cu's pseudo_huber on len(w) samples.
+func PseudoHuber(l Launch, out, a, bv, w []float32, c float64) {
+	g, b := l.c()
+	C.emu_pseudo_huber(g, b, p(out), p(a), p(bv), p(w), C.int(len(w)), C.longlong(len(a)/len(w)), C.double(c))
+}
+
+// PseudoHuberBwd runs kernels/reduce.cu's pseudo_huber_bwd (a block per
+// sample) on len(w) samples.
+func PseudoHuberBwd(l Launch, out, a, bv, w, grad []float32, c float64, wrt int) {
+	g, b := l.c()
+	C.emu_pseudo_huber_bwd(g, b, p(out), p(a), p(bv), p(w), p(grad), C.longlong(len(a)/len(w)), C.double(c), C.int(wrt))
+}
+
 // SinusoidalBwd runs kernels/embedding.cu's sinusoidal_bwd.
 func SinusoidalBwd(l Launch, dt, t, grad []float32, dim int, scale float64) {
 	g, b := l.c()
@@ -358,14 +373,21 @@ func Follow(l Launch, arena []float32, norm *float64, loss *float32, keepTake []
 }
 
 // ConsistencyPair runs kernels/sde.cu's ct_pair for the clean batch x0
-// into the online and target networks' inputs, at training step step.
-func ConsistencyPair(online, target sde.ConsistencyInputs, x0 []float32, c *sde.Consistency, seed, step uint64) {
+// into the online and target networks' inputs and the pairs' weights, at
+// training step step.
+func ConsistencyPair(online, target sde.ConsistencyInputs, weight, x0 []float32, c *sde.Consistency, seed, step uint64) {
 	times := c.TimeTable()
+	var cdf *C.double
+	kPrime := 0
+	if c.Improved {
+		table := c.IndexTable()
+		cdf, kPrime = (*C.double)(&table[0]), c.KPrime()
+	}
 	st := C.uint64_t(step)
 	batch := len(online.T)
 	C.ct_pair(p(online.X), p(online.T), p(online.Skip), p(online.Out), p(target.X), p(target.T), p(target.Skip), p(target.Out),
-		p(x0), C.int(batch), C.longlong(len(x0)/batch), (*C.double)(&times[0]), C.int(c.S0), C.int(c.S1), C.longlong(c.K),
-		C.double(c.Eps), C.double(c.SigmaData), C.uint64_t(seed), &st)
+		p(weight), p(x0), C.int(batch), C.longlong(len(x0)/batch), (*C.double)(&times[0]), cdf, C.int(c.S0), C.int(c.S1),
+		C.longlong(c.K), C.longlong(kPrime), C.double(c.Eps), C.double(c.SigmaData), C.uint64_t(seed), &st)
 }
 
 // LangevinNorms and LangevinStep run the corrector's kernels

@@ -365,24 +365,32 @@ func TestPerturbKernelMatchesFlow(t *testing.T) {
 }
 
 // The consistency pair kernel writes what sde.Consistency's Pair then
-// Inputs write for both networks, at steps where N(k) is its start, in
-// between and past K (a batch with a partial Philox block): every input
-// bit for bit but the time input ln(t)/4, within a float32 ulp (the C
-// library's log may round differently from Go's). A schedule of another
-// rho does not pass once there are more than the two ends.
+// Inputs write for both networks, and the pairs' weights (PairWeight), at
+// steps where N(k) is its start, in between and past K (a batch with a
+// partial Philox block): every input bit for bit but the time input
+// ln(t)/4, within a float32 ulp (the C library's log may round differently
+// from Go's); for consistency training and improved training (N(k) in
+// stages, the lognormal index). A schedule of another rho does not pass
+// once there are more than the two ends, nor an improved one whose index
+// distribution has another mean.
 func TestConsistencyPairKernelMatchesSDE(t *testing.T) {
-	ct, err := sde.NewConsistency(sde.Consistency{Eps: 0.002, T: 80, SigmaData: 0.5, Rho: 7, S0: 2, S1: 150, Mu0: 0.9, K: 7000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	other := *ct
-	other.Rho = 5
-	for _, step := range []uint64{0, 400, 3333, 9000} {
-		if msg := ctPairMismatch(ct, ct, step); msg != "" {
-			t.Errorf("step %d (N = %d): %s", step, ct.Steps(int(step)), msg)
+	for _, improved := range []bool{false, true} {
+		ct, err := sde.NewConsistency(sde.Consistency{Eps: 0.002, T: 80, SigmaData: 0.5, Rho: 7, S0: 2, S1: 150, Mu0: 0.9, K: 7000,
+			Improved: improved, PMean: -1.1, PStd: 2})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if ct.Steps(int(step)) > 2 && ctPairMismatch(ct, &other, step) == "" { // 2 points are eps and T for any rho
-			t.Errorf("step %d: the kernel with rho 5 draws the pair of rho 7", step)
+		other := *ct
+		if other.Rho = 5; improved {
+			other.Rho, other.PMean = 7, 1
+		}
+		for _, step := range []uint64{0, 400, 3333, 9000} {
+			if msg := ctPairMismatch(ct, ct, step); msg != "" {
+				t.Errorf("improved %v, step %d (N = %d): %s", improved, step, ct.Steps(int(step)), msg)
+			}
+			if ct.Steps(int(step)) > 2 && ctPairMismatch(ct, &other, step) == "" { // 2 points are eps and T for any rho
+				t.Errorf("improved %v, step %d: the kernel with %+v draws the pair of %+v", improved, step, other, *ct)
+			}
 		}
 	}
 }
@@ -402,7 +410,13 @@ func ctPairMismatch(c, k *sde.Consistency, step uint64) string {
 	c.Pair(x0, on.X, tg.X, tHi, tLo, c.Steps(int(step)), seed, step)
 	c.Inputs(on, on.X, tHi)
 	c.Inputs(tg, tg.X, tLo)
-	ConsistencyPair(gon, gtg, x0, k, seed, step)
+	weight := make([]float32, batch)
+	ConsistencyPair(gon, gtg, weight, x0, k, seed, step)
+	for i := range batch {
+		if want := float32(c.PairWeight(tHi[i], tLo[i])); weight[i] != want {
+			return fmt.Sprintf("sample %d: weight %v vs %v", i, weight[i], want)
+		}
+	}
 	for _, net := range []struct {
 		name      string
 		cpu, kern sde.ConsistencyInputs
