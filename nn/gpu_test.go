@@ -181,6 +181,9 @@ var gpuCases = []gpuCase{
 	}},
 	{"Sinusoidal", []tensor.Shape{{5}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) { return Sinusoidal(in[0], 16, 1000) }},
 	{"MSE", []tensor.Shape{{4, 9}, {4, 9}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) { return MSE(in[0], in[1]) }},
+	{"PseudoHuber", []tensor.Shape{{3, 2, 5, 5}, {3, 2, 5, 5}, {3}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		return PseudoHuber(in[0], in[1], in[2], 0.5)
+	}},
 	{"SoftmaxCrossEntropy", []tensor.Shape{{37, 10}, {37, 10}}, func(in []*gorgonia.Node) (*gorgonia.Node, error) {
 		return SoftmaxCrossEntropy(in[0], in[1])
 	}},
