@@ -80,8 +80,8 @@ type SDE struct {
 // Song, Dhariwal, Chen and Sutskever 2023, Algorithm 3) on EDM's
 // variance-exploding ODE, t = sigma in [sigma_min, sigma_max], or with
 // improved: true improved consistency training (Song and Dhariwal 2023):
-// the first paper's CIFAR-10 values are the defaults (appendix C; package
-// sde's Consistency has the formulas).
+// the first paper's CIFAR-10 values are the defaults (appendix C), p_mean
+// and p_std the second's (package sde's Consistency has the formulas).
 type Consistency struct {
 	SigmaMin  float64 `mapstructure:"sigma_min" yaml:"sigma_min"`   // eps, the ODE's first time (0.002)
 	SigmaMax  float64 `mapstructure:"sigma_max" yaml:"sigma_max"`   // T, the last (80)
@@ -238,10 +238,12 @@ var VESigmaMax = map[string]float64{"mnist": 34, "fashion": 45, "cifar10": 100}
 var FlowSamplers = []string{"ode", "ode-euler", "heun"}
 
 // maxConsistencyPoints bounds consistency.s1: a training pair's index is
-// a 24-bit uniform times the grid's points, which must stay far below 2^24
-// for the indices to be near uniform (the paper uses s1 = 150 and 200;
-// improved consistency training, Song and Dhariwal 2023, up to 1280).
-const maxConsistencyPoints = 1 << 16
+// a 24-bit uniform, which must split into far fewer than 2^24 points for
+// the indices to be near uniform, and on cuda the grids of every size up
+// to s1 + 1 go to the device as tables of about s1^2/2 doubles each (67
+// MB at this bound). The paper uses s1 = 150 and 200; improved
+// consistency training, Song and Dhariwal 2023, up to 1280.
+const maxConsistencyPoints = 1 << 12
 
 // ConsistencySampler is the sampler of model.objective consistency, and
 // the only one: multistep consistency sampling in sample.steps steps.

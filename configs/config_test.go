@@ -154,6 +154,7 @@ func TestBadInputNamesFileKeyAndExpectation(t *testing.T) {
 		{"", []string{"consistency.s0=1"}, []string{"consistency.s0 = 1", "at least 2"}},
 		{"", []string{"consistency.s1=1"}, []string{"consistency.s1 = 1", ">= consistency.s0 (2)"}},
 		{"", []string{"consistency.mu0=1"}, []string{"consistency.mu0 = 1", "in (0, 1)"}},
+		{"", []string{"consistency.s1=4097", "model.objective=consistency", "sample.sampler=consistency"}, []string{"consistency.s1 = 4097", "at most 4096"}},
 		{"", []string{"consistency.improved=true", "consistency.p_std=0"}, []string{"consistency.p_std = 0", "> 0"}},
 		{"", []string{"consistency.p_mean=.inf"}, []string{"consistency.p_mean = +Inf", "a finite number"}},
 		{"", []string{"consistency.sigma_min=0"}, []string{"consistency.sigma_min = 0", "> 0"}},
@@ -161,7 +162,7 @@ func TestBadInputNamesFileKeyAndExpectation(t *testing.T) {
 		{"", []string{"consistency.sigma_data=-1"}, []string{"consistency.sigma_data = -1", "> 0"}},
 		{"", []string{"consistency.rho=0"}, []string{"consistency.rho = 0", "> 0"}},
 		{"", []string{"consistency.total_steps=-5", "model.objective=consistency", "sample.sampler=consistency"}, []string{"consistency.total_steps = -5", "at least 1"}},
-		{"", []string{"consistency.s1=100000000", "model.objective=consistency", "sample.sampler=consistency"}, []string{"consistency.s1 = 100000000", "at most 65536"}},
+		{"", []string{"consistency.s1=100000000", "model.objective=consistency", "sample.sampler=consistency"}, []string{"consistency.s1 = 100000000", "at most 4096"}},
 		{"", []string{"consistency.s00=3"}, []string{"consistency.s00", "unknown key"}},
 	} {
 		_, err := Load(c.path, c.sets)

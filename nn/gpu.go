@@ -45,6 +45,8 @@ var (
 	_ gpu.Op = (*accuracy)(nil)
 	_ gpu.Op = (*mse)(nil)
 	_ gpu.Op = (*mseGrad)(nil)
+	_ gpu.Op = (*pseudoHuber)(nil)
+	_ gpu.Op = (*pseudoHuberGrad)(nil)
 	_ gpu.Op = (*reshape)(nil)
 )
 

@@ -22,12 +22,14 @@ import (
 //
 // Improved consistency training (Song and Dhariwal 2023, "Improved
 // techniques for training consistency models", section 3)
-// keeps the pair and the parametrisation and changes four things: no EMA
-// target (theta- = theta, mu = 0), N(k) doubling in stages (an exponential
+// keeps the pair and the parametrisation and changes these: no EMA target
+// (theta- = theta, mu = 0), N(k) doubling in stages (an exponential
 // curriculum from s0 + 1 to s1 + 1 points), each pair's index drawn from a
-// discretised lognormal on the noise level, not uniformly, and the loss
-// weighted by 1/(t_{n+1} - t_n) with a pseudo-Huber distance
-// (PseudoHuberC).
+// discretised lognormal on the noise level, not uniformly, the loss
+// weighted by 1/(t_{n+1} - t_n), and a pseudo-Huber distance
+// (PseudoHuberC). That paper's other changes (a smaller Fourier embedding
+// scale, dropout) are the network's: this U-Net embeds time sinusoidally,
+// and model.dropout is the experiment's.
 
 // Consistency is one consistency model's setting: the ODE's time range,
 // the parametrisation and the training schedules.
@@ -75,6 +77,9 @@ func NewConsistency(c Consistency) (*Consistency, error) {
 		return nil, fmt.Errorf("sde: consistency p_mean = %v, want a finite number", c.PMean)
 	case c.Improved && !(c.PStd > 0 && !math.IsInf(c.PStd, 0)):
 		return nil, fmt.Errorf("sde: consistency p_std = %v, want a finite number > 0", c.PStd)
+	case c.Improved && !(c.indexMass() > 0):
+		return nil, fmt.Errorf("sde: consistency p_mean = %v, p_std = %v: the lognormal has no mass (in float64) between eps = %v and T = %v, so no pair could be drawn",
+			c.PMean, c.PStd, c.Eps, c.T)
 	}
 	return &c, nil
 }
@@ -164,6 +169,13 @@ func (c *Consistency) IndexCDF(n int) []float64 {
 	}
 	cdf[n-2] = 1
 	return cdf
+}
+
+// indexMass is the lognormal's mass between eps and T, up to a factor 2:
+// IndexCDF's normaliser, the same for every grid (all share the ends).
+func (c *Consistency) indexMass() float64 {
+	at := func(t float64) float64 { return math.Erf((math.Log(t) - c.PMean) / (math.Sqrt2 * c.PStd)) }
+	return at(c.T) - at(c.Eps)
 }
 
 // indexOf is the index i (1-based) that the uniform u in [0, 1) draws from

@@ -259,12 +259,22 @@ func TestNewConsistencyRefuses(t *testing.T) {
 		func(c *Consistency) { c.K = 0 },
 		func(c *Consistency) { c.Improved, c.PStd = true, 0 },
 		func(c *Consistency) { c.Improved, c.PStd, c.PMean = true, 2, math.NaN() },
+		func(c *Consistency) { c.Improved, c.PStd, c.PMean = true, 0.5, -40 }, // all mass below eps
 	} {
 		c := ok
 		change(&c)
 		if _, err := NewConsistency(c); err == nil {
 			t.Errorf("%+v was accepted", c)
 		}
+	}
+}
+
+// TestNewConsistencyImprovedIgnoresMu0 checks that improved training,
+// which has no EMA target, does not read mu0.
+func TestNewConsistencyImprovedIgnoresMu0(t *testing.T) {
+	c := Consistency{Eps: 0.002, T: 80, SigmaData: 0.5, Rho: 7, S0: 10, S1: 1280, Mu0: 0, K: 10, Improved: true, PMean: -1.1, PStd: 2}
+	if _, err := NewConsistency(c); err != nil {
+		t.Errorf("improved with mu0 = 0: %v", err)
 	}
 }
 
@@ -370,7 +380,7 @@ func TestImprovedConsistencyIndex(t *testing.T) {
 		}
 	}
 	t.Logf("index probabilities %.4f, drawn %v", p, count)
-	if w := cifarCT(t).PairWeight(2, 1); w != 1 {
+	if w := cifarCT(t).PairWeight(3, 1); w != 1 {
 		t.Errorf("consistency training's weight is %v, want 1", w)
 	}
 }
