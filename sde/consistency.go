@@ -157,11 +157,10 @@ func (c *Consistency) Mu(k int) float64 {
 // the last exactly 1.
 func (c *Consistency) IndexCDF(n int) []float64 {
 	ts := c.Times(n)
-	at := func(t float64) float64 { return math.Erf((math.Log(t) - c.PMean) / (math.Sqrt2 * c.PStd)) }
 	cdf := make([]float64, n-1)
 	var sum float64
 	for i := range cdf {
-		sum += at(ts[i+1]) - at(ts[i])
+		sum += c.lognormalErf(ts[i+1]) - c.lognormalErf(ts[i])
 		cdf[i] = sum
 	}
 	for i := range cdf {
@@ -173,9 +172,12 @@ func (c *Consistency) IndexCDF(n int) []float64 {
 
 // indexMass is the lognormal's mass between eps and T, up to a factor 2:
 // IndexCDF's normaliser, the same for every grid (all share the ends).
-func (c *Consistency) indexMass() float64 {
-	at := func(t float64) float64 { return math.Erf((math.Log(t) - c.PMean) / (math.Sqrt2 * c.PStd)) }
-	return at(c.T) - at(c.Eps)
+func (c *Consistency) indexMass() float64 { return c.lognormalErf(c.T) - c.lognormalErf(c.Eps) }
+
+// lognormalErf is erf((ln t - PMean) / (sqrt(2) PStd)): twice the
+// lognormal's mass below t, less 1.
+func (c *Consistency) lognormalErf(t float64) float64 {
+	return math.Erf((math.Log(t) - c.PMean) / (math.Sqrt2 * c.PStd))
 }
 
 // indexOf is the index i (1-based) that the uniform u in [0, 1) draws from
