@@ -152,9 +152,13 @@ type Train struct {
 	// falls linearly to 0 (0: constant after the warm-up); a shorter run
 	// cools down over all its steps. A run resumed with a longer
 	// train.steps moves its cooldown to the new end.
-	Cooldown    int     `mapstructure:"cooldown" yaml:"cooldown"`
-	GradClip    float64 `mapstructure:"grad_clip" yaml:"grad_clip"`
-	EMA         float64 `mapstructure:"ema" yaml:"ema"`
+	Cooldown int     `mapstructure:"cooldown" yaml:"cooldown"`
+	GradClip float64 `mapstructure:"grad_clip" yaml:"grad_clip"`
+	EMA      float64 `mapstructure:"ema" yaml:"ema"`
+	// EMARamp is the EMA's warm-up: its decay is min(ema, (1 + n)/(ema_ramp
+	// + n)) after n updates (optim.EMADecay), so that it averages about
+	// the last 1/(ema_ramp - 1) of a run until ema caps it.
+	EMARamp     float64 `mapstructure:"ema_ramp" yaml:"ema_ramp"`
 	Seed        uint64  `mapstructure:"seed" yaml:"seed"`
 	LogEvery    int     `mapstructure:"log_every" yaml:"log_every"`
 	CkptEvery   int     `mapstructure:"ckpt_every" yaml:"ckpt_every"`
@@ -566,6 +570,7 @@ func (c *Config) Validate() error {
 	bad(c.Train.Cooldown < 0, "train.cooldown", c.Train.Cooldown, ">= 0 (0 turns it off)")
 	bad(!(c.Train.GradClip >= 0), "train.grad_clip", c.Train.GradClip, ">= 0 (0 turns clipping off)")
 	bad(!(c.Train.EMA >= 0 && c.Train.EMA < 1), "train.ema", c.Train.EMA, "in [0, 1)")
+	bad(!(c.Train.EMARamp >= 1) || math.IsInf(c.Train.EMARamp, 0), "train.ema_ramp", c.Train.EMARamp, ">= 1 (10 is score_sde's warm-up, 1 none)")
 	bad(c.Train.LogEvery < 1, "train.log_every", c.Train.LogEvery, "at least 1")
 	bad(c.Train.CkptEvery < 1, "train.ckpt_every", c.Train.CkptEvery, "at least 1")
 	bad(c.Train.Keep < 1, "train.keep", c.Train.Keep, "at least 1")

@@ -131,6 +131,7 @@ func TestBadInputNamesFileKeyAndExpectation(t *testing.T) {
 		{"", []string{"sde.type=vq"}, []string{"sde.type", `"vq"`, "ve, vp, subvp"}},
 		{"", []string{"data.batch_size=0"}, []string{"data.batch_size = 0", "at least 1"}},
 		{"", []string{"train.cooldown=-1"}, []string{"train.cooldown = -1", ">= 0"}},
+		{"", []string{"train.ema_ramp=0.5"}, []string{"train.ema_ramp = 0.5", ">= 1"}},
 		{"", []string{"precision=fp16"}, []string{"precision", `"fp16"`, "fp32, bf16"}},
 		{"", []string{"sample.sampler=rk4"}, []string{"sample.sampler", `"rk4"`, "ancestral", "ode-euler"}},
 		{"", []string{"sde.type=ve", "sample.sampler=ddim"}, []string{`sample.sampler = "ddim"`, "sde.type vp, ddpm, not ve"}},

@@ -23,7 +23,8 @@ type Optimizer struct {
 	Beta1, Beta2, Eps float64
 	MaxNorm           float64 // clip the gradient's global norm to this; 0 for none
 	EMADecay          float64
-	Step              int // Adam updates done
+	EMARamp           float64 // the decay's warm-up constant, as optim.EMADecay's ramp
+	Step              int     // Adam updates done
 	EMAUpdates        int
 
 	b       *Backend
@@ -45,14 +46,14 @@ type Optimizer struct {
 // params, with gradients at grads, of the scalar loss at loss (slots of b's
 // plan). The moments start at zero and the EMA weights at the parameters'
 // current values.
-func NewOptimizer(b *Backend, params, grads []engine.Slot, loss engine.Slot, beta1, beta2, eps, maxNorm, emaDecay float64) (*Optimizer, error) {
+func NewOptimizer(b *Backend, params, grads []engine.Slot, loss engine.Slot, beta1, beta2, eps, maxNorm, emaDecay, emaRamp float64) (*Optimizer, error) {
 	if len(params) != len(grads) || len(params) == 0 {
 		return nil, fmt.Errorf("gpu: optimiser over %d parameters and %d gradients", len(params), len(grads))
 	}
 	if loss.Size() != 1 {
 		return nil, fmt.Errorf("gpu: the optimiser's loss has %d elements, want 1", loss.Size())
 	}
-	o := &Optimizer{Beta1: beta1, Beta2: beta2, Eps: eps, MaxNorm: maxNorm, EMADecay: emaDecay, b: b, ctl: make([]uint64, 4),
+	o := &Optimizer{Beta1: beta1, Beta2: beta2, Eps: eps, MaxNorm: maxNorm, EMADecay: emaDecay, EMARamp: emaRamp, b: b, ctl: make([]uint64, 4),
 		loss: b.arena.Add(loss.Offset)}
 	var param, grad, flat, size []int64
 	for i, p := range params {
@@ -181,7 +182,7 @@ func (o *Optimizer) Next(lr float64) {
 	o.EMAUpdates++
 	c1 := 1 - math.Pow(o.Beta1, float64(o.Step))
 	c2 := 1 - math.Pow(o.Beta2, float64(o.Step))
-	keep := math.Min(o.EMADecay, float64(1+o.EMAUpdates)/float64(10+o.EMAUpdates))
+	keep := math.Min(o.EMADecay, float64(1+o.EMAUpdates)/(o.EMARamp+float64(o.EMAUpdates)))
 	for i, v := range []float64{lr / c1, math.Sqrt(c2), keep, 1 - keep} {
 		o.ctl[i] = math.Float64bits(v)
 	}

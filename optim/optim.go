@@ -90,18 +90,32 @@ func (s Settings) LRAt(step int) float64 {
 }
 
 // EMA is an exponential moving average of parameters, as score_sde_pytorch's
-// ExponentialMovingAverage: the decay starts small, min(decay,
-// (1+n)/(10+n)) after n updates, so that early averages do not remember
-// the random initialisation.
+// ExponentialMovingAverage: the decay starts small (EMADecay), so that
+// early averages do not remember the random initialisation.
 type EMA struct {
 	Decay   float64
+	Ramp    float64 // the warm-up's constant (EMADecay)
 	Updates int
 	Shadow  [][]float32
 }
 
-// NewEMA starts an average at the current parameters.
-func NewEMA(params [][]float32, decay float64) *EMA {
-	e := &EMA{Decay: decay}
+// DefaultEMARamp is score_sde's warm-up (TensorFlow's num_updates): the
+// decay (1+n)/(10+n), which averages about the last ninth of the updates.
+const DefaultEMARamp = 10
+
+// EMADecay is the decay of update n (counted from 1) of an average whose
+// decay is decay after its warm-up: min(decay, (1+n)/(ramp+n)). Until the
+// cap, 1 - decay = (ramp-1)/(ramp+n), so the average weighs about the last
+// 1/(ramp-1) of the updates: ramp 10 the last ninth, 4 the last third, 2
+// all of them equally (a running mean); ramp 1 has no warm-up.
+func EMADecay(decay, ramp float64, n int) float64 {
+	return math.Min(decay, float64(1+n)/(ramp+float64(n)))
+}
+
+// NewEMA starts an average at the current parameters, with the decay
+// decay after a warm-up of constant ramp (EMADecay).
+func NewEMA(params [][]float32, decay, ramp float64) *EMA {
+	e := &EMA{Decay: decay, Ramp: ramp}
 	for _, p := range params {
 		e.Shadow = append(e.Shadow, append([]float32(nil), p...))
 	}
@@ -111,7 +125,7 @@ func NewEMA(params [][]float32, decay float64) *EMA {
 // Update moves the average towards params.
 func (e *EMA) Update(params [][]float32) {
 	e.Updates++
-	d := math.Min(e.Decay, float64(1+e.Updates)/float64(10+e.Updates))
+	d := EMADecay(e.Decay, e.Ramp, e.Updates)
 	keep, take := float32(d), float32(1-d)
 	for i, p := range params {
 		s := e.Shadow[i]
@@ -137,7 +151,7 @@ func Follow(value, batch []float32, momentum float64) {
 // epsilon 1e-8 (torch's default, as score_sde). A run shorter than its
 // cooldown cools down over all its steps.
 func FromTrain(t configs.Train) Settings {
-	return Settings{LR: t.LR, Beta1: t.Beta1, Beta2: t.Beta2, Eps: 1e-8, Warmup: t.Warmup, Cooldown: min(t.Cooldown, t.Steps), Steps: t.Steps, Clip: t.GradClip, EMA: t.EMA}
+	return Settings{LR: t.LR, Beta1: t.Beta1, Beta2: t.Beta2, Eps: 1e-8, Warmup: t.Warmup, Cooldown: min(t.Cooldown, t.Steps), Steps: t.Steps, Clip: t.GradClip, EMA: t.EMA, EMARamp: t.EMARamp}
 }
 
 // Settings are one parameter group's optimiser: Adam's learning rate,
@@ -150,4 +164,5 @@ type Settings struct {
 	Steps                 int     // the run's length, where a cooldown ends
 	Clip                  float64 // global-norm clipping of the group's gradient; 0 for none
 	EMA                   float64 // decay of the weights' moving average; 0 keeps none
+	EMARamp               float64 // the average's warm-up constant (EMADecay)
 }

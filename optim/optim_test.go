@@ -68,7 +68,7 @@ func TestClipWarmupAndEMA(t *testing.T) {
 		t.Errorf("LRAt without warm-up or cooldown = %v, want the constant 2e-4", lr)
 	}
 	p := [][]float32{{1}}
-	e := NewEMA(p, 0.999)
+	e := NewEMA(p, 0.999, DefaultEMARamp)
 	want := 1.0
 	for n := 1; n <= 50; n++ {
 		p[0][0] = float32(n)
@@ -79,12 +79,28 @@ func TestClipWarmupAndEMA(t *testing.T) {
 	if math.Abs(float64(e.Shadow[0][0])-want) > 1e-4*want {
 		t.Fatalf("EMA = %v, want %v", e.Shadow[0][0], want)
 	}
+	// With ramp 2 the warm-up is a running mean in which the starting
+	// value counts twice: after values 1 (the start), 1, 2, ..., 50 it is
+	// (2 + 50*51/2) / 52.
+	p[0][0] = 1
+	mean := NewEMA(p, 0.999, 2)
+	for n := 1; n <= 50; n++ {
+		p[0][0] = float32(n)
+		mean.Update(p)
+	}
+	if want := (2 + 50*51/2) / 52.0; math.Abs(float64(mean.Shadow[0][0])-want) > 1e-5*want {
+		t.Fatalf("EMA with ramp 2 = %v, want the running mean %v", mean.Shadow[0][0], want)
+	}
+	// Ramp 1 has no warm-up: the decay is the cap from the first update.
+	if d := EMADecay(0.999, 1, 1); d != 0.999 {
+		t.Fatalf("EMADecay with ramp 1 at update 1 = %v, want 0.999", d)
+	}
 }
 
 // FromTrain carries the train section's settings over, with torch's epsilon.
 func TestFromTrain(t *testing.T) {
-	got := FromTrain(configs.Train{Steps: 90, LR: 1e-3, Beta1: 0.5, Beta2: 0.9, Warmup: 7, Cooldown: 30, GradClip: 2, EMA: 0.99})
-	want := Settings{LR: 1e-3, Beta1: 0.5, Beta2: 0.9, Eps: 1e-8, Warmup: 7, Cooldown: 30, Steps: 90, Clip: 2, EMA: 0.99}
+	got := FromTrain(configs.Train{Steps: 90, LR: 1e-3, Beta1: 0.5, Beta2: 0.9, Warmup: 7, Cooldown: 30, GradClip: 2, EMA: 0.99, EMARamp: 4})
+	want := Settings{LR: 1e-3, Beta1: 0.5, Beta2: 0.9, Eps: 1e-8, Warmup: 7, Cooldown: 30, Steps: 90, Clip: 2, EMA: 0.99, EMARamp: 4}
 	if got != want {
 		t.Fatalf("FromTrain = %+v, want %+v", got, want)
 	}

@@ -170,7 +170,7 @@ func newCPURunner(c *compiled, bf16 bool) (*cpuRunner, error) {
 		r.adam = append(r.adam, optim.NewAdam(r.params[g], r.grads[c.updater[g]], o.Beta1, o.Beta2, o.Eps))
 		var ema *optim.EMA
 		if o.EMA > 0 {
-			ema = optim.NewEMA(r.params[g], o.EMA)
+			ema = optim.NewEMA(r.params[g], o.EMA, o.EMARamp)
 		}
 		r.ema = append(r.ema, ema)
 	}

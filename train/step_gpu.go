@@ -58,7 +58,7 @@ func newGPURunner(c *compiled, cfg *configs.Config) (_ runner, err error) {
 			params[i], grads[i] = r.slot(u, w), r.slot(u, c.grads[u][i])
 		}
 		o := group.Optim
-		opt, err := gpu.NewOptimizer(r.b, params, grads, r.slot(u, up.Loss), o.Beta1, o.Beta2, o.Eps, o.Clip, o.EMA)
+		opt, err := gpu.NewOptimizer(r.b, params, grads, r.slot(u, up.Loss), o.Beta1, o.Beta2, o.Eps, o.Clip, o.EMA, o.EMARamp)
 		if err != nil {
 			return nil, err
 		}

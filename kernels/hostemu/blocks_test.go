@@ -294,7 +294,7 @@ func TestOptimiserKernelsMatchNN(t *testing.T) {
 		at, flat = at+2*n, flat+n
 	}
 	adam := optim.NewAdam(params, grads, 0.9, 0.999, 1e-8)
-	ema := optim.NewEMA(params, 0.999)
+	ema := optim.NewEMA(params, 0.999, optim.DefaultEMARamp)
 	m, v, shadow := make([]float32, flat), make([]float32, flat), make([]float32, 0, flat)
 	for _, p := range params {
 		shadow = append(shadow, p...)
@@ -332,7 +332,7 @@ func TestOptimiserKernelsMatchNN(t *testing.T) {
 			ema.Update(params)
 		}
 		c1, c2 := 1-math.Pow(0.9, float64(updates)), 1-math.Pow(0.999, float64(updates))
-		keep := math.Min(0.999, float64(1+updates)/float64(10+updates))
+		keep := optim.EMADecay(0.999, optim.DefaultEMARamp, updates)
 		ctl := StepCtl{lr / c1, math.Sqrt(c2), keep, 1 - keep}
 		Adam(blocks, arena, m, v, &norm, &loss, &ctl, &tab, 0.9, 0.999, 1e-8, maxNorm)
 		EMA(blocks, shadow, arena, &norm, &loss, &ctl, &tab)
